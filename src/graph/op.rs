@@ -1,0 +1,238 @@
+//! The kernel names a task can carry, their parameters, and their typing rules.
+//!
+//! Type inference runs when a task is spawned, so a shape mismatch is reported against the task
+//! that causes it before anything runs. The kernels themselves live in `crate::kernels`.
+
+use super::value::{DType, ValueType};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A kernel and its op-specific parameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Op {
+    /// Uniform [0,1) values (0 or 1 for integer dtypes), a pure function of (seed, shape, dtype).
+    Rand {
+        /// Seed of the counter-based generator.
+        seed: u64,
+        /// Element type.
+        dtype: DType,
+    },
+    /// A constant array: args `[shape, value]`.
+    Fill {
+        /// Element type.
+        dtype: DType,
+    },
+    /// An HDF5 dataset, probed at validation time so its type is known statically.
+    Load {
+        /// Path of the HDF5 file (resolved when the job was loaded).
+        file: String,
+        /// Dataset path inside the file.
+        dataset: String,
+        /// The dataset's type as found when the job was validated.
+        ty: ValueType,
+    },
+    /// Elementwise `a + b`.
+    Add,
+    /// Elementwise `a - b`.
+    Sub,
+    /// Elementwise `a * b`.
+    Mul,
+    /// Elementwise `a / b`.
+    Div,
+    /// Sum of all elements, as an f64 scalar, in a fixed order.
+    Sum,
+    /// 2-D matrix product.
+    Matmul,
+    /// 2-D transpose.
+    Transpose,
+    /// Returns its input after burning CPU for `iterations` steps.
+    Busy {
+        /// Steps of a fixed arithmetic loop, about a nanosecond each.
+        iterations: u64,
+    },
+}
+
+/// The static type of one positional argument, as seen by type inference.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ArgType<'a> {
+    /// A value produced by another task.
+    Value(&'a ValueType),
+    /// A number literal.
+    Number,
+    /// A shape literal.
+    Shape(&'a [usize]),
+}
+
+impl Op {
+    /// The job-file name of this op.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Rand { .. } => "rand",
+            Op::Fill { .. } => "fill",
+            Op::Load { .. } => "load",
+            Op::Add => "add",
+            Op::Sub => "sub",
+            Op::Mul => "mul",
+            Op::Div => "div",
+            Op::Sum => "sum",
+            Op::Matmul => "matmul",
+            Op::Transpose => "transpose",
+            Op::Busy { .. } => "busy",
+        }
+    }
+
+    /// Every op name a job file may use.
+    pub const NAMES: &'static [&'static str] = &[
+        "rand",
+        "fill",
+        "load",
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "sum",
+        "matmul",
+        "transpose",
+        "busy",
+    ];
+
+    /// Infers the result type from the argument types, or says what is wrong.
+    pub fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let arity = |n: usize, what: &str| -> Result<(), String> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(format!(
+                    "op {} takes {n} argument{} ({what}), got {}",
+                    self.name(),
+                    if n == 1 { "" } else { "s" },
+                    args.len()
+                ))
+            }
+        };
+        match self {
+            Op::Rand { dtype, .. } => {
+                arity(1, "[shape]")?;
+                let shape = expect_shape(&args[0], 0)?;
+                Ok(ValueType::Array {
+                    dtype: *dtype,
+                    shape: shape.to_vec(),
+                })
+            }
+            Op::Fill { dtype } => {
+                arity(2, "[shape, value]")?;
+                let shape = expect_shape(&args[0], 0)?;
+                expect_scalar(&args[1], 1)?;
+                Ok(ValueType::Array {
+                    dtype: *dtype,
+                    shape: shape.to_vec(),
+                })
+            }
+            Op::Load { ty, .. } => {
+                arity(0, "none: the dataset is named in params")?;
+                Ok(ty.clone())
+            }
+            Op::Add | Op::Sub | Op::Mul | Op::Div => {
+                arity(2, "[a, b]")?;
+                let a = operand(&args[0], 0)?;
+                let b = operand(&args[1], 1)?;
+                match (a, b) {
+                    (None, None) => Ok(ValueType::Scalar),
+                    (Some(t), None) | (None, Some(t)) => Ok(t.clone()),
+                    (Some(ta), Some(tb)) => {
+                        if ta == tb {
+                            Ok(ta.clone())
+                        } else {
+                            Err(format!(
+                                "op {} needs arrays of one dtype and shape: got {ta} and {tb}",
+                                self.name()
+                            ))
+                        }
+                    }
+                }
+            }
+            Op::Sum => {
+                arity(1, "[a]")?;
+                match operand(&args[0], 0)? {
+                    Some(_) => Ok(ValueType::Scalar),
+                    None => Err("op sum takes an array, got a scalar".into()),
+                }
+            }
+            Op::Matmul => {
+                arity(2, "[a, b]")?;
+                let (da, sa) = matrix(&args[0], 0, "matmul")?;
+                let (db, sb) = matrix(&args[1], 1, "matmul")?;
+                if da != db {
+                    return Err(format!("op matmul needs one dtype, got {da} and {db}"));
+                }
+                if sa[1] != sb[0] {
+                    return Err(format!(
+                        "op matmul: inner dimensions differ ({sa:?} times {sb:?})"
+                    ));
+                }
+                Ok(ValueType::Array {
+                    dtype: da,
+                    shape: vec![sa[0], sb[1]],
+                })
+            }
+            Op::Transpose => {
+                arity(1, "[a]")?;
+                let (d, s) = matrix(&args[0], 0, "transpose")?;
+                Ok(ValueType::Array {
+                    dtype: d,
+                    shape: vec![s[1], s[0]],
+                })
+            }
+            Op::Busy { .. } => {
+                arity(1, "[a]")?;
+                match &args[0] {
+                    ArgType::Value(t) => Ok((*t).clone()),
+                    _ => Err("op busy takes the value of a task as args[0]".into()),
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+fn expect_shape<'a>(a: &ArgType<'a>, i: usize) -> Result<&'a [usize], String> {
+    match a {
+        ArgType::Shape(s) => Ok(s),
+        _ => Err(format!("args[{i}] must be a shape (an array of integers)")),
+    }
+}
+
+fn expect_scalar(a: &ArgType<'_>, i: usize) -> Result<(), String> {
+    match a {
+        ArgType::Number | ArgType::Value(ValueType::Scalar) => Ok(()),
+        _ => Err(format!(
+            "args[{i}] must be a number or the id of a task that yields a scalar"
+        )),
+    }
+}
+
+/// An elementwise operand: `Some(type)` for an array, `None` for a scalar.
+fn operand<'a>(a: &ArgType<'a>, i: usize) -> Result<Option<&'a ValueType>, String> {
+    match a {
+        ArgType::Number | ArgType::Value(ValueType::Scalar) => Ok(None),
+        ArgType::Value(t) => Ok(Some(t)),
+        ArgType::Shape(_) => Err(format!(
+            "args[{i}] is a shape; expected a task id or a number"
+        )),
+    }
+}
+
+fn matrix<'a>(a: &ArgType<'a>, i: usize, op: &str) -> Result<(DType, &'a [usize]), String> {
+    match a {
+        ArgType::Value(ValueType::Array { dtype, shape }) if shape.len() == 2 => {
+            Ok((*dtype, shape.as_slice()))
+        }
+        ArgType::Value(t) => Err(format!("op {op} needs 2-D arrays; args[{i}] is a {t}")),
+        _ => Err(format!("op {op}: args[{i}] must be the id of a task")),
+    }
+}

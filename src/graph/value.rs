@@ -1,0 +1,267 @@
+//! Values that flow along the edges of a task graph: dense row-major arrays and scalars.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Element type of an array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DType {
+    /// 64-bit IEEE float (the default).
+    F64,
+    /// 32-bit IEEE float.
+    F32,
+    /// 64-bit signed integer.
+    I64,
+    /// 8-bit unsigned integer (Life grids).
+    U8,
+}
+
+impl DType {
+    /// Parses the job-file spelling (`"f64"`, `"f32"`, `"i64"`, `"u8"`).
+    pub fn parse(s: &str) -> Option<DType> {
+        match s {
+            "f64" | "float64" => Some(DType::F64),
+            "f32" | "float32" => Some(DType::F32),
+            "i64" | "int64" => Some(DType::I64),
+            "u8" | "uint8" => Some(DType::U8),
+            _ => None,
+        }
+    }
+
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            DType::F64 | DType::I64 => 8,
+            DType::F32 => 4,
+            DType::U8 => 1,
+        }
+    }
+
+    /// The job-file spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F64 => "f64",
+            DType::F32 => "f32",
+            DType::I64 => "i64",
+            DType::U8 => "u8",
+        }
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The static type of a value: known for every task before anything runs, so receivers can
+/// allocate exactly and validation can reject shape mismatches up front.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ValueType {
+    /// An f64 scalar.
+    Scalar,
+    /// A dense array.
+    Array {
+        /// Element type.
+        dtype: DType,
+        /// Extent along each axis, row-major.
+        shape: Vec<usize>,
+    },
+}
+
+impl ValueType {
+    /// Number of elements (1 for a scalar).
+    pub fn len(&self) -> usize {
+        match self {
+            ValueType::Scalar => 1,
+            ValueType::Array { shape, .. } => shape.iter().product(),
+        }
+    }
+
+    /// True for an array with no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size in bytes of the value's payload.
+    pub fn bytes(&self) -> usize {
+        match self {
+            ValueType::Scalar => 8,
+            ValueType::Array { dtype, .. } => self.len() * dtype.size(),
+        }
+    }
+
+    /// The element type (a scalar is f64).
+    pub fn dtype(&self) -> DType {
+        match self {
+            ValueType::Scalar => DType::F64,
+            ValueType::Array { dtype, .. } => *dtype,
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ValueType::Scalar => f.write_str("scalar"),
+            ValueType::Array { dtype, shape } => write!(f, "{dtype} array {shape:?}"),
+        }
+    }
+}
+
+/// The elements of an array, one variant per dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Data {
+    /// f64 elements.
+    F64(Vec<f64>),
+    /// f32 elements.
+    F32(Vec<f32>),
+    /// i64 elements.
+    I64(Vec<i64>),
+    /// u8 elements.
+    U8(Vec<u8>),
+}
+
+impl Data {
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match self {
+            Data::F64(_) => DType::F64,
+            Data::F32(_) => DType::F32,
+            Data::I64(_) => DType::I64,
+            Data::U8(_) => DType::U8,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Data::F64(v) => v.len(),
+            Data::F32(v) => v.len(),
+            Data::I64(v) => v.len(),
+            Data::U8(v) => v.len(),
+        }
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A dense row-major N-d array.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Array {
+    shape: Vec<usize>,
+    data: Data,
+}
+
+impl Array {
+    /// Wraps `data` as an array of `shape`; panics if the element count differs (a bug).
+    pub fn new(shape: Vec<usize>, data: Data) -> Array {
+        assert_eq!(
+            shape.iter().product::<usize>(),
+            data.len(),
+            "array shape {shape:?} does not match {} elements",
+            data.len()
+        );
+        Array { shape, data }
+    }
+
+    /// An f64 array.
+    pub fn from_f64(shape: Vec<usize>, v: Vec<f64>) -> Array {
+        Array::new(shape, Data::F64(v))
+    }
+
+    /// Extent along each axis.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The elements.
+    pub fn data(&self) -> &Data {
+        &self.data
+    }
+
+    /// Consumes the array, returning its elements.
+    pub fn into_data(self) -> Data {
+        self.data
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.data.dtype()
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// True when there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The f64 elements, if this is an f64 array.
+    pub fn as_f64(&self) -> Option<&[f64]> {
+        match &self.data {
+            Data::F64(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The u8 elements, if this is a u8 array.
+    pub fn as_u8(&self) -> Option<&[u8]> {
+        match &self.data {
+            Data::U8(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// What a task produces.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// An f64 scalar (`sum`).
+    Scalar(f64),
+    /// A dense array.
+    Array(Array),
+}
+
+impl Value {
+    /// The static type of this value.
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Value::Scalar(_) => ValueType::Scalar,
+            Value::Array(a) => ValueType::Array {
+                dtype: a.dtype(),
+                shape: a.shape().to_vec(),
+            },
+        }
+    }
+
+    /// Payload size in bytes.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Value::Scalar(_) => 8,
+            Value::Array(a) => a.len() * a.dtype().size(),
+        }
+    }
+
+    /// The array, if this is one.
+    pub fn as_array(&self) -> Option<&Array> {
+        match self {
+            Value::Array(a) => Some(a),
+            Value::Scalar(_) => None,
+        }
+    }
+
+    /// The scalar, if this is one.
+    pub fn as_scalar(&self) -> Option<f64> {
+        match self {
+            Value::Scalar(x) => Some(*x),
+            Value::Array(_) => None,
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! Stage two of loading a job: a raw job to a validated graph.
+//!
+//! Checks ids (valid, unique), references, cycles, op names, parameters and (through the
+//! graph's type inference) arity and shapes. Every error names the task and its JSON path.
+
+use super::error::JobError;
+use super::params::Params;
+use super::raw::{RawArg, RawTask};
+use crate::graph::{topo_order, Arg, Graph, Handle, Op};
+use crate::store;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// True for a valid task id: letters, digits and `_ . : -`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
+}
+
+fn task_at(t: &RawTask) -> String {
+    format!("{} (task {:?})", t.path, t.id)
+}
+
+/// Spawns the job's explicit tasks into `graph`, in an order that respects dependencies.
+/// `base` is the job file's folder, against which relative `load` paths resolve.
+pub fn build_tasks(tasks: &[RawTask], base: &Path, graph: &mut Graph) -> Result<(), JobError> {
+    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+    for (i, t) in tasks.iter().enumerate() {
+        if !valid_id(&t.id) {
+            return Err(JobError::new(
+                format!("{}.id", t.path),
+                format!(
+                    "invalid task id {:?}: use letters, digits and _ . : -",
+                    t.id
+                ),
+            ));
+        }
+        if let Some(&j) = index.get(t.id.as_str()) {
+            return Err(JobError::new(
+                format!("{}.id", t.path),
+                format!("duplicate task id {:?} (first used by tasks[{j}])", t.id),
+            ));
+        }
+        index.insert(&t.id, i);
+    }
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        let mut d = Vec::new();
+        for (j, a) in t.args.iter().enumerate() {
+            if let RawArg::Ref(r) = a {
+                let Some(&k) = index.get(r.as_str()) else {
+                    return Err(JobError::new(
+                        format!("{}.args[{j}]", task_at(t)),
+                        format!("unknown task id {r:?}"),
+                    ));
+                };
+                d.push(k);
+            }
+        }
+        deps.push(d);
+    }
+    let order = topo_order(tasks.len(), |i| &deps[i]).map_err(|cycle| {
+        let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
+        JobError::new(
+            task_at(&tasks[cycle[0]]),
+            format!(
+                "the graph has a cycle: {} (a task graph must be acyclic)",
+                names.join(" -> ")
+            ),
+        )
+    })?;
+    let mut handles: Vec<Option<Handle>> = vec![None; tasks.len()];
+    for i in order {
+        let t = &tasks[i];
+        let op = parse_op(t, base)?;
+        let args = t
+            .args
+            .iter()
+            .map(|a| match a {
+                RawArg::Ref(r) => Arg::Task(handles[index[r.as_str()]].expect("spawned in order")),
+                RawArg::Number(x) => Arg::Number(*x),
+                RawArg::Shape(s) => Arg::Shape(s.clone()),
+            })
+            .collect();
+        let h = graph
+            .spawn_named(t.id.clone(), op, args, t.scope.clone())
+            .map_err(|e| JobError::new(task_at(t), e.to_string()))?;
+        handles[i] = Some(h);
+    }
+    Ok(())
+}
+
+/// Reads `op` and its `params` into an `Op`, rejecting unknown ops and parameters.
+fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
+    let mut p = Params::new(&t.params, format!("{}.params", task_at(t)));
+    let op = match t.op.as_str() {
+        "rand" => Op::Rand {
+            seed: p.u64_or("seed", 0)?,
+            dtype: p.dtype()?,
+        },
+        "fill" => Op::Fill { dtype: p.dtype()? },
+        "load" => {
+            let file = p.str("file")?;
+            let dataset = p.str("dataset")?;
+            let path = resolve_input(file, base);
+            let ty = store::probe_dataset(&path, dataset).map_err(|e| p.error("file", e.to_string()))?;
+            Op::Load {
+                file: path.display().to_string(),
+                dataset: dataset.to_string(),
+                ty,
+            }
+        }
+        "add" => Op::Add,
+        "sub" => Op::Sub,
+        "mul" => Op::Mul,
+        "div" => Op::Div,
+        "sum" => Op::Sum,
+        "matmul" => Op::Matmul,
+        "transpose" => Op::Transpose,
+        "busy" => Op::Busy {
+            iterations: p.u64_or("iterations", 0)?,
+        },
+        other => {
+            return Err(JobError::new(
+                format!("{}.op", task_at(t)),
+                format!("unknown op {other:?} (known: {})", Op::NAMES.join(", ")),
+            ))
+        }
+    };
+    p.finish()?;
+    Ok(op)
+}
+
+/// Resolves an input path named by a job: relative paths are taken against the job file's
+/// folder, or against the working directory when the file is only found there.
+pub fn resolve_input(file: &str, base: &Path) -> std::path::PathBuf {
+    let p = Path::new(file);
+    if p.is_absolute() {
+        return p.to_path_buf();
+    }
+    let beside_job = base.join(p);
+    if beside_job.exists() || !p.exists() {
+        beside_job
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// Marks the outputs listed in the job (or leaves the default: the graph's sinks).
+pub fn mark_outputs(graph: &mut Graph, outputs: &[(String, String)]) -> Result<(), JobError> {
+    for (id, at) in outputs {
+        let h = graph.find(id).ok_or_else(|| {
+            JobError::new(at.as_str(), format!("unknown task id {id:?}"))
+        })?;
+        graph
+            .output(id.clone(), h)
+            .map_err(|e| JobError::new(at.as_str(), e.to_string()))?;
+    }
+    Ok(())
+}
+

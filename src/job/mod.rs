@@ -1,0 +1,61 @@
+//! Job files: JSON text to a raw job (shape only), then to a validated graph; and the built-in
+//! workload generators. Every error is a `JobError` naming a JSON path or task id.
+
+mod build;
+mod error;
+mod options;
+mod params;
+mod raw;
+pub mod workloads;
+
+pub use build::{resolve_input, valid_id};
+pub use error::JobError;
+pub use options::JobOptions;
+pub use params::Params;
+
+use crate::graph::Graph;
+use std::path::Path;
+
+/// A validated job: the graph to run and the job's defaults for run flags.
+#[derive(Debug)]
+pub struct Job {
+    /// The task graph (its `name` is the job's name).
+    pub graph: Graph,
+    /// `options` from the job file.
+    pub options: JobOptions,
+}
+
+/// Reads, parses and validates a job file.
+pub fn load(path: &Path) -> Result<Job, JobError> {
+    let origin = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| JobError::new(origin.as_str(), format!("cannot read the job file: {e}")))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    from_str(&text, &origin, base)
+}
+
+/// Parses and validates job-file text; `base` is where relative input paths resolve.
+pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> {
+    let raw = raw::parse(text, origin)?;
+    let options = options::parse_options(&raw.options)?;
+    let mut graph = Graph::new();
+    match &raw.body {
+        raw::RawBody::Tasks(tasks) => {
+            if tasks.is_empty() {
+                return Err(JobError::new("tasks", "the job has no tasks"));
+            }
+            build::build_tasks(tasks, base, &mut graph)?;
+        }
+        raw::RawBody::Workload(spec) => workloads::generate(spec, base, &mut graph)?,
+    }
+    if let Some(outputs) = &raw.outputs {
+        build::mark_outputs(&mut graph, outputs)?;
+    }
+    graph.name = raw.name.clone().unwrap_or_else(|| {
+        Path::new(origin)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "job".into())
+    });
+    Ok(Job { graph, options })
+}

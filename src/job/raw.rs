@@ -1,0 +1,284 @@
+//! Stage one of loading a job: JSON text to a raw job that has the right shape.
+//!
+//! This stage checks only structure (types of fields, required keys); names, references,
+//! cycles and shapes are checked in `build`, once the whole job is known.
+
+use super::error::JobError;
+use crate::graph::{DeviceClass, Scope};
+use serde_json::{Map, Value};
+
+/// A job file whose shape is right.
+#[derive(Debug)]
+pub struct RawJob {
+    /// Optional name.
+    pub name: Option<String>,
+    /// Explicit tasks or a workload generator.
+    pub body: RawBody,
+    /// Ids written to `--output`, with their JSON paths.
+    pub outputs: Option<Vec<(String, String)>>,
+    /// `options`: defaults for run flags.
+    pub options: Map<String, Value>,
+}
+
+/// What the job computes.
+#[derive(Debug)]
+pub enum RawBody {
+    /// An explicit graph.
+    Tasks(Vec<RawTask>),
+    /// A built-in generator: `kind` and its parameters.
+    Workload(Map<String, Value>),
+}
+
+/// A task whose fields have the right JSON types.
+#[derive(Debug)]
+pub struct RawTask {
+    /// JSON path, `tasks[i]`.
+    pub path: String,
+    /// The id.
+    pub id: String,
+    /// The op name.
+    pub op: String,
+    /// Positional arguments.
+    pub args: Vec<RawArg>,
+    /// Named parameters.
+    pub params: Map<String, Value>,
+    /// Placement.
+    pub scope: Scope,
+}
+
+/// A positional argument before ids are resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawArg {
+    /// A task id.
+    Ref(String),
+    /// A number literal.
+    Number(f64),
+    /// A shape literal.
+    Shape(Vec<usize>),
+}
+
+/// Parses a job file's text. `origin` names the file in messages.
+pub fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
+    let v: Value = serde_json::from_str(text).map_err(|e| {
+        JobError::new(
+            origin,
+            format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+        )
+    })?;
+    let Value::Object(top) = v else {
+        return Err(JobError::new(origin, "a job file is a JSON object"));
+    };
+    match top.get("dirk") {
+        Some(v) if v.as_u64() == Some(1) => {}
+        Some(v) => {
+            return Err(JobError::new(
+                "dirk",
+                format!("unsupported format version {v}; this dirk reads format 1"),
+            ))
+        }
+        None => {
+            return Err(JobError::new(
+                "dirk",
+                "missing: a job file starts with \"dirk\": 1 (the format version)",
+            ))
+        }
+    }
+    for k in top.keys() {
+        if !["dirk", "name", "tasks", "workload", "outputs", "options"].contains(&k.as_str()) {
+            return Err(JobError::new(
+                k.as_str(),
+                "unknown key (expected: dirk, name, tasks, workload, outputs, options)",
+            ));
+        }
+    }
+    let name = match top.get("name") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(v) => return Err(JobError::new("name", format!("expected a string, got {v}"))),
+    };
+    let body = match (top.get("tasks"), top.get("workload")) {
+        (Some(_), Some(_)) => {
+            return Err(JobError::new(
+                "tasks",
+                "give either \"tasks\" or \"workload\", not both",
+            ))
+        }
+        (None, None) => {
+            return Err(JobError::new(
+                origin,
+                "the job has neither \"tasks\" nor \"workload\"",
+            ))
+        }
+        (Some(Value::Array(ts)), None) => RawBody::Tasks(
+            ts.iter()
+                .enumerate()
+                .map(|(i, t)| parse_task(i, t))
+                .collect::<Result<_, _>>()?,
+        ),
+        (Some(v), None) => {
+            return Err(JobError::new(
+                "tasks",
+                format!("expected a list of tasks, got {}", kind_of(v)),
+            ))
+        }
+        (None, Some(Value::Object(w))) => RawBody::Workload(w.clone()),
+        (None, Some(v)) => {
+            return Err(JobError::new(
+                "workload",
+                format!("expected an object with a \"kind\", got {}", kind_of(v)),
+            ))
+        }
+    };
+    let outputs = match top.get("outputs") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(list)) => Some(
+            list.iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str().map(|s| (s.to_string(), format!("outputs[{i}]"))).ok_or_else(|| {
+                        JobError::new(format!("outputs[{i}]"), format!("expected a task id, got {v}"))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Some(v) => {
+            return Err(JobError::new(
+                "outputs",
+                format!("expected a list of ids, got {}", kind_of(v)),
+            ))
+        }
+    };
+    let options = match top.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(o)) => o.clone(),
+        Some(v) => {
+            return Err(JobError::new(
+                "options",
+                format!("expected an object, got {}", kind_of(v)),
+            ))
+        }
+    };
+    Ok(RawJob {
+        name,
+        body,
+        outputs,
+        options,
+    })
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
+    let path = format!("tasks[{i}]");
+    let Value::Object(t) = v else {
+        return Err(JobError::new(path, format!("expected a task object, got {}", kind_of(v))));
+    };
+    let id = match t.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => return Err(JobError::new(format!("{path}.id"), format!("expected a string, got {v}"))),
+        None => return Err(JobError::new(format!("{path}.id"), "missing")),
+    };
+    // From here on, messages name the task id too, so a reader can find the task by either.
+    let at = |field: &str| format!("{path}.{field} (task {id:?})");
+    for k in t.keys() {
+        if !["id", "op", "args", "params", "scope"].contains(&k.as_str()) {
+            return Err(JobError::new(
+                at(k),
+                "unknown key (expected: id, op, args, params, scope)",
+            ));
+        }
+    }
+    let op = match t.get("op") {
+        Some(Value::String(s)) => s.clone(),
+        Some(v) => return Err(JobError::new(at("op"), format!("expected a string, got {v}"))),
+        None => return Err(JobError::new(at("op"), "missing (a kernel name)")),
+    };
+    let args = match t.get("args") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(j, a)| parse_arg(a).map_err(|m| JobError::new(at(&format!("args[{j}]")), m)))
+            .collect::<Result<_, _>>()?,
+        Some(v) => return Err(JobError::new(at("args"), format!("expected a list, got {}", kind_of(v)))),
+    };
+    let params = match t.get("params") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(p)) => p.clone(),
+        Some(v) => return Err(JobError::new(at("params"), format!("expected an object, got {}", kind_of(v)))),
+    };
+    let scope = match t.get("scope") {
+        None | Some(Value::Null) => Scope::Any,
+        Some(s) => parse_scope(s).map_err(|m| JobError::new(at("scope"), m))?,
+    };
+    Ok(RawTask {
+        path,
+        id,
+        op,
+        args,
+        params,
+        scope,
+    })
+}
+
+fn parse_arg(a: &Value) -> Result<RawArg, String> {
+    match a {
+        Value::String(s) => Ok(RawArg::Ref(s.clone())),
+        Value::Number(n) => n
+            .as_f64()
+            .map(RawArg::Number)
+            .ok_or_else(|| format!("number {n} is out of range")),
+        Value::Array(dims) => dims
+            .iter()
+            .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+            .collect::<Option<Vec<usize>>>()
+            .map(RawArg::Shape)
+            .ok_or_else(|| format!("a shape is a list of non-negative integers, got {a}")),
+        v => Err(format!(
+            "expected a task id, a number or a shape, got {}",
+            kind_of(v)
+        )),
+    }
+}
+
+fn parse_scope(s: &Value) -> Result<Scope, String> {
+    const HELP: &str =
+        "a scope is {\"rank\": R}, {\"ranks\": [R, ...]}, {\"device\": \"cpu\"} or {\"device\": \"gpu\"}";
+    let Value::Object(m) = s else {
+        return Err(HELP.into());
+    };
+    if m.len() != 1 {
+        return Err(HELP.into());
+    }
+    let (k, v) = m.iter().next().expect("one entry");
+    let rank = |v: &Value| {
+        v.as_u64()
+            .and_then(|r| u32::try_from(r).ok())
+            .ok_or_else(|| format!("a rank is a non-negative integer, got {v}"))
+    };
+    match k.as_str() {
+        "rank" => Ok(Scope::Rank(rank(v)?)),
+        "ranks" => {
+            let list = v.as_array().ok_or_else(|| HELP.to_string())?;
+            if list.is_empty() {
+                return Err("\"ranks\" is empty: no rank could run the task".into());
+            }
+            Ok(Scope::Ranks(list.iter().map(rank).collect::<Result<_, _>>()?))
+        }
+        "device" => match v.as_str() {
+            Some("cpu") => Ok(Scope::Device(DeviceClass::Cpu)),
+            Some("gpu") => Ok(Scope::Device(DeviceClass::Gpu)),
+            _ => Err(format!("unknown device {v} (cpu or gpu)")),
+        },
+        _ => Err(HELP.into()),
+    }
+}

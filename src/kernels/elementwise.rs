@@ -1,0 +1,220 @@
+//! `add`, `sub`, `mul`, `div`: elementwise on arrays of one dtype and shape, or an array and a
+//! scalar (the scalar takes the array's dtype), or two scalars.
+//!
+//! Integer arithmetic wraps (u8, i64); integer division by zero is a task failure.
+
+use super::{Input, KernelError, CHUNK, PAR_MIN};
+use crate::graph::{Array, Data, Value};
+use rayon::prelude::*;
+
+/// An elementwise binary operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinOp {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Sub,
+    /// `a * b`.
+    Mul,
+    /// `a / b`.
+    Div,
+}
+
+/// An element type the operators know.
+trait Elem: Copy + Send + Sync + PartialEq {
+    const ZERO_DIVIDES: bool;
+    fn zero() -> Self;
+    fn from_f64(x: f64) -> Self;
+    fn apply(op: BinOp, a: Self, b: Self) -> Self;
+}
+
+macro_rules! float_elem {
+    ($t:ty) => {
+        impl Elem for $t {
+            const ZERO_DIVIDES: bool = false;
+            fn zero() -> Self {
+                0.0
+            }
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn apply(op: BinOp, a: Self, b: Self) -> Self {
+                match op {
+                    BinOp::Add => a + b,
+                    BinOp::Sub => a - b,
+                    BinOp::Mul => a * b,
+                    BinOp::Div => a / b,
+                }
+            }
+        }
+    };
+}
+
+macro_rules! int_elem {
+    ($t:ty) => {
+        impl Elem for $t {
+            const ZERO_DIVIDES: bool = true;
+            fn zero() -> Self {
+                0
+            }
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn apply(op: BinOp, a: Self, b: Self) -> Self {
+                match op {
+                    BinOp::Add => a.wrapping_add(b),
+                    BinOp::Sub => a.wrapping_sub(b),
+                    BinOp::Mul => a.wrapping_mul(b),
+                    BinOp::Div => a.wrapping_div(b),
+                }
+            }
+        }
+    };
+}
+
+float_elem!(f64);
+float_elem!(f32);
+int_elem!(i64);
+int_elem!(u8);
+
+/// The right-hand side: an array or a broadcast scalar.
+#[derive(Clone, Copy)]
+enum Side<'a, T> {
+    Array(&'a [T]),
+    Scalar(T),
+}
+
+// The operator is matched once per call, outside the element loop, so each loop is a
+// straight-line kernel the compiler can vectorise.
+fn zip<T: Elem>(op: BinOp, a: Side<'_, T>, b: Side<'_, T>, n: usize) -> Vec<T> {
+    fn run<T: Elem>(a: Side<'_, T>, b: Side<'_, T>, n: usize, f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+        match (a, b) {
+            (Side::Array(x), Side::Array(y)) if n >= PAR_MIN => x
+                .par_iter()
+                .with_min_len(CHUNK)
+                .zip(y.par_iter())
+                .map(|(&p, &q)| f(p, q))
+                .collect(),
+            (Side::Array(x), Side::Array(y)) => x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect(),
+            (Side::Array(x), Side::Scalar(s)) if n >= PAR_MIN => {
+                x.par_iter().with_min_len(CHUNK).map(|&p| f(p, s)).collect()
+            }
+            (Side::Array(x), Side::Scalar(s)) => x.iter().map(|&p| f(p, s)).collect(),
+            (Side::Scalar(s), Side::Array(y)) if n >= PAR_MIN => {
+                y.par_iter().with_min_len(CHUNK).map(|&q| f(s, q)).collect()
+            }
+            (Side::Scalar(s), Side::Array(y)) => y.iter().map(|&q| f(s, q)).collect(),
+            (Side::Scalar(p), Side::Scalar(q)) => vec![f(p, q)],
+        }
+    }
+    match op {
+        BinOp::Add => run(a, b, n, |p, q| T::apply(BinOp::Add, p, q)),
+        BinOp::Sub => run(a, b, n, |p, q| T::apply(BinOp::Sub, p, q)),
+        BinOp::Mul => run(a, b, n, |p, q| T::apply(BinOp::Mul, p, q)),
+        BinOp::Div => run(a, b, n, |p, q| T::apply(BinOp::Div, p, q)),
+    }
+}
+
+fn typed<T: Elem>(
+    op: BinOp,
+    a: Option<&[T]>,
+    b: Option<&[T]>,
+    sa: f64,
+    sb: f64,
+    n: usize,
+) -> Result<Vec<T>, KernelError> {
+    fn side<T: Elem>(v: Option<&[T]>, s: f64) -> Side<'_, T> {
+        match v {
+            Some(v) => Side::Array(v),
+            None => Side::Scalar(T::from_f64(s)),
+        }
+    }
+    let (a, b) = (side(a, sa), side(b, sb));
+    if op == BinOp::Div && T::ZERO_DIVIDES {
+        let zero = match b {
+            Side::Array(y) => y.iter().any(|&q| q == T::zero()),
+            Side::Scalar(q) => q == T::zero(),
+        };
+        if zero {
+            return Err(KernelError("integer division by zero".into()));
+        }
+    }
+    Ok(zip(op, a, b, n))
+}
+
+/// Applies `op` elementwise.
+pub(super) fn binary(op: BinOp, a: Input<'_>, b: Input<'_>) -> Result<Value, KernelError> {
+    fn arr<'a>(x: Input<'a>) -> Option<&'a Array> {
+        match x {
+            Input::Value(Value::Array(a)) => Some(a),
+            _ => None,
+        }
+    }
+    let (aa, ab) = (arr(a), arr(b));
+    let (sa, sb) = (a.scalar().unwrap_or(0.0), b.scalar().unwrap_or(0.0));
+    let Some(template) = aa.or(ab) else {
+        return Ok(Value::Scalar(f64::apply(op, sa, sb)));
+    };
+    let n = template.len();
+    macro_rules! go {
+        ($variant:ident, $t:ty) => {{
+            fn pick(x: Option<&Array>) -> Option<&[$t]> {
+                match x.map(Array::data) {
+                    Some(Data::$variant(v)) => Some(v.as_slice()),
+                    Some(_) => panic!("elementwise dtypes were checked when the graph was built"),
+                    None => None,
+                }
+            }
+            Data::$variant(typed(op, pick(aa), pick(ab), sa, sb, n)?)
+        }};
+    }
+    let data = match template.data() {
+        Data::F64(_) => go!(F64, f64),
+        Data::F32(_) => go!(F32, f32),
+        Data::I64(_) => go!(I64, i64),
+        Data::U8(_) => go!(U8, u8),
+    };
+    Ok(Value::Array(Array::new(template.shape().to_vec(), data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f64s(v: &[f64]) -> Value {
+        Value::Array(Array::from_f64(vec![v.len()], v.to_vec()))
+    }
+
+    #[test]
+    fn array_scalar_and_scalar_array() {
+        let x = f64s(&[1.0, 2.0, 4.0]);
+        let r = binary(BinOp::Sub, Input::Value(&x), Input::Number(1.0)).unwrap();
+        assert_eq!(r, f64s(&[0.0, 1.0, 3.0]));
+        let r = binary(BinOp::Div, Input::Number(8.0), Input::Value(&x)).unwrap();
+        assert_eq!(r, f64s(&[8.0, 4.0, 2.0]));
+        let r = binary(BinOp::Mul, Input::Number(3.0), Input::Number(2.0)).unwrap();
+        assert_eq!(r, Value::Scalar(6.0));
+    }
+
+    #[test]
+    fn large_arrays_take_the_parallel_path_with_the_same_result() {
+        let n = PAR_MIN * 3 + 7;
+        let a: Vec<f64> = (0..n).map(|i| i as f64 * 0.5).collect();
+        let b: Vec<f64> = (0..n).map(|i| 1.0 + i as f64).collect();
+        let (va, vb) = (f64s(&a), f64s(&b));
+        let r = binary(BinOp::Div, Input::Value(&va), Input::Value(&vb)).unwrap();
+        let expect: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x / y).collect();
+        assert_eq!(r, f64s(&expect));
+    }
+
+    #[test]
+    fn integer_division_by_zero_fails() {
+        let x = Value::Array(Array::new(vec![2], Data::I64(vec![4, 0])));
+        assert!(binary(BinOp::Div, Input::Number(1.0), Input::Value(&x)).is_err());
+        let u = Value::Array(Array::new(vec![1], Data::U8(vec![250])));
+        let r = binary(BinOp::Add, Input::Value(&u), Input::Number(10.0)).unwrap();
+        assert_eq!(r, Value::Array(Array::new(vec![1], Data::U8(vec![4]))));
+    }
+}

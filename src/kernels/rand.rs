@@ -1,0 +1,68 @@
+//! `rand`: uniform random arrays from a counter-based generator.
+//!
+//! Element `i` is a hash of `(seed, i)` (SplitMix64 finalizer), so the array is a pure
+//! function of seed, shape and dtype: any rank, any thread count, any chunking gives the same
+//! bits. Floats are uniform in [0, 1) (53 or 24 random mantissa bits); integer dtypes get 0 or
+//! 1 with equal probability (the integers in [0, 1] — a random Life grid, say).
+
+use crate::graph::{Array, DType, Data, Value};
+use rayon::prelude::*;
+
+/// The SplitMix64 output function: a bijective 64-bit mixer.
+#[inline]
+pub(crate) fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The random 64 bits of element `i` of stream `seed`.
+#[inline]
+pub(crate) fn bits(seed: u64, i: u64) -> u64 {
+    mix64(mix64(seed ^ 0x6a09_e667_f3bc_c908).wrapping_add(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+}
+
+fn generate<T: Send>(seed: u64, n: usize, f: impl Fn(u64) -> T + Sync + Send) -> Vec<T> {
+    if n >= super::PAR_MIN {
+        (0..n as u64).into_par_iter().map(|i| f(bits(seed, i))).collect()
+    } else {
+        (0..n as u64).map(|i| f(bits(seed, i))).collect()
+    }
+}
+
+/// A uniform random array.
+pub(super) fn rand(seed: u64, dtype: DType, shape: &[usize]) -> Value {
+    let n: usize = shape.iter().product();
+    let data = match dtype {
+        DType::F64 => Data::F64(generate(seed, n, |b| (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64))),
+        DType::F32 => Data::F32(generate(seed, n, |b| (b >> 40) as f32 * (1.0 / (1u32 << 24) as f32))),
+        DType::I64 => Data::I64(generate(seed, n, |b| (b >> 63) as i64)),
+        DType::U8 => Data::U8(generate(seed, n, |b| (b >> 63) as u8)),
+    };
+    Value::Array(Array::new(shape.to_vec(), data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn depends_only_on_seed_shape_dtype() {
+        let a = rand(7, DType::F64, &[100_000]);
+        let b = rand(7, DType::F64, &[100_000]);
+        assert_eq!(a, b);
+        assert_ne!(a, rand(8, DType::F64, &[100_000]));
+        let v = a.as_array().unwrap().as_f64().unwrap().to_vec();
+        assert!(v.iter().all(|&x| (0.0..1.0).contains(&x)));
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        assert!((mean - 0.5).abs() < 0.01, "mean {mean}");
+    }
+
+    #[test]
+    fn integer_dtypes_are_zero_or_one() {
+        let a = rand(1, DType::U8, &[1000]);
+        let v = a.as_array().unwrap().as_u8().unwrap();
+        assert!(v.iter().all(|&x| x <= 1));
+        assert!(v.iter().any(|&x| x == 1) && v.iter().any(|&x| x == 0));
+    }
+}

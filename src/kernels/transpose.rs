@@ -1,0 +1,31 @@
+//! `transpose`: the 2-D transpose, by cache-friendly blocks.
+
+use crate::graph::{Array, Data};
+
+const B: usize = 32;
+
+fn transpose_vec<T: Copy + Default>(v: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::default(); v.len()];
+    for i0 in (0..rows).step_by(B) {
+        for j0 in (0..cols).step_by(B) {
+            for i in i0..(i0 + B).min(rows) {
+                for j in j0..(j0 + B).min(cols) {
+                    out[j * rows + i] = v[i * cols + j];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The transpose of a 2-D array.
+pub(super) fn transpose(a: &Array) -> crate::graph::Value {
+    let (r, c) = (a.shape()[0], a.shape()[1]);
+    let data = match a.data() {
+        Data::F64(v) => Data::F64(transpose_vec(v, r, c)),
+        Data::F32(v) => Data::F32(transpose_vec(v, r, c)),
+        Data::I64(v) => Data::I64(transpose_vec(v, r, c)),
+        Data::U8(v) => Data::U8(transpose_vec(v, r, c)),
+    };
+    crate::graph::Value::Array(Array::new(vec![c, r], data))
+}

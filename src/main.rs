@@ -1,0 +1,323 @@
+//! The `dirk` command line: flags, MPI start-up, wiring, and exit codes. Everything else lives
+//! in the library.
+//!
+//! Exit status: 0 success; 2 bad input (job file, flags, an impossible scope, a missing
+//! input), reported once by rank 0 before any task runs; 1 a failure while running, which
+//! ends every rank.
+
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use dirk::job::{self, Job, JobOptions};
+use dirk::runtime::{self, RunError, Runtime, Settings};
+use dirk::store::{self, OutputMeta};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use tracing::{error, info, warn};
+
+/// The job that `dirk run` runs when given none: the diamond of Dagger.jl's first example.
+const BUILTIN_DIAMOND: &str = include_str!("../jobs/diamond.json");
+
+#[derive(Parser)]
+#[command(
+    name = "dirk",
+    version,
+    about = "Run task graphs across an HPC cluster: one SPMD executable over MPI, threads and HDF5",
+    long_about = "Run task graphs across an HPC cluster.\n\n\
+        Start one dirk per rank, the way you start any MPI program:\n  \
+        mpirun -n 4 dirk run job.json --output out.h5\n  \
+        srun dirk run job.json --output out.h5\n\n\
+        Rank 0 reads the job file, plans which rank runs each task and sends each rank its \
+        share; every rank runs its tasks on its threads; values move between ranks by MPI.",
+    after_help = "Exit status: 0 success; 2 bad input (reported before any task runs); 1 a failure while running.\n\
+        Docs: README.md (quick start), ARCHITECTURE.md (how it works)."
+)]
+struct Cli {
+    /// More log output (-v debug, -vv trace); RUST_LOG overrides.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Errors only.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    quiet: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job on every rank (start under mpirun or srun; alone it runs as one rank).
+    #[command(after_help = "Examples:\n  \
+        dirk run                                   the built-in diamond example, one rank\n  \
+        mpirun -n 4 dirk run jobs/diamond.json --output d.h5 --summary s.json\n  \
+        h5dump -H d.h5                             what the output holds")]
+    Run(RunArgs),
+    /// Parse and check a job file without running it (no MPI launch needed).
+    Validate {
+        /// The job file (JSON, format 1).
+        job: PathBuf,
+    },
+    /// Show the MPI library, ranks, threads, GPUs and the HDF5 version.
+    Info,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Gpus {
+    /// Use a GPU where one is found.
+    Auto,
+    /// Never use a GPU.
+    None,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The job file (JSON, format 1). Without one, runs the built-in diamond example.
+    job: Option<PathBuf>,
+    /// Write the outputs here (HDF5): one dataset per output at /<id>.
+    #[arg(short, long, value_name = "OUT.h5")]
+    output: Option<PathBuf>,
+    /// Worker threads per rank [default: the cores this rank may use].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    threads: Option<u32>,
+    /// Use GPUs: auto (where found) or none.
+    #[arg(long, value_enum, value_name = "auto|none")]
+    gpus: Option<Gpus>,
+    /// Write checkpoints under this folder.
+    #[arg(long, value_name = "DIR")]
+    checkpoint_dir: Option<PathBuf>,
+    /// Seconds between checkpoints.
+    #[arg(long, value_name = "SECONDS")]
+    checkpoint_interval: Option<f64>,
+    /// Resume from the newest usable checkpoint in --checkpoint-dir.
+    #[arg(long)]
+    resume: bool,
+    /// Write a Chrome trace-event file (open it in ui.perfetto.dev).
+    #[arg(long, value_name = "TRACE.json")]
+    trace: Option<PathBuf>,
+    /// Write a JSON summary of the run.
+    #[arg(long, value_name = "SUMMARY.json")]
+    summary: Option<PathBuf>,
+    /// Let idle ranks take ready tasks from loaded ones.
+    #[arg(long, value_enum, value_name = "on|off")]
+    steal: Option<OnOff>,
+    /// Seconds of silence after which a peer rank counts as dead.
+    #[arg(long, value_name = "SECONDS")]
+    peer_timeout: Option<f64>,
+}
+
+/// Rank of this process as the launcher says, before MPI starts (for reporting bad flags once).
+fn launcher_rank() -> u32 {
+    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            if launcher_rank() == 0 || !e.use_stderr() {
+                let _ = e.print();
+            }
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let verbosity = i32::from(cli.verbose) - i32::from(cli.quiet);
+    match cli.command {
+        Command::Validate { job } => validate(&job, verbosity),
+        Command::Info => info_cmd(verbosity),
+        Command::Run(args) => run(args, verbosity),
+    }
+}
+
+fn validate(path: &Path, verbosity: i32) -> ExitCode {
+    dirk::logging::init(None, verbosity);
+    match job::load(path) {
+        Ok(job) => {
+            let g = &job.graph;
+            let edges: usize = g.tasks().iter().map(|t| t.inputs().count()).sum();
+            let outputs: Vec<String> = g.outputs().into_iter().map(|o| o.name).collect();
+            println!(
+                "{}: ok: job {:?}, {} tasks, {} edges, outputs: {}",
+                path.display(),
+                g.name,
+                g.len(),
+                edges,
+                outputs.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("{}: {e}", path.display());
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn start_mpi(verbosity: i32) -> Result<Runtime, ExitCode> {
+    match Runtime::init() {
+        Ok(rt) => {
+            dirk::logging::init(Some(rt.rank()), verbosity);
+            Ok(rt)
+        }
+        Err(e) => {
+            dirk::logging::init(None, verbosity);
+            error!("cannot start MPI: {e}");
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Everything rank 0 decides before the run: the job and the merged flags.
+struct Prepared {
+    job: Job,
+    settings: Settings,
+    output: Option<PathBuf>,
+    summary: Option<PathBuf>,
+    trace: Option<PathBuf>,
+}
+
+fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
+    let job = match &args.job {
+        Some(p) => job::load(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        None => {
+            info!("no job file given: running the built-in diamond example (jobs/diamond.json)");
+            job::from_str(BUILTIN_DIAMOND, "built-in diamond", Path::new("."))
+                .map_err(|e| e.to_string())?
+        }
+    };
+    let o: &JobOptions = &job.options;
+    let threads = args.threads.map(|t| t as usize).or(o.threads);
+    let gpus = args
+        .gpus
+        .map(|g| g == Gpus::Auto)
+        .unwrap_or(o.gpus.as_deref() != Some("none"));
+    if gpus {
+        info!("gpus auto: this build has no GPU support yet; every task runs on CPU");
+    }
+    if args.checkpoint_dir.is_some() || o.checkpoint_dir.is_some() || args.resume {
+        warn!("checkpointing is not implemented in this build: --checkpoint-dir/--resume are ignored and the job starts from the beginning");
+    }
+    if args.checkpoint_interval.is_some_and(|s| s <= 0.0) {
+        return Err("--checkpoint-interval: must be a positive number of seconds".into());
+    }
+    if args.peer_timeout.is_some_and(|s| s <= 0.0) {
+        return Err("--peer-timeout: must be a positive number of seconds".into());
+    }
+    let _ = (args.steal, &o.steal, o.peer_timeout, o.checkpoint_interval);
+    let trace = args.trace.clone().or(o.trace.clone());
+    let settings = Settings {
+        threads,
+        trace: trace.is_some(),
+    };
+    info!(
+        "job {:?}: {} tasks on {ranks} rank{}",
+        job.graph.name,
+        job.graph.len(),
+        if ranks == 1 { "" } else { "s" }
+    );
+    Ok(Prepared {
+        output: args.output.clone().or(o.output.clone()),
+        summary: args.summary.clone().or(o.summary.clone()),
+        trace,
+        settings,
+        job,
+    })
+}
+
+fn run(args: RunArgs, verbosity: i32) -> ExitCode {
+    let rt = match start_mpi(verbosity) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let prepared = if rt.rank() == 0 {
+        match prepare(&args, rt.size()) {
+            Ok(p) => Some(Some(p)),
+            Err(e) => {
+                error!("{e}");
+                Some(None)
+            }
+        }
+    } else {
+        None
+    };
+    let job = prepared
+        .as_ref()
+        .map(|p| p.as_ref().map(|p| (&p.job.graph, &p.settings)));
+    let result = match rt.launch(job) {
+        Ok(r) => r,
+        Err(RunError::Rejected) => return ExitCode::from(2),
+        Err(RunError::Plan(e)) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            error!("{e}");
+            runtime::abort_all(1);
+        }
+    };
+    if let Some(Some(p)) = &prepared {
+        if let Err(e) = write_results(p, &result, rt.size()) {
+            error!("{e}");
+            runtime::abort_all(1);
+        }
+    }
+    rt.barrier();
+    ExitCode::SUCCESS
+}
+
+fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(), String> {
+    if let Some(path) = &p.output {
+        let meta = OutputMeta {
+            job: &p.job.graph.name,
+            ranks,
+        };
+        store::write_outputs(path, &r.outputs, &meta, |t| {
+            r.value(t).expect("every output part was gathered on rank 0")
+        })
+        .map_err(|e| format!("cannot write the output: {e}"))?;
+        info!("wrote {}", path.display());
+    }
+    let summary = r.summary.as_ref().expect("rank 0 has the summary");
+    info!(
+        "done: {} tasks in {:.3} s ({:.3} s planning)",
+        summary.tasks, summary.wall_seconds, summary.plan_seconds
+    );
+    if let Some(path) = &p.summary {
+        dirk::trace::write_json_atomic(path, summary)
+            .map_err(|e| format!("cannot write the summary {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &p.trace {
+        dirk::trace::write_chrome_trace(path, &p.job.graph.name, &r.events)
+            .map_err(|e| format!("cannot write the trace {}: {e}", path.display()))?;
+        info!("wrote trace {} ({} events)", path.display(), r.events.len());
+    }
+    Ok(())
+}
+
+fn info_cmd(verbosity: i32) -> ExitCode {
+    let rt = match start_mpi(verbosity) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let lines = dirk::runtime::describe_ranks(&rt);
+    if rt.rank() == 0 {
+        let (maj, min) = mpi::environment::version();
+        let lib = mpi::environment::library_version().unwrap_or_default();
+        let lib = lib.trim_end_matches('\0').lines().next().unwrap_or("").trim().to_string();
+        let h5 = hdf5::library_version();
+        println!("dirk {}", env!("CARGO_PKG_VERSION"));
+        println!("MPI: {lib} (standard {maj}.{min})");
+        println!("HDF5: {}.{}.{}", h5.0, h5.1, h5.2);
+        println!("ranks: {}", rt.size());
+        for l in lines {
+            println!("  {l}");
+        }
+    }
+    rt.barrier();
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,43 @@
+//! Static cost estimates in nanoseconds: how long a task runs and how long its value takes to
+//! cross to another rank. The planner uses them for priorities and placement.
+//!
+//! The figures are deliberately round numbers measured once on a 2-core x86 VM (see
+//! BENCHMARKS.md); only their ratios matter to the planner.
+
+use crate::graph::{Graph, Op, Task, ValueType};
+
+/// One-way latency of a message between ranks, ns.
+pub const LATENCY_NS: u64 = 5_000;
+/// Transfer cost per byte, ns (about 5 GB/s).
+pub const NS_PER_BYTE: f64 = 0.2;
+
+/// Estimated time to move `bytes` to another rank.
+pub fn transfer_ns(bytes: usize) -> u64 {
+    LATENCY_NS + (bytes as f64 * NS_PER_BYTE) as u64
+}
+
+/// Estimated run time of task `t` of `g`, at least 1 ns (so priorities strictly decrease along
+/// every edge).
+pub fn task_ns(g: &Graph, t: &Task) -> u64 {
+    let out = t.ty.len() as f64;
+    let input = |i: usize| -> Option<&ValueType> {
+        t.inputs().nth(i).map(|h| &g.task(h).ty)
+    };
+    let ns = match &t.op {
+        Op::Rand { .. } => 200.0 + 2.0 * out,
+        Op::Fill { .. } => 100.0 + 0.5 * out,
+        Op::Load { ty, .. } => 50_000.0 + ty.bytes() as f64,
+        Op::Add | Op::Sub | Op::Mul | Op::Div => 100.0 + 1.0 * out,
+        Op::Sum => 100.0 + 0.5 * input(0).map_or(0, ValueType::len) as f64,
+        Op::Transpose => 100.0 + 2.0 * out,
+        Op::Matmul => {
+            let k = match input(0) {
+                Some(ValueType::Array { shape, .. }) => shape[1],
+                _ => 1,
+            };
+            1_000.0 + 2.0 * out * k as f64 / 20.0
+        }
+        Op::Busy { iterations } => 100.0 + *iterations as f64 + 0.5 * out,
+    };
+    (ns as u64).max(1)
+}

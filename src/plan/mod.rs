@@ -1,0 +1,71 @@
+//! Planning, on rank 0: priorities, the partition of tasks over ranks, and each rank's share
+//! of the plan in a compact binary encoding. Deterministic: the same graph and rank list
+//! always give the same plan. No MPI here; `crate::runtime` moves the bytes.
+
+mod cost;
+mod local;
+mod partition;
+mod priority;
+
+pub use cost::{task_ns, transfer_ns};
+pub use local::{LocalArg, LocalPlan, LocalTask, Slot, Source};
+pub use partition::RankInfo;
+pub use priority::bottom_levels;
+
+use crate::graph::Graph;
+use thiserror::Error;
+
+/// The plan cannot satisfy the job (exit status 2).
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("task {task:?}: {why}")]
+pub struct PlanError {
+    /// The task whose constraints cannot be met.
+    pub task: String,
+    /// Why.
+    pub why: String,
+}
+
+impl PlanError {
+    pub(crate) fn task(id: &str, why: impl Into<String>) -> PlanError {
+        PlanError {
+            task: id.to_string(),
+            why: why.into(),
+        }
+    }
+}
+
+/// Who runs what: the owner rank and priority of every task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    /// Rank of each task, by graph index.
+    pub owner: Vec<u32>,
+    /// Bottom level of each task.
+    pub priority: Vec<u64>,
+}
+
+/// Places every task of `g` on one of `ranks`.
+pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
+    let (costs, priority) = bottom_levels(g);
+    let mut order: Vec<u32> = (0..g.len() as u32).collect();
+    // Decreasing bottom level is topological (levels strictly decrease along edges); ties
+    // keep spawn order.
+    order.sort_by_key(|&i| (std::cmp::Reverse(priority[i as usize]), i));
+    let owner = partition::partition(g, ranks, &order, &costs)?;
+    Ok(Assignment { owner, priority })
+}
+
+/// Plans `g` for `ranks` and returns each rank's share.
+pub fn plan(g: &Graph, ranks: &[RankInfo]) -> Result<Vec<LocalPlan>, PlanError> {
+    let a = assign(g, ranks)?;
+    Ok(local::build(g, &a.owner, &a.priority, g.outputs(), ranks.len() as u32))
+}
+
+/// Encodes a rank's share for the wire.
+pub fn encode(p: &LocalPlan) -> Vec<u8> {
+    postcard::to_allocvec(p).expect("a plan always encodes")
+}
+
+/// Decodes a rank's share.
+pub fn decode(bytes: &[u8]) -> Result<LocalPlan, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("corrupt plan message: {e}"))
+}

@@ -1,0 +1,128 @@
+//! How a run starts on every rank: rank 0 broadcasts the settings (or a rejection), gathers
+//! what each rank offers, plans, and scatters each rank its own share of the plan. A rejection
+//! at either step makes every rank return, so a bad job never leaves ranks waiting.
+
+use crate::plan::{self, LocalPlan, PlanError, RankInfo};
+use crate::graph::Graph;
+use mpi::datatype::Partition;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use serde::{Deserialize, Serialize};
+
+/// Run settings every rank must know; rank 0 decides them (command line over job options).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Worker threads per rank (`None`: the cores this rank may use).
+    pub threads: Option<usize>,
+    /// Collect per-task events for `--trace`.
+    pub trace: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+enum Preamble {
+    Go(Settings),
+    Reject,
+}
+
+/// Broadcasts `bytes` from rank 0 (length first); returns them on every rank.
+fn broadcast_bytes(world: &SimpleCommunicator, bytes: Option<Vec<u8>>) -> Vec<u8> {
+    let root = world.process_at_rank(0);
+    let mut len = bytes.as_ref().map_or(0u64, |b| b.len() as u64);
+    root.broadcast_into(&mut len);
+    let mut buf = bytes.unwrap_or_else(|| vec![0u8; len as usize]);
+    root.broadcast_into(&mut buf[..]);
+    buf
+}
+
+/// Step 1: rank 0 says go (with settings) or reject; every rank learns which.
+pub fn share_settings(world: &SimpleCommunicator, rank0: Option<Option<&Settings>>) -> Option<Settings> {
+    let msg = rank0.map(|s| {
+        let p = match s {
+            Some(s) => Preamble::Go(s.clone()),
+            None => Preamble::Reject,
+        };
+        postcard::to_allocvec(&p).expect("settings encode")
+    });
+    let bytes = broadcast_bytes(world, msg);
+    match postcard::from_bytes(&bytes).expect("settings decode") {
+        Preamble::Go(s) => Some(s),
+        Preamble::Reject => None,
+    }
+}
+
+/// Step 2: rank 0 gathers every rank's threads and GPUs.
+pub fn gather_ranks(world: &SimpleCommunicator, me: RankInfo) -> Option<Vec<RankInfo>> {
+    let root = world.process_at_rank(0);
+    let mine = [me.threads, me.gpus];
+    if world.rank() == 0 {
+        let mut all = vec![0u32; 2 * world.size() as usize];
+        root.gather_into_root(&mine[..], &mut all[..]);
+        Some(
+            all.chunks(2)
+                .map(|c| RankInfo {
+                    threads: c[0],
+                    gpus: c[1],
+                })
+                .collect(),
+        )
+    } else {
+        root.gather_into(&mine[..]);
+        None
+    }
+}
+
+/// Outcome of step 3 on one rank.
+pub enum Distributed {
+    /// This rank's share.
+    Plan(LocalPlan),
+    /// Rank 0 could not plan (its error on rank 0, `None` elsewhere).
+    Rejected(Option<PlanError>),
+}
+
+/// Step 3: rank 0 plans `graph` for `ranks` and scatters the shares (MPI_Scatterv).
+pub fn distribute(
+    world: &SimpleCommunicator,
+    job: Option<(&Graph, &[RankInfo])>,
+) -> Distributed {
+    let root = world.process_at_rank(0);
+    let planned = job.map(|(g, ranks)| plan::plan(g, ranks));
+    let mut status: u32 = match &planned {
+        Some(Err(_)) => 2,
+        _ => 0,
+    };
+    root.broadcast_into(&mut status);
+    if status != 0 {
+        return Distributed::Rejected(planned.and_then(|p| p.err()));
+    }
+    let mut my_len: i32 = 0;
+    let bytes = match planned {
+        Some(Ok(plans)) => {
+            let encoded: Vec<Vec<u8>> = plans.iter().map(plan::encode).collect();
+            drop(plans);
+            let counts: Vec<i32> = encoded
+                .iter()
+                .map(|b| i32::try_from(b.len()).expect("a rank's plan above 2 GiB"))
+                .collect();
+            root.scatter_into_root(&counts[..], &mut my_len);
+            let displs: Vec<i32> = counts
+                .iter()
+                .scan(0i32, |acc, &c| {
+                    let d = *acc;
+                    *acc += c;
+                    Some(d)
+                })
+                .collect();
+            let flat: Vec<u8> = encoded.concat();
+            let mut mine = vec![0u8; my_len as usize];
+            root.scatter_varcount_into_root(&Partition::new(&flat[..], &counts[..], &displs[..]), &mut mine[..]);
+            mine
+        }
+        _ => {
+            root.scatter_into(&mut my_len);
+            let mut mine = vec![0u8; my_len as usize];
+            root.scatter_varcount_into(&mut mine[..]);
+            mine
+        }
+    };
+    Distributed::Plan(plan::decode(&bytes).expect("rank 0 encoded this plan"))
+}

@@ -1,0 +1,303 @@
+//! The SPMD runtime: MPI start-up, and one run of a graph across all ranks.
+//!
+//! Data flow of a run (every rank calls `Runtime::launch`):
+//!
+//! 1. rank 0 broadcasts the settings, or a rejection if the job was bad (`bootstrap`);
+//! 2. every rank builds its rayon pool; rank 0 gathers each rank's threads and GPUs;
+//! 3. rank 0 plans and scatters each rank its share (or a rejection if the plan is impossible);
+//! 4. each rank runs its share (`sched::Executor`), values moving through the MPI transport's
+//!    progress thread;
+//! 5. rank 0 gathers per-rank figures (and trace events when asked) and holds the outputs.
+//!
+//! A task failure on any rank is logged there and ends every rank through `MPI_Abort`.
+
+mod abort;
+mod bootstrap;
+
+pub use abort::{abort_all, install_panic_hook};
+pub use bootstrap::Settings;
+
+use crate::graph::{Graph, Handle, Output, Value};
+use crate::plan::{PlanError, RankInfo};
+use crate::sched::Executor;
+use crate::trace::{RankSummary, Summary, TaskEvent};
+use crate::transport::{self, TransferStats};
+use bootstrap::Distributed;
+use mpi::environment::Universe;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use mpi::Threading;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+
+/// Why a run did not happen or did not finish.
+#[derive(Debug, Error)]
+pub enum RunError {
+    /// Rank 0 rejected the job before planning (it reported why itself).
+    #[error("the job was rejected on rank 0")]
+    Rejected,
+    /// The plan cannot be made (on rank 0; other ranks get `Rejected`).
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Threads could not be started.
+    #[error("cannot start {threads} worker threads: {why}")]
+    Pool {
+        /// Requested threads.
+        threads: usize,
+        /// The cause.
+        why: String,
+    },
+}
+
+/// MPI, started once per process.
+pub struct Runtime {
+    _universe: Universe,
+    world: SimpleCommunicator,
+}
+
+/// What a finished run leaves on a rank.
+pub struct RunResult {
+    /// Output values by graph task index (rank 0 only).
+    values: HashMap<u32, Arc<Value>>,
+    /// The outputs as planned (rank 0 only).
+    pub outputs: Vec<Output>,
+    /// Figures of the run (rank 0 only).
+    pub summary: Option<Summary>,
+    /// Every task's event, when `Settings::trace` was set (rank 0 only).
+    pub events: Vec<TaskEvent>,
+}
+
+impl RunResult {
+    /// The value of an output task (by default the graph's sinks), on rank 0.
+    pub fn fetch(&self, h: Handle) -> Option<&Value> {
+        self.values.get(&(h.index() as u32)).map(|v| v.as_ref())
+    }
+
+    /// The value of an output task by graph index, on rank 0.
+    pub fn value(&self, task: u32) -> Option<&Value> {
+        self.values.get(&task).map(|v| v.as_ref())
+    }
+}
+
+impl Runtime {
+    /// Starts MPI with `MPI_THREAD_MULTIPLE` (a singleton when not launched by mpirun) and
+    /// installs the panic hook that aborts every rank.
+    pub fn init() -> Result<Runtime, String> {
+        let (universe, level) = mpi::initialize_with_threading(Threading::Multiple)
+            .ok_or("MPI was already initialised in this process")?;
+        install_panic_hook();
+        if level != Threading::Multiple {
+            let world = universe.world();
+            if world.rank() == 0 {
+                tracing::warn!("the MPI library gives thread level {level:?}, not Multiple; dirk needs MPI_THREAD_MULTIPLE");
+            }
+            return Err("the MPI library does not support MPI_THREAD_MULTIPLE".into());
+        }
+        let world = universe.world();
+        Ok(Runtime {
+            _universe: universe,
+            world,
+        })
+    }
+
+    /// This process's rank.
+    pub fn rank(&self) -> u32 {
+        self.world.rank() as u32
+    }
+
+    /// Number of ranks.
+    pub fn size(&self) -> u32 {
+        self.world.size() as u32
+    }
+
+    /// The world communicator.
+    pub fn world(&self) -> &SimpleCommunicator {
+        &self.world
+    }
+
+    /// Waits for every rank.
+    pub fn barrier(&self) {
+        self.world.barrier();
+    }
+
+    /// SPMD convenience: every rank calls this; rank 0's graph and settings are the ones used.
+    pub fn run(&self, graph: &Graph, settings: &Settings) -> Result<RunResult, RunError> {
+        let job = (self.rank() == 0).then_some(Some((graph, settings)));
+        self.launch(job)
+    }
+
+    /// Runs a job on every rank. Rank 0 passes `Some(Some((graph, settings)))`, or
+    /// `Some(None)` to reject a job it found bad (every rank then returns `Rejected`); the
+    /// other ranks pass `None`.
+    pub fn launch(&self, job: Option<Option<(&Graph, &Settings)>>) -> Result<RunResult, RunError> {
+        let t_start = Instant::now();
+        let settings = bootstrap::share_settings(&self.world, job.map(|j| j.map(|(_, s)| s)))
+            .ok_or(RunError::Rejected)?;
+        let threads = settings.threads.unwrap_or_else(default_threads);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("dirk-worker-{i}"))
+            .build()
+            .map_err(|e| RunError::Pool {
+                threads,
+                why: e.to_string(),
+            })?;
+        let pool = Arc::new(pool);
+        let me = RankInfo {
+            threads: threads as u32,
+            gpus: 0,
+        };
+        let ranks = bootstrap::gather_ranks(&self.world, me);
+        let graph = job.flatten().map(|(g, _)| g);
+        let plan = match bootstrap::distribute(&self.world, graph.zip(ranks.as_deref())) {
+            Distributed::Plan(p) => Arc::new(p),
+            Distributed::Rejected(Some(e)) => return Err(RunError::Plan(e)),
+            Distributed::Rejected(None) => return Err(RunError::Rejected),
+        };
+        let plan_seconds = t_start.elapsed().as_secs_f64();
+
+        // Step 4: run this rank's share.
+        let data_comm = self.world.duplicate();
+        let stats = Arc::new(TransferStats::default());
+        let sender = Arc::new(transport::mpi::sender(Arc::clone(&stats)));
+        let exec = Executor::new(Arc::clone(&plan), Arc::clone(&pool), Arc::clone(&sender) as _);
+        let progress = transport::mpi::start(&*sender, &data_comm, exec.inbox(), plan.remote_slots());
+        self.world.barrier();
+        let t_run = Instant::now();
+        let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
+        let finished = match exec.run() {
+            Ok(f) => f,
+            Err(failure) => {
+                tracing::error!("{failure}");
+                abort_all(1);
+            }
+        };
+        progress.finish();
+        let run_ns = t_run.elapsed().as_nanos() as u64;
+
+        // Step 5: figures (and events) to rank 0.
+        let busy: u64 = finished.timings.iter().map(|t| t.end_ns - t.start_ns).sum();
+        let (sent, received) = stats.bytes();
+        let mine = [plan.tasks.len() as u64, busy, sent, received, threads as u64, run_ns];
+        let root = self.world.process_at_rank(0);
+        let events_mine: Vec<TaskEvent> = if settings.trace {
+            finished
+                .timings
+                .iter()
+                .map(|t| {
+                    let task = &plan.tasks[t.task as usize];
+                    TaskEvent {
+                        rank: plan.rank,
+                        thread: t.thread,
+                        id: task.id.clone(),
+                        op: task.op.name().to_string(),
+                        start_ns: t.start_ns.saturating_sub(epoch_offset),
+                        end_ns: t.end_ns.saturating_sub(epoch_offset),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if self.rank() != 0 {
+            root.gather_into(&mine[..]);
+            if settings.trace {
+                gather_all(&self.world, &events_mine);
+            }
+            return Ok(RunResult {
+                values: HashMap::new(),
+                outputs: Vec::new(),
+                summary: None,
+                events: Vec::new(),
+            });
+        }
+        let mut all = vec![0u64; 6 * self.size() as usize];
+        root.gather_into_root(&mine[..], &mut all[..]);
+        let events = if settings.trace {
+            gather_all(&self.world, &events_mine).concat()
+        } else {
+            Vec::new()
+        };
+        let per_rank: Vec<RankSummary> = all
+            .chunks(6)
+            .enumerate()
+            .map(|(r, c)| RankSummary {
+                rank: r as u32,
+                tasks: c[0],
+                busy_seconds: c[1] as f64 * 1e-9,
+                bytes_sent: c[2],
+                bytes_received: c[3],
+                threads: c[4] as u32,
+            })
+            .collect();
+        let run_seconds = all.chunks(6).map(|c| c[5]).max().unwrap_or(0) as f64 * 1e-9;
+        let summary = Summary {
+            name: plan.name.clone(),
+            dirk_version: env!("CARGO_PKG_VERSION").into(),
+            ranks: self.size(),
+            threads_per_rank: threads as u32,
+            tasks: plan.total_tasks,
+            wall_seconds: t_start.elapsed().as_secs_f64(),
+            plan_seconds,
+            run_seconds,
+            per_rank,
+        };
+        Ok(RunResult {
+            values: finished.outputs,
+            outputs: plan.outputs.clone(),
+            summary: Some(summary),
+            events,
+        })
+    }
+}
+
+/// Gathers one serialisable item from every rank on rank 0, in rank order (MPI_Gatherv of
+/// their postcard encodings); returns an empty list elsewhere.
+fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(world: &SimpleCommunicator, mine: &T) -> Vec<T> {
+    let root = world.process_at_rank(0);
+    let bytes = postcard::to_allocvec(mine).expect("gathered items encode");
+    let len = bytes.len() as i32;
+    if world.rank() != 0 {
+        root.gather_into(&len);
+        root.gather_varcount_into(&bytes[..]);
+        return Vec::new();
+    }
+    let mut lens = vec![0i32; world.size() as usize];
+    root.gather_into_root(&len, &mut lens[..]);
+    let displs: Vec<i32> = lens
+        .iter()
+        .scan(0, |a, &l| {
+            let d = *a;
+            *a += l;
+            Some(d)
+        })
+        .collect();
+    let mut buf = vec![0u8; lens.iter().sum::<i32>() as usize];
+    {
+        let mut part = mpi::datatype::PartitionMut::new(&mut buf[..], &lens[..], &displs[..]);
+        root.gather_varcount_into_root(&bytes[..], &mut part);
+    }
+    displs
+        .iter()
+        .zip(&lens)
+        .map(|(d, l)| postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize]).expect("gathered items decode"))
+        .collect()
+}
+
+/// The cores this process may use (its CPU affinity mask, or cgroup quota).
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// One line per rank (host, threads, GPUs), gathered on rank 0 for `dirk info`.
+pub fn describe_ranks(rt: &Runtime) -> Vec<String> {
+    let host = mpi::environment::processor_name().unwrap_or_else(|_| "?".into());
+    let line = format!(
+        "rank {}: host {host}, {} threads, GPUs: none (no GPU support in this build)",
+        rt.rank(),
+        default_threads()
+    );
+    gather_all(&rt.world, &line)
+}

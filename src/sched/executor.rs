@@ -1,0 +1,344 @@
+//! The rank-local scheduler: runs this rank's share of the plan on a rayon pool.
+//!
+//! Protocol, for one run:
+//!
+//! 1. Every local task has a counter of input slots not yet filled (`pending`). A slot is
+//!    filled when its local producer finishes or when the transport delivers it.
+//! 2. Filling a slot decrements the counter of each local reader; a reader that reaches zero
+//!    goes on the ready queue (highest bottom level first).
+//! 3. Work is done by *drainers*: rayon jobs that pop one ready task, run it and fill its slot.
+//!    Invariant: every push on the ready queue is matched by exactly one drainer iteration. A
+//!    drainer that made k tasks ready keeps going itself (the successor stays on the thread
+//!    that freed it, hot in cache) and spawns k-1 more drainers, which idle threads steal.
+//! 4. A result needed elsewhere is handed to the transport as soon as it exists (`send_to`);
+//!    a slot's value is dropped when its last local reader finishes (unless it is a pinned
+//!    output on rank 0).
+//! 5. The run is complete when every local task has run and every expected remote value has
+//!    arrived; the first failure (kernel error or panic) ends the run at once with the task id.
+//!
+//! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
+//! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
+//! store, clone or take the `Arc`. The scheduler never calls MPI: it sends through `Transport`
+//! and receives through its `Inbox` implementation.
+
+use super::latch::Latch;
+use super::ready::ReadyQueue;
+use super::record::{self, Record, TaskTiming};
+use crate::graph::{Value, ValueType};
+use crate::kernels::{self, Input};
+use crate::plan::{LocalArg, LocalPlan, Source};
+use crate::transport::{Inbox, Transport};
+use rayon::ThreadPool;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use thiserror::Error;
+
+/// A task failed on this rank: the run ends with exit status 1.
+#[derive(Clone, Debug, Error, PartialEq)]
+#[error("task {task:?} failed on rank {rank}: {why}")]
+pub struct TaskFailure {
+    /// The task id.
+    pub task: String,
+    /// The rank it ran on.
+    pub rank: u32,
+    /// The kernel's error or panic message.
+    pub why: String,
+}
+
+/// What a completed run leaves behind on this rank.
+pub struct Finished {
+    /// Timing of every local task.
+    pub timings: Vec<TaskTiming>,
+    /// Pinned values (outputs on rank 0), by key (global task index).
+    pub outputs: HashMap<u32, Arc<Value>>,
+}
+
+struct Inner {
+    plan: Arc<LocalPlan>,
+    pool: Arc<ThreadPool>,
+    transport: Arc<dyn Transport>,
+    values: Vec<Mutex<Option<Arc<Value>>>>,
+    pending: Vec<AtomicU32>,
+    readers_left: Vec<AtomicU32>,
+    remote_slot: HashMap<u32, u32>,
+    ready: ReadyQueue,
+    remaining: AtomicUsize,
+    failed: AtomicBool,
+    failure: Mutex<Option<TaskFailure>>,
+    done: Latch,
+    records: Vec<Record>,
+    epoch: Instant,
+}
+
+/// Runs one rank's share of a plan.
+pub struct Executor {
+    inner: Arc<Inner>,
+}
+
+impl Executor {
+    /// Prepares to run `plan` on `pool`, sending through `transport`.
+    pub fn new(plan: Arc<LocalPlan>, pool: Arc<ThreadPool>, transport: Arc<dyn Transport>) -> Executor {
+        let remote_slot = plan
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.source, Source::Remote(_)))
+            .map(|(i, s)| (s.key, i as u32))
+            .collect();
+        let inner = Inner {
+            values: (0..plan.slots.len()).map(|_| Mutex::new(None)).collect(),
+            pending: plan.tasks.iter().map(|t| AtomicU32::new(t.deps)).collect(),
+            readers_left: plan
+                .slots
+                .iter()
+                .map(|s| AtomicU32::new(s.readers.len() as u32))
+                .collect(),
+            remote_slot,
+            ready: ReadyQueue::default(),
+            remaining: AtomicUsize::new(plan.tasks.len() + plan.remote_slots()),
+            failed: AtomicBool::new(false),
+            failure: Mutex::new(None),
+            done: Latch::default(),
+            records: (0..plan.tasks.len()).map(|_| Record::default()).collect(),
+            epoch: Instant::now(),
+            plan,
+            pool,
+            transport,
+        };
+        Executor {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The receiving side, for the transport.
+    pub fn inbox(&self) -> Arc<dyn Inbox> {
+        Arc::new(InboxHandle(Arc::clone(&self.inner)))
+    }
+
+    /// The instant task timings are measured from.
+    pub fn epoch(&self) -> Instant {
+        self.inner.epoch
+    }
+
+    /// Runs every local task; returns when all are done and all expected values arrived, or at
+    /// the first failure.
+    pub fn run(self) -> Result<Finished, TaskFailure> {
+        let inner = &self.inner;
+        if inner.remaining.load(Ordering::Acquire) == 0 {
+            inner.done.open();
+        }
+        let roots: Vec<(u64, u32)> = inner
+            .plan
+            .tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.deps == 0)
+            .map(|(i, t)| (t.priority, i as u32))
+            .collect();
+        let n = roots.len();
+        inner.ready.push_all(roots);
+        for _ in 0..n {
+            let i = Arc::clone(inner);
+            inner.pool.spawn(move || i.drain());
+        }
+        inner.done.wait();
+        if let Some(f) = inner.failure.lock().expect("failure lock").take() {
+            return Err(f);
+        }
+        let outputs = inner
+            .plan
+            .slots
+            .iter()
+            .zip(&inner.values)
+            .filter(|(s, _)| s.pinned)
+            .map(|(s, v)| {
+                let v = v.lock().expect("slot lock").clone();
+                (s.key, v.expect("every pinned slot is filled by the end of the run"))
+            })
+            .collect();
+        Ok(Finished {
+            timings: record::collect(&inner.records),
+            outputs,
+        })
+    }
+}
+
+impl Inner {
+    /// One drainer: pops and runs tasks while its own work makes more ready (step 3).
+    fn drain(self: Arc<Self>) {
+        while let Some(t) = self.ready.pop() {
+            let newly = self.execute(t);
+            if newly == 0 {
+                return;
+            }
+            for _ in 1..newly {
+                let i = Arc::clone(&self);
+                self.pool.spawn(move || i.drain());
+            }
+        }
+    }
+
+    /// Runs local task `t`; returns how many tasks it made ready.
+    fn execute(&self, t: u32) -> usize {
+        if self.failed.load(Ordering::Relaxed) {
+            return 0;
+        }
+        let task = &self.plan.tasks[t as usize];
+        let held: Vec<Arc<Value>> = task
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                LocalArg::Slot(s) => Some(
+                    self.values[*s as usize]
+                        .lock()
+                        .expect("slot lock")
+                        .clone()
+                        .expect("an input slot is filled before its reader is ready"),
+                ),
+                _ => None,
+            })
+            .collect();
+        let mut next = held.iter();
+        let inputs: Vec<Input<'_>> = task
+            .args
+            .iter()
+            .map(|a| match a {
+                LocalArg::Slot(_) => Input::Value(next.next().expect("one held value per slot arg")),
+                LocalArg::Number(x) => Input::Number(*x),
+                LocalArg::Shape(s) => Input::Shape(s),
+            })
+            .collect();
+        let start = self.epoch.elapsed().as_nanos() as u64;
+        IN_TASK.with(|f| f.set(true));
+        let result = catch_unwind(AssertUnwindSafe(|| kernels::run(&task.op, &inputs)));
+        IN_TASK.with(|f| f.set(false));
+        let end = self.epoch.elapsed().as_nanos() as u64;
+        self.records[t as usize].set(start, end, rayon::current_thread_index().unwrap_or(0) as u32);
+        drop(inputs);
+        drop(held);
+        let value = match result {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => return self.fail(t, e.0),
+            Err(panic) => return self.fail(t, panic_message(&panic)),
+        };
+        let value = Arc::new(value);
+        let slot = &self.plan.slots[task.out as usize];
+        for &dest in &task.send_to {
+            self.transport.send(dest, slot.key, Arc::clone(&value));
+        }
+        // Release inputs whose last local reader this was (step 4). A task reading one slot
+        // twice is one reader of it.
+        let mut seen: Vec<u32> = Vec::with_capacity(task.deps as usize);
+        for a in &task.args {
+            if let LocalArg::Slot(s) = a {
+                if !seen.contains(s) {
+                    seen.push(*s);
+                    self.release(*s);
+                }
+            }
+        }
+        let newly = self.fill(task.out, value);
+        self.finish_one();
+        newly
+    }
+
+    /// Called once per reader task when it is done with slot `s`; the last one drops the value
+    /// (unless the slot is pinned).
+    fn release(&self, s: u32) {
+        if self.readers_left[s as usize].fetch_sub(1, Ordering::AcqRel) == 1
+            && !self.plan.slots[s as usize].pinned
+        {
+            self.values[s as usize].lock().expect("slot lock").take();
+        }
+    }
+
+    /// Stores a slot's value and readies its readers (steps 1-2); returns how many it readied.
+    fn fill(&self, s: u32, value: Arc<Value>) -> usize {
+        let slot = &self.plan.slots[s as usize];
+        if !slot.readers.is_empty() || slot.pinned {
+            *self.values[s as usize].lock().expect("slot lock") = Some(value);
+        }
+        let mut readied = Vec::new();
+        for &r in &slot.readers {
+            if self.pending[r as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+                readied.push((self.plan.tasks[r as usize].priority, r));
+            }
+        }
+        let n = readied.len();
+        if n > 0 {
+            self.ready.push_all(readied);
+        }
+        n
+    }
+
+    fn finish_one(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.open();
+        }
+    }
+
+    fn fail(&self, t: u32, why: String) -> usize {
+        let mut f = self.failure.lock().expect("failure lock");
+        if f.is_none() {
+            *f = Some(TaskFailure {
+                task: self.plan.tasks[t as usize].id.clone(),
+                rank: self.plan.rank,
+                why,
+            });
+        }
+        self.failed.store(true, Ordering::Release);
+        drop(f);
+        self.done.open();
+        0
+    }
+}
+
+/// The scheduler's receiving side, as the transport sees it.
+struct InboxHandle(Arc<Inner>);
+
+impl Inbox for InboxHandle {
+    fn expected(&self, key: u32) -> Option<ValueType> {
+        let inner = &self.0;
+        inner
+            .remote_slot
+            .get(&key)
+            .map(|&s| inner.plan.slots[s as usize].ty.clone())
+    }
+
+    fn deliver(&self, key: u32, value: Value) {
+        let inner = &self.0;
+        let s = *inner
+            .remote_slot
+            .get(&key)
+            .expect("the transport delivers only expected keys");
+        let n = inner.fill(s, Arc::new(value));
+        for _ in 0..n {
+            let i = Arc::clone(inner);
+            inner.pool.spawn(move || i.drain());
+        }
+        inner.finish_one();
+    }
+}
+
+thread_local! {
+    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True while this thread runs a kernel: a panic here becomes a `TaskFailure`, so a panic hook
+/// should stay quiet and let the scheduler report it.
+pub fn in_task() -> bool {
+    IN_TASK.with(|f| f.get())
+}
+
+fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        format!("panicked: {s}")
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        format!("panicked: {s}")
+    } else {
+        "panicked".into()
+    }
+}

@@ -1,0 +1,26 @@
+//! A one-shot latch: the main thread blocks until the run is complete or has failed.
+
+use std::sync::{Condvar, Mutex};
+
+/// Opens once; waiters block until then.
+#[derive(Default)]
+pub(crate) struct Latch {
+    open: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl Latch {
+    /// Opens the latch and wakes every waiter.
+    pub(crate) fn open(&self) {
+        *self.open.lock().expect("latch lock") = true;
+        self.cv.notify_all();
+    }
+
+    /// Blocks until the latch is open.
+    pub(crate) fn wait(&self) {
+        let mut open = self.open.lock().expect("latch lock");
+        while !*open {
+            open = self.cv.wait(open).expect("latch lock");
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Reading HDF5 inputs: probing a dataset's type when a job is validated, and reading it when
+//! the `load` task runs.
+
+use super::error::StoreError;
+use crate::graph::{Array, DType, Data, Value, ValueType};
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
+use std::path::Path;
+
+/// Opens `path` and returns the type of `dataset` (its dtype and shape), so a job that names
+/// a missing or unreadable input fails before any task runs.
+pub fn probe_dataset(path: &Path, dataset: &str) -> Result<ValueType, StoreError> {
+    if !path.exists() {
+        return Err(StoreError::file(path, "no such file"));
+    }
+    let file = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
+    let ds = file
+        .dataset(dataset)
+        .map_err(|_| StoreError::dataset(path, dataset, "not found in the file"))?;
+    let desc = ds
+        .dtype()
+        .and_then(|t| t.to_descriptor())
+        .map_err(|e| StoreError::dataset(path, dataset, e))?;
+    let dtype = match desc {
+        TypeDescriptor::Float(FloatSize::U8) => DType::F64,
+        TypeDescriptor::Float(FloatSize::U4) => DType::F32,
+        TypeDescriptor::Integer(_) => DType::I64,
+        TypeDescriptor::Unsigned(IntSize::U1) | TypeDescriptor::Boolean => DType::U8,
+        TypeDescriptor::Unsigned(_) => DType::I64,
+        other => {
+            return Err(StoreError::dataset(
+                path,
+                dataset,
+                format!("unsupported element type {other:?} (need float or integer)"),
+            ))
+        }
+    };
+    let shape = ds.shape();
+    if shape.is_empty() {
+        return Ok(ValueType::Scalar);
+    }
+    Ok(ValueType::Array { dtype, shape })
+}
+
+/// Reads `dataset` as the type it was probed as.
+pub fn read_dataset(path: &Path, dataset: &str, ty: &ValueType) -> Result<Value, StoreError> {
+    let err = |e: hdf5::Error| StoreError::dataset(path, dataset, e);
+    let file = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
+    let ds = file.dataset(dataset).map_err(err)?;
+    let ValueType::Array { dtype, shape } = ty else {
+        return Ok(Value::Scalar(ds.read_scalar::<f64>().map_err(err)?));
+    };
+    if ds.shape() != *shape {
+        return Err(StoreError::dataset(
+            path,
+            dataset,
+            format!("shape changed since validation: now {:?}, was {shape:?}", ds.shape()),
+        ));
+    }
+    let data = match dtype {
+        DType::F64 => Data::F64(ds.read_raw().map_err(err)?),
+        DType::F32 => Data::F32(ds.read_raw().map_err(err)?),
+        DType::I64 => Data::I64(ds.read_raw().map_err(err)?),
+        DType::U8 => Data::U8(ds.read_raw().map_err(err)?),
+    };
+    Ok(Value::Array(Array::new(shape.clone(), data)))
+}

@@ -1,0 +1,12 @@
+//! What outlives the process, in HDF5: job inputs (`load`), the `--output` file, and the
+//! whole-or-nothing file helper that every writer uses.
+
+mod atomic;
+mod error;
+mod input;
+mod output;
+
+pub use atomic::AtomicPath;
+pub use error::StoreError;
+pub use input::{probe_dataset, read_dataset};
+pub use output::{write_outputs, OutputMeta};

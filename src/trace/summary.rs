@@ -1,0 +1,43 @@
+//! The `--summary` file: what ran where, how long, and how many bytes moved.
+
+use serde::{Deserialize, Serialize};
+
+/// One rank's line of the summary.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RankSummary {
+    /// The rank.
+    pub rank: u32,
+    /// Worker threads it ran.
+    pub threads: u32,
+    /// Tasks it ran.
+    pub tasks: u64,
+    /// Sum of its tasks' run times, seconds.
+    pub busy_seconds: f64,
+    /// Payload bytes it sent to other ranks.
+    pub bytes_sent: u64,
+    /// Payload bytes it received.
+    pub bytes_received: u64,
+}
+
+/// The whole summary, as written by rank 0.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// The job's name.
+    pub name: String,
+    /// dirk's version.
+    pub dirk_version: String,
+    /// Number of ranks.
+    pub ranks: u32,
+    /// Worker threads per rank (of rank 0; see `per_rank` for each).
+    pub threads_per_rank: u32,
+    /// Tasks in the graph.
+    pub tasks: u64,
+    /// From the start of planning to the end of the run (outputs not included), seconds.
+    pub wall_seconds: f64,
+    /// Planning and plan distribution, seconds.
+    pub plan_seconds: f64,
+    /// Task execution, from the common start to the last rank's end, seconds.
+    pub run_seconds: f64,
+    /// Per-rank figures.
+    pub per_rank: Vec<RankSummary>,
+}

@@ -1,0 +1,60 @@
+//! Moving values between ranks. The scheduler sees only the two small traits here; it never
+//! calls MPI. Two backends fill them: `mpi` (the real one: point-to-point messages driven by a
+//! progress thread) and `local` (ranks as threads of one process, for tests).
+//!
+//! A transfer is identified by its key: the producing task's global index, which every rank
+//! that holds the value agrees on. Each value crosses to a given rank once.
+
+pub mod local;
+pub mod mpi;
+
+use crate::graph::{Value, ValueType};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// The sending side, called by worker threads. Never blocks on the network.
+pub trait Transport: Send + Sync {
+    /// Queues `value` (the result of task `key`) for delivery to rank `dest`.
+    fn send(&self, dest: u32, key: u32, value: Arc<Value>);
+}
+
+/// The receiving side, implemented by the scheduler and called by the transport.
+pub trait Inbox: Send + Sync {
+    /// The type of the value with this key, which this rank expects to receive.
+    fn expected(&self, key: u32) -> Option<ValueType>;
+    /// Hands over a received value.
+    fn deliver(&self, key: u32, value: Value);
+}
+
+/// Byte and message counters of one rank's transfers.
+#[derive(Debug, Default)]
+pub struct TransferStats {
+    /// Payload bytes sent.
+    pub bytes_sent: AtomicU64,
+    /// Payload bytes received.
+    pub bytes_received: AtomicU64,
+    /// Messages sent.
+    pub messages_sent: AtomicU64,
+    /// Messages received.
+    pub messages_received: AtomicU64,
+}
+
+impl TransferStats {
+    pub(crate) fn sent(&self, bytes: usize) {
+        self.bytes_sent.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.messages_sent.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn received(&self, bytes: usize) {
+        self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.messages_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (bytes sent, bytes received).
+    pub fn bytes(&self) -> (u64, u64) {
+        (
+            self.bytes_sent.load(Ordering::Relaxed),
+            self.bytes_received.load(Ordering::Relaxed),
+        )
+    }
+}
