@@ -110,10 +110,15 @@ struct RunArgs {
 
 /// Rank of this process as the launcher says, before MPI starts (for reporting bad flags once).
 fn launcher_rank() -> u32 {
-    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK", "SLURM_PROCID"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok()?.parse().ok())
-        .unwrap_or(0)
+    [
+        "OMPI_COMM_WORLD_RANK",
+        "PMI_RANK",
+        "PMIX_RANK",
+        "SLURM_PROCID",
+    ]
+    .iter()
+    .find_map(|v| std::env::var(v).ok()?.parse().ok())
+    .unwrap_or(0)
 }
 
 fn main() -> ExitCode {
@@ -277,7 +282,8 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
             ranks,
         };
         store::write_outputs(path, &r.outputs, &meta, |t| {
-            r.value(t).expect("every output part was gathered on rank 0")
+            r.value(t)
+                .expect("every output part was gathered on rank 0")
         })
         .map_err(|e| format!("cannot write the output: {e}"))?;
         info!("wrote {}", path.display());
@@ -308,7 +314,13 @@ fn info_cmd(verbosity: i32) -> ExitCode {
     if rt.rank() == 0 {
         let (maj, min) = mpi::environment::version();
         let lib = mpi::environment::library_version().unwrap_or_default();
-        let lib = lib.trim_end_matches('\0').lines().next().unwrap_or("").trim().to_string();
+        let lib = lib
+            .trim_end_matches('\0')
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
         let h5 = hdf5::library_version();
         println!("dirk {}", env!("CARGO_PKG_VERSION"));
         println!("MPI: {lib} (standard {maj}.{min})");

@@ -1,16 +1,16 @@
 //! The task graph: values, ops and their typing rules, tasks, edges, outputs and the cycle
 //! check. No I/O and no MPI here.
 
-mod graph;
 mod op;
 mod output;
 mod scope;
+mod task_graph;
 mod topo;
 mod value;
 
-pub use graph::{Arg, Graph, GraphError, Handle, Task};
 pub use op::{ArgType, Op};
 pub use output::{Output, OutputPart};
 pub use scope::{DeviceClass, Scope};
+pub use task_graph::{Arg, Graph, GraphError, Handle, Task};
 pub use topo::topo_order;
 pub use value::{Array, DType, Data, Value, ValueType};

@@ -1,7 +1,7 @@
 //! Outputs: which values end up in the `--output` HDF5 file, and how tiles assemble into one
 //! dataset.
 
-use super::graph::{Handle, Task};
+use super::task_graph::{Handle, Task};
 use super::value::ValueType;
 use serde::{Deserialize, Serialize};
 
@@ -64,7 +64,10 @@ impl Output {
                 return Err(format!("part {} is a scalar", t.id));
             };
             if pd != dtype || ps.len() != shape.len() || p.offset.len() != shape.len() {
-                return Err(format!("part {} does not match the dataset's dtype or rank", t.id));
+                return Err(format!(
+                    "part {} does not match the dataset's dtype or rank",
+                    t.id
+                ));
             }
             if (0..shape.len()).any(|a| p.offset[a] + ps[a] > shape[a]) {
                 return Err(format!("part {} does not fit in the dataset", t.id));

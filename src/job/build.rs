@@ -25,7 +25,11 @@ fn task_at(t: &RawTask) -> String {
 
 /// Spawns the job's explicit tasks into `graph`, in an order that respects dependencies.
 /// `base` is the job file's folder, against which relative `load` paths resolve.
-pub fn build_tasks(tasks: &[RawTask], base: &Path, graph: &mut Graph) -> Result<(), JobError> {
+pub(super) fn build_tasks(
+    tasks: &[RawTask],
+    base: &Path,
+    graph: &mut Graph,
+) -> Result<(), JobError> {
     let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
     for (i, t) in tasks.iter().enumerate() {
         if !valid_id(&t.id) {
@@ -105,7 +109,8 @@ fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
             let file = p.str("file")?;
             let dataset = p.str("dataset")?;
             let path = resolve_input(file, base);
-            let ty = store::probe_dataset(&path, dataset).map_err(|e| p.error("file", e.to_string()))?;
+            let ty =
+                store::probe_dataset(&path, dataset).map_err(|e| p.error("file", e.to_string()))?;
             Op::Load {
                 file: path.display().to_string(),
                 dataset: dataset.to_string(),
@@ -149,15 +154,17 @@ pub fn resolve_input(file: &str, base: &Path) -> std::path::PathBuf {
 }
 
 /// Marks the outputs listed in the job (or leaves the default: the graph's sinks).
-pub fn mark_outputs(graph: &mut Graph, outputs: &[(String, String)]) -> Result<(), JobError> {
+pub(super) fn mark_outputs(
+    graph: &mut Graph,
+    outputs: &[(String, String)],
+) -> Result<(), JobError> {
     for (id, at) in outputs {
-        let h = graph.find(id).ok_or_else(|| {
-            JobError::new(at.as_str(), format!("unknown task id {id:?}"))
-        })?;
+        let h = graph
+            .find(id)
+            .ok_or_else(|| JobError::new(at.as_str(), format!("unknown task id {id:?}")))?;
         graph
             .output(id.clone(), h)
             .map_err(|e| JobError::new(at.as_str(), e.to_string()))?;
     }
     Ok(())
 }
-

@@ -29,7 +29,7 @@ pub struct JobOptions {
 }
 
 /// Reads `options`; keys are the flag names with `-` or `_` (`checkpoint_dir`).
-pub fn parse_options(map: &Map<String, Value>) -> Result<JobOptions, JobError> {
+pub(super) fn parse_options(map: &Map<String, Value>) -> Result<JobOptions, JobError> {
     // Accept `checkpoint-dir` as well as `checkpoint_dir`.
     let normalized: Map<String, Value> = map
         .iter()

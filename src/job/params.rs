@@ -41,9 +41,9 @@ impl<'a> Params<'a> {
     pub fn u64_or(&mut self, key: &'static str, default: u64) -> Result<u64, JobError> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| self.error(key, format!("expected a non-negative integer, got {v}"))),
+            Some(v) => v.as_u64().ok_or_else(|| {
+                self.error(key, format!("expected a non-negative integer, got {v}"))
+            }),
         }
     }
 
@@ -51,9 +51,9 @@ impl<'a> Params<'a> {
     pub fn u64(&mut self, key: &'static str) -> Result<u64, JobError> {
         match self.get(key) {
             None => Err(self.error(key, "missing (a non-negative integer)")),
-            Some(v) => v
-                .as_u64()
-                .ok_or_else(|| self.error(key, format!("expected a non-negative integer, got {v}"))),
+            Some(v) => v.as_u64().ok_or_else(|| {
+                self.error(key, format!("expected a non-negative integer, got {v}"))
+            }),
         }
     }
 
@@ -108,8 +108,9 @@ impl<'a> Params<'a> {
     pub fn dtype(&mut self) -> Result<DType, JobError> {
         match self.str_opt("dtype")? {
             None => Ok(DType::F64),
-            Some(s) => DType::parse(s)
-                .ok_or_else(|| self.error("dtype", format!("unknown dtype {s:?} (f64, f32, i64, u8)"))),
+            Some(s) => DType::parse(s).ok_or_else(|| {
+                self.error("dtype", format!("unknown dtype {s:?} (f64, f32, i64, u8)"))
+            }),
         }
     }
 
@@ -118,13 +119,23 @@ impl<'a> Params<'a> {
         let Some(v) = self.get(key) else {
             return Err(self.error(key, format!("missing (a list of {n} positive integers)")));
         };
-        let bad = || self.error(key, format!("expected a list of {n} positive integers, got {v}"));
+        let bad = || {
+            self.error(
+                key,
+                format!("expected a list of {n} positive integers, got {v}"),
+            )
+        };
         let list = v.as_array().ok_or_else(bad)?;
         if list.len() != n {
             return Err(bad());
         }
         list.iter()
-            .map(|x| x.as_u64().filter(|&x| x > 0).map(|x| x as usize).ok_or_else(bad))
+            .map(|x| {
+                x.as_u64()
+                    .filter(|&x| x > 0)
+                    .map(|x| x as usize)
+                    .ok_or_else(bad)
+            })
             .collect()
     }
 

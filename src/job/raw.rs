@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 /// A job file whose shape is right.
 #[derive(Debug)]
-pub struct RawJob {
+pub(super) struct RawJob {
     /// Optional name.
     pub name: Option<String>,
     /// Explicit tasks or a workload generator.
@@ -22,7 +22,7 @@ pub struct RawJob {
 
 /// What the job computes.
 #[derive(Debug)]
-pub enum RawBody {
+pub(super) enum RawBody {
     /// An explicit graph.
     Tasks(Vec<RawTask>),
     /// A built-in generator: `kind` and its parameters.
@@ -31,7 +31,7 @@ pub enum RawBody {
 
 /// A task whose fields have the right JSON types.
 #[derive(Debug)]
-pub struct RawTask {
+pub(super) struct RawTask {
     /// JSON path, `tasks[i]`.
     pub path: String,
     /// The id.
@@ -48,7 +48,7 @@ pub struct RawTask {
 
 /// A positional argument before ids are resolved.
 #[derive(Debug, Clone, PartialEq)]
-pub enum RawArg {
+pub(super) enum RawArg {
     /// A task id.
     Ref(String),
     /// A number literal.
@@ -58,11 +58,15 @@ pub enum RawArg {
 }
 
 /// Parses a job file's text. `origin` names the file in messages.
-pub fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
+pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
     let v: Value = serde_json::from_str(text).map_err(|e| {
         JobError::new(
             origin,
-            format!("not valid JSON (line {}, column {}): {e}", e.line(), e.column()),
+            format!(
+                "not valid JSON (line {}, column {}): {e}",
+                e.line(),
+                e.column()
+            ),
         )
     })?;
     let Value::Object(top) = v else {
@@ -135,9 +139,14 @@ pub fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
             list.iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    v.as_str().map(|s| (s.to_string(), format!("outputs[{i}]"))).ok_or_else(|| {
-                        JobError::new(format!("outputs[{i}]"), format!("expected a task id, got {v}"))
-                    })
+                    v.as_str()
+                        .map(|s| (s.to_string(), format!("outputs[{i}]")))
+                        .ok_or_else(|| {
+                            JobError::new(
+                                format!("outputs[{i}]"),
+                                format!("expected a task id, got {v}"),
+                            )
+                        })
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -180,11 +189,19 @@ fn kind_of(v: &Value) -> &'static str {
 fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
     let path = format!("tasks[{i}]");
     let Value::Object(t) = v else {
-        return Err(JobError::new(path, format!("expected a task object, got {}", kind_of(v))));
+        return Err(JobError::new(
+            path,
+            format!("expected a task object, got {}", kind_of(v)),
+        ));
     };
     let id = match t.get("id") {
         Some(Value::String(s)) => s.clone(),
-        Some(v) => return Err(JobError::new(format!("{path}.id"), format!("expected a string, got {v}"))),
+        Some(v) => {
+            return Err(JobError::new(
+                format!("{path}.id"),
+                format!("expected a string, got {v}"),
+            ))
+        }
         None => return Err(JobError::new(format!("{path}.id"), "missing")),
     };
     // From here on, messages name the task id too, so a reader can find the task by either.
@@ -199,7 +216,12 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
     }
     let op = match t.get("op") {
         Some(Value::String(s)) => s.clone(),
-        Some(v) => return Err(JobError::new(at("op"), format!("expected a string, got {v}"))),
+        Some(v) => {
+            return Err(JobError::new(
+                at("op"),
+                format!("expected a string, got {v}"),
+            ))
+        }
         None => return Err(JobError::new(at("op"), "missing (a kernel name)")),
     };
     let args = match t.get("args") {
@@ -209,12 +231,22 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
             .enumerate()
             .map(|(j, a)| parse_arg(a).map_err(|m| JobError::new(at(&format!("args[{j}]")), m)))
             .collect::<Result<_, _>>()?,
-        Some(v) => return Err(JobError::new(at("args"), format!("expected a list, got {}", kind_of(v)))),
+        Some(v) => {
+            return Err(JobError::new(
+                at("args"),
+                format!("expected a list, got {}", kind_of(v)),
+            ))
+        }
     };
     let params = match t.get("params") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(p)) => p.clone(),
-        Some(v) => return Err(JobError::new(at("params"), format!("expected an object, got {}", kind_of(v)))),
+        Some(v) => {
+            return Err(JobError::new(
+                at("params"),
+                format!("expected an object, got {}", kind_of(v)),
+            ))
+        }
     };
     let scope = match t.get("scope") {
         None | Some(Value::Null) => Scope::Any,
@@ -272,7 +304,9 @@ fn parse_scope(s: &Value) -> Result<Scope, String> {
             if list.is_empty() {
                 return Err("\"ranks\" is empty: no rank could run the task".into());
             }
-            Ok(Scope::Ranks(list.iter().map(rank).collect::<Result<_, _>>()?))
+            Ok(Scope::Ranks(
+                list.iter().map(rank).collect::<Result<_, _>>()?,
+            ))
         }
         "device" => match v.as_str() {
             Some("cpu") => Ok(Scope::Device(DeviceClass::Cpu)),

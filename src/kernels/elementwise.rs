@@ -89,7 +89,12 @@ enum Side<'a, T> {
 // The operator is matched once per call, outside the element loop, so each loop is a
 // straight-line kernel the compiler can vectorise.
 fn zip<T: Elem>(op: BinOp, a: Side<'_, T>, b: Side<'_, T>, n: usize) -> Vec<T> {
-    fn run<T: Elem>(a: Side<'_, T>, b: Side<'_, T>, n: usize, f: impl Fn(T, T) -> T + Sync + Send) -> Vec<T> {
+    fn run<T: Elem>(
+        a: Side<'_, T>,
+        b: Side<'_, T>,
+        n: usize,
+        f: impl Fn(T, T) -> T + Sync + Send,
+    ) -> Vec<T> {
         match (a, b) {
             (Side::Array(x), Side::Array(y)) if n >= PAR_MIN => x
                 .par_iter()

@@ -34,7 +34,14 @@ where
     c
 }
 
-fn gemm_int<T>(a: &[T], b: &[T], m: usize, k: usize, n: usize, mul_add: impl Fn(T, T, T) -> T) -> Vec<T>
+fn gemm_int<T>(
+    a: &[T],
+    b: &[T],
+    m: usize,
+    k: usize,
+    n: usize,
+    mul_add: impl Fn(T, T, T) -> T,
+) -> Vec<T>
 where
     T: Copy + Default,
 {
@@ -56,12 +63,12 @@ pub(super) fn matmul(a: &Array, b: &Array) -> Value {
     let data = match (a.data(), b.data()) {
         (Data::F64(x), Data::F64(y)) => Data::F64(gemm_f(x, y, m, k, n)),
         (Data::F32(x), Data::F32(y)) => Data::F32(gemm_f(x, y, m, k, n)),
-        (Data::I64(x), Data::I64(y)) => {
-            Data::I64(gemm_int(x, y, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
-        }
-        (Data::U8(x), Data::U8(y)) => {
-            Data::U8(gemm_int(x, y, m, k, n, |c, p, q| c.wrapping_add(p.wrapping_mul(q))))
-        }
+        (Data::I64(x), Data::I64(y)) => Data::I64(gemm_int(x, y, m, k, n, |c, p, q| {
+            c.wrapping_add(p.wrapping_mul(q))
+        })),
+        (Data::U8(x), Data::U8(y)) => Data::U8(gemm_int(x, y, m, k, n, |c, p, q| {
+            c.wrapping_add(p.wrapping_mul(q))
+        })),
         _ => panic!("matmul dtypes were checked when the graph was built"),
     };
     Value::Array(Array::new(vec![m, n], data))
@@ -76,7 +83,10 @@ mod tests {
         let (m, k, n) = (300, 70, 50);
         let a: Vec<f64> = (0..m * k).map(|i| ((i * 7) % 13) as f64 - 6.0).collect();
         let b: Vec<f64> = (0..k * n).map(|i| ((i * 5) % 11) as f64 * 0.5).collect();
-        let got = matmul(&Array::from_f64(vec![m, k], a.clone()), &Array::from_f64(vec![k, n], b.clone()));
+        let got = matmul(
+            &Array::from_f64(vec![m, k], a.clone()),
+            &Array::from_f64(vec![k, n], b.clone()),
+        );
         let got = got.as_array().unwrap().as_f64().unwrap().to_vec();
         for i in 0..m {
             for j in 0..n {

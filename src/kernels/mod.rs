@@ -58,7 +58,11 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
     };
     match op {
         Op::Rand { seed, dtype } => Ok(rand::rand(*seed, *dtype, shape(0))),
-        Op::Fill { dtype } => Ok(fill::fill(*dtype, shape(0), args[1].scalar().expect("typed"))),
+        Op::Fill { dtype } => Ok(fill::fill(
+            *dtype,
+            shape(0),
+            args[1].scalar().expect("typed"),
+        )),
         Op::Load { file, dataset, ty } => crate::store::read_dataset(Path::new(file), dataset, ty)
             .map_err(|e| KernelError(e.to_string())),
         Op::Add => elementwise::binary(BinOp::Add, args[0], args[1]),

@@ -24,7 +24,10 @@ pub(crate) fn bits(seed: u64, i: u64) -> u64 {
 
 fn generate<T: Send>(seed: u64, n: usize, f: impl Fn(u64) -> T + Sync + Send) -> Vec<T> {
     if n >= super::PAR_MIN {
-        (0..n as u64).into_par_iter().map(|i| f(bits(seed, i))).collect()
+        (0..n as u64)
+            .into_par_iter()
+            .map(|i| f(bits(seed, i)))
+            .collect()
     } else {
         (0..n as u64).map(|i| f(bits(seed, i))).collect()
     }
@@ -34,8 +37,12 @@ fn generate<T: Send>(seed: u64, n: usize, f: impl Fn(u64) -> T + Sync + Send) ->
 pub(super) fn rand(seed: u64, dtype: DType, shape: &[usize]) -> Value {
     let n: usize = shape.iter().product();
     let data = match dtype {
-        DType::F64 => Data::F64(generate(seed, n, |b| (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64))),
-        DType::F32 => Data::F32(generate(seed, n, |b| (b >> 40) as f32 * (1.0 / (1u32 << 24) as f32))),
+        DType::F64 => Data::F64(generate(seed, n, |b| {
+            (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        })),
+        DType::F32 => Data::F32(generate(seed, n, |b| {
+            (b >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+        })),
         DType::I64 => Data::I64(generate(seed, n, |b| (b >> 63) as i64)),
         DType::U8 => Data::U8(generate(seed, n, |b| (b >> 63) as u8)),
     };
@@ -63,6 +70,6 @@ mod tests {
         let a = rand(1, DType::U8, &[1000]);
         let v = a.as_array().unwrap().as_u8().unwrap();
         assert!(v.iter().all(|&x| x <= 1));
-        assert!(v.iter().any(|&x| x == 1) && v.iter().any(|&x| x == 0));
+        assert!(v.contains(&1) && v.contains(&0));
     }
 }

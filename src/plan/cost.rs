@@ -7,9 +7,9 @@
 use crate::graph::{Graph, Op, Task, ValueType};
 
 /// One-way latency of a message between ranks, ns.
-pub const LATENCY_NS: u64 = 5_000;
+pub(super) const LATENCY_NS: u64 = 5_000;
 /// Transfer cost per byte, ns (about 5 GB/s).
-pub const NS_PER_BYTE: f64 = 0.2;
+pub(super) const NS_PER_BYTE: f64 = 0.2;
 
 /// Estimated time to move `bytes` to another rank.
 pub fn transfer_ns(bytes: usize) -> u64 {
@@ -20,9 +20,7 @@ pub fn transfer_ns(bytes: usize) -> u64 {
 /// every edge).
 pub fn task_ns(g: &Graph, t: &Task) -> u64 {
     let out = t.ty.len() as f64;
-    let input = |i: usize| -> Option<&ValueType> {
-        t.inputs().nth(i).map(|h| &g.task(h).ty)
-    };
+    let input = |i: usize| -> Option<&ValueType> { t.inputs().nth(i).map(|h| &g.task(h).ty) };
     let ns = match &t.op {
         Op::Rand { .. } => 200.0 + 2.0 * out,
         Op::Fill { .. } => 100.0 + 0.5 * out,

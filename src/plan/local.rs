@@ -91,7 +91,7 @@ impl LocalPlan {
 }
 
 /// Splits the graph into one `LocalPlan` per rank.
-pub fn build(
+pub(super) fn build(
     g: &Graph,
     owner: &[u32],
     priority: &[u64],
@@ -156,7 +156,15 @@ pub fn build(
                     let slot = if owner[i as usize] == r {
                         local_slot[i as usize]
                     } else {
-                        remote_slot(&mut plans, &mut remote, &local_task, owner, &tasks[i as usize].ty, r, i)
+                        remote_slot(
+                            &mut plans,
+                            &mut remote,
+                            &local_task,
+                            owner,
+                            &tasks[i as usize].ty,
+                            r,
+                            i,
+                        )
                     };
                     if !inputs.contains(&slot) {
                         inputs.push(slot);
@@ -198,7 +206,15 @@ pub fn build(
             let slot = if owner[i as usize] == 0 {
                 local_slot[i as usize]
             } else {
-                remote_slot(&mut plans, &mut remote, &local_task, owner, &tasks[i as usize].ty, 0, i)
+                remote_slot(
+                    &mut plans,
+                    &mut remote,
+                    &local_task,
+                    owner,
+                    &tasks[i as usize].ty,
+                    0,
+                    i,
+                )
             };
             plans[0].slots[slot as usize].pinned = true;
         }

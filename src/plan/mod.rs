@@ -57,7 +57,13 @@ pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
 /// Plans `g` for `ranks` and returns each rank's share.
 pub fn plan(g: &Graph, ranks: &[RankInfo]) -> Result<Vec<LocalPlan>, PlanError> {
     let a = assign(g, ranks)?;
-    Ok(local::build(g, &a.owner, &a.priority, g.outputs(), ranks.len() as u32))
+    Ok(local::build(
+        g,
+        &a.owner,
+        &a.priority,
+        g.outputs(),
+        ranks.len() as u32,
+    ))
 }
 
 /// Encodes a rank's share for the wire.

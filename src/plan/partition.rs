@@ -23,7 +23,7 @@ pub struct RankInfo {
 
 /// Assigns every task of `g` to a rank. `order` is a topological order, `costs` the
 /// per-task estimates.
-pub fn partition(
+pub(super) fn partition(
     g: &Graph,
     ranks: &[RankInfo],
     order: &[u32],

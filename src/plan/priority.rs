@@ -29,7 +29,15 @@ mod tests {
     #[test]
     fn levels_decrease_along_edges() {
         let mut g = Graph::new();
-        let x = g.spawn(Op::Rand { seed: 0, dtype: DType::F64 }, [Arg::Shape(vec![10])]).unwrap();
+        let x = g
+            .spawn(
+                Op::Rand {
+                    seed: 0,
+                    dtype: DType::F64,
+                },
+                [Arg::Shape(vec![10])],
+            )
+            .unwrap();
         let a = g.spawn(Op::Add, [x.into(), 1.0.into()]).unwrap();
         let b = g.spawn(Op::Busy { iterations: 1000 }, [a.into()]).unwrap();
         let c = g.spawn(Op::Mul, [a.into(), 2.0.into()]).unwrap();

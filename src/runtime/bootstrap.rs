@@ -2,8 +2,8 @@
 //! what each rank offers, plans, and scatters each rank its own share of the plan. A rejection
 //! at either step makes every rank return, so a bad job never leaves ranks waiting.
 
-use crate::plan::{self, LocalPlan, PlanError, RankInfo};
 use crate::graph::Graph;
+use crate::plan::{self, LocalPlan, PlanError, RankInfo};
 use mpi::datatype::Partition;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -35,7 +35,10 @@ fn broadcast_bytes(world: &SimpleCommunicator, bytes: Option<Vec<u8>>) -> Vec<u8
 }
 
 /// Step 1: rank 0 says go (with settings) or reject; every rank learns which.
-pub fn share_settings(world: &SimpleCommunicator, rank0: Option<Option<&Settings>>) -> Option<Settings> {
+pub(super) fn share_settings(
+    world: &SimpleCommunicator,
+    rank0: Option<Option<&Settings>>,
+) -> Option<Settings> {
     let msg = rank0.map(|s| {
         let p = match s {
             Some(s) => Preamble::Go(s.clone()),
@@ -51,7 +54,7 @@ pub fn share_settings(world: &SimpleCommunicator, rank0: Option<Option<&Settings
 }
 
 /// Step 2: rank 0 gathers every rank's threads and GPUs.
-pub fn gather_ranks(world: &SimpleCommunicator, me: RankInfo) -> Option<Vec<RankInfo>> {
+pub(super) fn gather_ranks(world: &SimpleCommunicator, me: RankInfo) -> Option<Vec<RankInfo>> {
     let root = world.process_at_rank(0);
     let mine = [me.threads, me.gpus];
     if world.rank() == 0 {
@@ -72,7 +75,7 @@ pub fn gather_ranks(world: &SimpleCommunicator, me: RankInfo) -> Option<Vec<Rank
 }
 
 /// Outcome of step 3 on one rank.
-pub enum Distributed {
+pub(super) enum Distributed {
     /// This rank's share.
     Plan(LocalPlan),
     /// Rank 0 could not plan (its error on rank 0, `None` elsewhere).
@@ -80,7 +83,7 @@ pub enum Distributed {
 }
 
 /// Step 3: rank 0 plans `graph` for `ranks` and scatters the shares (MPI_Scatterv).
-pub fn distribute(
+pub(super) fn distribute(
     world: &SimpleCommunicator,
     job: Option<(&Graph, &[RankInfo])>,
 ) -> Distributed {
@@ -114,7 +117,10 @@ pub fn distribute(
                 .collect();
             let flat: Vec<u8> = encoded.concat();
             let mut mine = vec![0u8; my_len as usize];
-            root.scatter_varcount_into_root(&Partition::new(&flat[..], &counts[..], &displs[..]), &mut mine[..]);
+            root.scatter_varcount_into_root(
+                &Partition::new(&flat[..], &counts[..], &displs[..]),
+                &mut mine[..],
+            );
             mine
         }
         _ => {

@@ -162,8 +162,13 @@ impl Runtime {
         let data_comm = self.world.duplicate();
         let stats = Arc::new(TransferStats::default());
         let sender = Arc::new(transport::mpi::sender(Arc::clone(&stats)));
-        let exec = Executor::new(Arc::clone(&plan), Arc::clone(&pool), Arc::clone(&sender) as _);
-        let progress = transport::mpi::start(&*sender, &data_comm, exec.inbox(), plan.remote_slots());
+        let exec = Executor::new(
+            Arc::clone(&plan),
+            Arc::clone(&pool),
+            Arc::clone(&sender) as _,
+        );
+        let progress =
+            transport::mpi::start(&sender, &data_comm, exec.inbox(), plan.remote_slots());
         self.world.barrier();
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
@@ -180,7 +185,14 @@ impl Runtime {
         // Step 5: figures (and events) to rank 0.
         let busy: u64 = finished.timings.iter().map(|t| t.end_ns - t.start_ns).sum();
         let (sent, received) = stats.bytes();
-        let mine = [plan.tasks.len() as u64, busy, sent, received, threads as u64, run_ns];
+        let mine = [
+            plan.tasks.len() as u64,
+            busy,
+            sent,
+            received,
+            threads as u64,
+            run_ns,
+        ];
         let root = self.world.process_at_rank(0);
         let events_mine: Vec<TaskEvent> = if settings.trace {
             finished
@@ -255,7 +267,10 @@ impl Runtime {
 
 /// Gathers one serialisable item from every rank on rank 0, in rank order (MPI_Gatherv of
 /// their postcard encodings); returns an empty list elsewhere.
-fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(world: &SimpleCommunicator, mine: &T) -> Vec<T> {
+fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
+    world: &SimpleCommunicator,
+    mine: &T,
+) -> Vec<T> {
     let root = world.process_at_rank(0);
     let bytes = postcard::to_allocvec(mine).expect("gathered items encode");
     let len = bytes.len() as i32;
@@ -282,7 +297,10 @@ fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(world: &SimpleC
     displs
         .iter()
         .zip(&lens)
-        .map(|(d, l)| postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize]).expect("gathered items decode"))
+        .map(|(d, l)| {
+            postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize])
+                .expect("gathered items decode")
+        })
         .collect()
 }
 

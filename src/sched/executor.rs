@@ -80,7 +80,11 @@ pub struct Executor {
 
 impl Executor {
     /// Prepares to run `plan` on `pool`, sending through `transport`.
-    pub fn new(plan: Arc<LocalPlan>, pool: Arc<ThreadPool>, transport: Arc<dyn Transport>) -> Executor {
+    pub fn new(
+        plan: Arc<LocalPlan>,
+        pool: Arc<ThreadPool>,
+        transport: Arc<dyn Transport>,
+    ) -> Executor {
         let remote_slot = plan
             .slots
             .iter()
@@ -156,7 +160,10 @@ impl Executor {
             .filter(|(s, _)| s.pinned)
             .map(|(s, v)| {
                 let v = v.lock().expect("slot lock").clone();
-                (s.key, v.expect("every pinned slot is filled by the end of the run"))
+                (
+                    s.key,
+                    v.expect("every pinned slot is filled by the end of the run"),
+                )
             })
             .collect();
         Ok(Finished {
@@ -206,7 +213,9 @@ impl Inner {
             .args
             .iter()
             .map(|a| match a {
-                LocalArg::Slot(_) => Input::Value(next.next().expect("one held value per slot arg")),
+                LocalArg::Slot(_) => {
+                    Input::Value(next.next().expect("one held value per slot arg"))
+                }
                 LocalArg::Number(x) => Input::Number(*x),
                 LocalArg::Shape(s) => Input::Shape(s),
             })
@@ -216,7 +225,11 @@ impl Inner {
         let result = catch_unwind(AssertUnwindSafe(|| kernels::run(&task.op, &inputs)));
         IN_TASK.with(|f| f.set(false));
         let end = self.epoch.elapsed().as_nanos() as u64;
-        self.records[t as usize].set(start, end, rayon::current_thread_index().unwrap_or(0) as u32);
+        self.records[t as usize].set(
+            start,
+            end,
+            rayon::current_thread_index().unwrap_or(0) as u32,
+        );
         drop(inputs);
         drop(held);
         let value = match result {

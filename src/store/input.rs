@@ -53,7 +53,10 @@ pub fn read_dataset(path: &Path, dataset: &str, ty: &ValueType) -> Result<Value,
         return Err(StoreError::dataset(
             path,
             dataset,
-            format!("shape changed since validation: now {:?}, was {shape:?}", ds.shape()),
+            format!(
+                "shape changed since validation: now {:?}, was {shape:?}",
+                ds.shape()
+            ),
         ));
     }
     let data = match dtype {

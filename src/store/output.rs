@@ -4,7 +4,7 @@
 
 use super::atomic::AtomicPath;
 use super::error::StoreError;
-use crate::graph::{Data, DType, Output, Value, ValueType};
+use crate::graph::{DType, Data, Output, Value, ValueType};
 use hdf5::types::VarLenUnicode;
 use hdf5::{H5Type, Hyperslab, SliceOrIndex};
 use std::path::Path;
@@ -30,7 +30,10 @@ pub fn write_outputs<'v>(
     {
         let file = hdf5::File::create(atomic.tmp()).map_err(|e| StoreError::file(path, e))?;
         let attr_err = |e: hdf5::Error| StoreError::file(path, e);
-        let text = |s: &str| s.parse::<VarLenUnicode>().map_err(|e| StoreError::file(path, e));
+        let text = |s: &str| {
+            s.parse::<VarLenUnicode>()
+                .map_err(|e| StoreError::file(path, e))
+        };
         let (job, version) = (text(meta.job)?, text(env!("CARGO_PKG_VERSION"))?);
         file.new_attr::<VarLenUnicode>()
             .shape(())
@@ -66,7 +69,11 @@ fn write_one<'v>(
         let x = value_of(out.parts[0].task)
             .as_scalar()
             .expect("scalar output checked when marked");
-        let ds = file.new_dataset::<f64>().shape(()).create(out.name.as_str()).map_err(err)?;
+        let ds = file
+            .new_dataset::<f64>()
+            .shape(())
+            .create(out.name.as_str())
+            .map_err(err)?;
         return ds.write_scalar(&x).map_err(err);
     };
     let ds = match dtype {
@@ -79,7 +86,9 @@ fn write_one<'v>(
     .create(out.name.as_str())
     .map_err(err)?;
     for part in &out.parts {
-        let a = value_of(part.task).as_array().expect("array output checked when marked");
+        let a = value_of(part.task)
+            .as_array()
+            .expect("array output checked when marked");
         let whole = part.offset.iter().all(|&o| o == 0) && a.shape() == shape.as_slice();
         let sel: Hyperslab = part
             .offset

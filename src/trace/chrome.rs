@@ -11,7 +11,11 @@ use std::path::Path;
 pub fn write_chrome_trace(path: &Path, job: &str, events: &[TaskEvent]) -> std::io::Result<()> {
     let atomic = crate::store::AtomicPath::new(path);
     let mut w = std::io::BufWriter::new(std::fs::File::create(atomic.tmp())?);
-    write!(w, "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[", json!({"job": job, "dirk_version": env!("CARGO_PKG_VERSION")}))?;
+    write!(
+        w,
+        "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[",
+        json!({"job": job, "dirk_version": env!("CARGO_PKG_VERSION")})
+    )?;
     let mut first = true;
     let mut sep = |w: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
         if !first {
@@ -24,11 +28,17 @@ pub fn write_chrome_trace(path: &Path, job: &str, events: &[TaskEvent]) -> std::
     for e in events {
         if seen.insert((e.rank, u32::MAX)) {
             sep(&mut w)?;
-            serde_json::to_writer(&mut w, &json!({"ph": "M", "name": "process_name", "pid": e.rank, "args": {"name": format!("rank {}", e.rank)}}))?;
+            serde_json::to_writer(
+                &mut w,
+                &json!({"ph": "M", "name": "process_name", "pid": e.rank, "args": {"name": format!("rank {}", e.rank)}}),
+            )?;
         }
         if seen.insert((e.rank, e.thread)) {
             sep(&mut w)?;
-            serde_json::to_writer(&mut w, &json!({"ph": "M", "name": "thread_name", "pid": e.rank, "tid": e.thread, "args": {"name": format!("worker {}", e.thread)}}))?;
+            serde_json::to_writer(
+                &mut w,
+                &json!({"ph": "M", "name": "thread_name", "pid": e.rank, "tid": e.thread, "args": {"name": format!("worker {}", e.thread)}}),
+            )?;
         }
         sep(&mut w)?;
         serde_json::to_writer(

@@ -46,7 +46,8 @@ impl TransferStats {
     }
 
     pub(crate) fn received(&self, bytes: usize) {
-        self.bytes_received.fetch_add(bytes as u64, Ordering::Relaxed);
+        self.bytes_received
+            .fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_received.fetch_add(1, Ordering::Relaxed);
     }
 

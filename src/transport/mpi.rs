@@ -196,7 +196,15 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             // kept alive in `sends` until MPI_Test reports the request complete; MPI only reads
             // the buffer. `comm` is a valid communicator (see `RawComm`).
             let rc = unsafe {
-                ffi::MPI_Isend(ptr, n, dt, o.dest as c_int, o.key as c_int, comm, &mut request)
+                ffi::MPI_Isend(
+                    ptr,
+                    n,
+                    dt,
+                    o.dest as c_int,
+                    o.key as c_int,
+                    comm,
+                    &mut request,
+                )
             };
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(o.value.bytes());
@@ -231,7 +239,10 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             matched += 1;
             let key = status.MPI_TAG as u32;
             let ty = inbox.expected(key).unwrap_or_else(|| {
-                panic!("received a value nobody expects (key {key} from rank {})", status.MPI_SOURCE)
+                panic!(
+                    "received a value nobody expects (key {key} from rank {})",
+                    status.MPI_SOURCE
+                )
             });
             let n = ty.len();
             let mut buf = match ty.dtype() {
@@ -250,9 +261,22 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             // SAFETY: `ptr` has capacity for `n` elements of the matching MPI type; the Vec is
             // moved into `recvs` (moving a Vec does not move its heap buffer) and not touched
             // until the request completes. `message` came from MPI_Improbe above.
-            let rc = unsafe { ffi::MPI_Imrecv(ptr, count(n), datatype(ty.dtype()), &mut message, &mut request) };
+            let rc = unsafe {
+                ffi::MPI_Imrecv(
+                    ptr,
+                    count(n),
+                    datatype(ty.dtype()),
+                    &mut message,
+                    &mut request,
+                )
+            };
             assert_eq!(rc, 0, "MPI_Imrecv failed");
-            recvs.push(PendingRecv { request, key, ty, buf });
+            recvs.push(PendingRecv {
+                request,
+                key,
+                ty,
+                buf,
+            });
         }
         // 3. Complete requests.
         let mut i = 0;
@@ -296,11 +320,13 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
         } else if idle < Duration::from_micros(200) {
             thread::yield_now();
         } else {
-            thread::park_timeout(Duration::from_micros(if recvs.is_empty() && matched == expected {
-                2_000
-            } else {
-                50
-            }));
+            thread::park_timeout(Duration::from_micros(
+                if recvs.is_empty() && matched == expected {
+                    2_000
+                } else {
+                    50
+                },
+            ));
         }
     }
 }

@@ -16,7 +16,11 @@ use std::path::Path;
 pub const KINDS: &[&str] = &["diamond"];
 
 /// Builds the graph of a workload from its JSON parameters.
-pub fn generate(spec: &Map<String, Value>, _base: &Path, graph: &mut Graph) -> Result<(), JobError> {
+pub fn generate(
+    spec: &Map<String, Value>,
+    _base: &Path,
+    graph: &mut Graph,
+) -> Result<(), JobError> {
     let mut p = Params::new(spec, "workload");
     let kind = p.str("kind")?;
     match kind {

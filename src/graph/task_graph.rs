@@ -219,7 +219,13 @@ impl Graph {
         }
         (0..self.tasks.len())
             .filter(|&i| !read[i])
-            .map(|i| Output::whole(self.tasks[i].id.clone(), Handle(i as u32), self.tasks[i].ty.clone()))
+            .map(|i| {
+                Output::whole(
+                    self.tasks[i].id.clone(),
+                    Handle(i as u32),
+                    self.tasks[i].ty.clone(),
+                )
+            })
             .collect()
     }
 
