@@ -13,9 +13,11 @@
 
 mod abort;
 mod bootstrap;
+mod in_process;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
+pub use in_process::{run_in_process, InProcessError};
 
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo};

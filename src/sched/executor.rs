@@ -117,6 +117,11 @@ impl Executor {
         }
     }
 
+    /// A handle that ends this run early from another thread (another rank failed).
+    pub fn canceller(&self) -> Canceller {
+        Canceller(Arc::clone(&self.inner))
+    }
+
     /// The receiving side, for the transport.
     pub fn inbox(&self) -> Arc<dyn Inbox> {
         Arc::new(InboxHandle(Arc::clone(&self.inner)))
@@ -306,6 +311,23 @@ impl Inner {
         drop(f);
         self.done.open();
         0
+    }
+}
+
+/// Ends a run early: `run` returns the given failure as soon as running tasks finish.
+#[derive(Clone)]
+pub struct Canceller(Arc<Inner>);
+
+impl Canceller {
+    /// Stops the run, reporting `why` (unless it already failed).
+    pub fn cancel(&self, why: TaskFailure) {
+        let mut f = self.0.failure.lock().expect("failure lock");
+        if f.is_none() {
+            *f = Some(why);
+        }
+        self.0.failed.store(true, Ordering::Release);
+        drop(f);
+        self.0.done.open();
     }
 }
 

@@ -7,5 +7,5 @@ mod latch;
 mod ready;
 mod record;
 
-pub use executor::{in_task, Executor, Finished, TaskFailure};
+pub use executor::{in_task, Canceller, Executor, Finished, TaskFailure};
 pub use record::TaskTiming;
