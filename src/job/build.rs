@@ -8,7 +8,7 @@ use super::params::Params;
 use super::raw::{RawArg, RawTask};
 use crate::graph::{topo_order, Arg, Graph, Handle, Op};
 use crate::store;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 /// True for a valid task id: letters, digits and `_ . : -`.
@@ -35,7 +35,8 @@ pub(super) fn build_tasks(
     base: &Path,
     graph: &mut Graph,
 ) -> Result<(), JobError> {
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+    let mut index: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(tasks.len(), Default::default());
     for (i, t) in tasks.iter().enumerate() {
         if !valid_id(&t.id) {
             return Err(task_error(

@@ -171,10 +171,7 @@ impl<'a> Params<'a> {
                 } else {
                     known.join(", ")
                 };
-                return Err(self.err_at(
-                    self.at(k),
-                    format!("unknown key (expected: {expected})"),
-                ));
+                return Err(self.err_at(self.at(k), format!("unknown key (expected: {expected})")));
             }
         }
         Ok(())

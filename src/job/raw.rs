@@ -209,7 +209,10 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
     let err = |field: &str, msg: String| JobError::in_task(at(field), &id, msg);
     for k in t.keys() {
         if !["id", "op", "args", "params", "scope"].contains(&k.as_str()) {
-            return Err(err(k, "unknown key (expected: id, op, args, params, scope)".into()));
+            return Err(err(
+                k,
+                "unknown key (expected: id, op, args, params, scope)".into(),
+            ));
         }
     }
     let op = match t.get("op") {

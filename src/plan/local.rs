@@ -4,8 +4,8 @@
 //! planning.
 
 use crate::graph::{Arg, Graph, Op, Output, ValueType};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// An argument as a rank-local task sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -114,7 +114,7 @@ pub(super) fn build(
     let mut local_task = vec![u32::MAX; tasks.len()];
     let mut local_slot = vec![u32::MAX; tasks.len()];
     // (rank, global task) -> slot of a remote copy on that rank.
-    let mut remote: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut remote: HashMap<(u32, u32), u32> = HashMap::default();
 
     fn remote_slot(
         plans: &mut [LocalPlan],

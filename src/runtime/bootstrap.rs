@@ -98,9 +98,14 @@ pub(super) fn distribute(
         return Distributed::Rejected(planned.and_then(|p| p.err()));
     }
     let mut my_len: i32 = 0;
-    let bytes = match planned {
-        Some(Ok(plans)) => {
-            let encoded: Vec<Vec<u8>> = plans.iter().map(plan::encode).collect();
+    match planned {
+        Some(Ok(mut plans)) => {
+            // Rank 0 keeps its own share as it is; the others get theirs encoded. Rank 0's
+            // part of the scatter is one placeholder byte (MPI rejects empty buffers here).
+            let mine = plans.remove(0);
+            let encoded: Vec<Vec<u8>> = std::iter::once(vec![0u8])
+                .chain(plans.iter().map(plan::encode))
+                .collect();
             drop(plans);
             let counts: Vec<i32> = encoded
                 .iter()
@@ -116,19 +121,18 @@ pub(super) fn distribute(
                 })
                 .collect();
             let flat: Vec<u8> = encoded.concat();
-            let mut mine = vec![0u8; my_len as usize];
+            let mut placeholder = [0u8; 1];
             root.scatter_varcount_into_root(
                 &Partition::new(&flat[..], &counts[..], &displs[..]),
-                &mut mine[..],
+                &mut placeholder[..],
             );
-            mine
+            Distributed::Plan(mine)
         }
         _ => {
             root.scatter_into(&mut my_len);
-            let mut mine = vec![0u8; my_len as usize];
-            root.scatter_varcount_into(&mut mine[..]);
-            mine
+            let mut bytes = vec![0u8; my_len as usize];
+            root.scatter_varcount_into(&mut bytes[..]);
+            Distributed::Plan(plan::decode(&bytes).expect("rank 0 encoded this plan"))
         }
-    };
-    Distributed::Plan(plan::decode(&bytes).expect("rank 0 encoded this plan"))
+    }
 }

@@ -29,6 +29,7 @@ use crate::kernels::{self, Input};
 use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -63,7 +64,7 @@ struct Inner {
     values: Vec<Mutex<Option<Arc<Value>>>>,
     pending: Vec<AtomicU32>,
     readers_left: Vec<AtomicU32>,
-    remote_slot: HashMap<u32, u32>,
+    remote_slot: FxHashMap<u32, u32>,
     ready: ReadyQueue,
     remaining: AtomicUsize,
     failed: AtomicBool,

@@ -29,6 +29,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
+/// Sends posted to MPI at once; the rest wait in the progress thread's backlog.
+const MAX_IN_FLIGHT: usize = 128;
+
 struct Outgoing {
     dest: u32,
     key: u32,
@@ -133,14 +136,13 @@ enum RecvBuf {
 }
 
 struct PendingRecv {
-    request: ffi::MPI_Request,
     key: u32,
     ty: ValueType,
     buf: RecvBuf,
 }
 
+/// A send in flight: the value stays alive until its request completes.
 struct PendingSend {
-    request: ffi::MPI_Request,
     _value: Arc<Value>,
 }
 
@@ -178,16 +180,27 @@ fn payload(v: &Value) -> (*const c_void, c_int, ffi::MPI_Datatype) {
 }
 
 fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expected: usize) {
+    // Requests and what they keep alive, in two parallel lists each (MPI_Testsome wants a
+    // plain array of requests).
+    let mut backlog: std::collections::VecDeque<Outgoing> = std::collections::VecDeque::new();
+    let mut send_reqs: Vec<ffi::MPI_Request> = Vec::new();
     let mut sends: Vec<PendingSend> = Vec::new();
+    let mut recv_reqs: Vec<ffi::MPI_Request> = Vec::new();
     let mut recvs: Vec<PendingRecv> = Vec::new();
     let mut matched = 0usize;
     let mut received = 0usize;
     let mut idle_since: Option<Instant> = None;
     loop {
         let mut active = false;
-        // 1. Post queued sends.
-        let batch = std::mem::take(&mut *shared.queue.lock().expect("send queue lock"));
-        for o in batch {
+        // 1. Post queued sends, at most MAX_IN_FLIGHT at a time: MPI_Testsome walks its whole
+        //    list, so an unbounded list makes many small sends quadratic.
+        if backlog.is_empty() {
+            backlog = std::mem::take(&mut *shared.queue.lock().expect("send queue lock")).into();
+        } else {
+            backlog.extend(shared.queue.lock().expect("send queue lock").drain(..));
+        }
+        while send_reqs.len() < MAX_IN_FLIGHT {
+            let Some(o) = backlog.pop_front() else { break };
             active = true;
             let (ptr, n, dt) = payload(&o.value);
             // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
@@ -208,10 +221,8 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             };
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(o.value.bytes());
-            sends.push(PendingSend {
-                request,
-                _value: o.value,
-            });
+            send_reqs.push(request);
+            sends.push(PendingSend { _value: o.value });
         }
         // 2. Match incoming messages and post their receives.
         while matched < expected {
@@ -271,38 +282,27 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
                 )
             };
             assert_eq!(rc, 0, "MPI_Imrecv failed");
-            recvs.push(PendingRecv {
-                request,
-                key,
-                ty,
-                buf,
-            });
+            recv_reqs.push(request);
+            recvs.push(PendingRecv { key, ty, buf });
         }
-        // 3. Complete requests.
-        let mut i = 0;
-        while i < sends.len() {
-            if test(&mut sends[i].request) {
-                sends.swap_remove(i);
-                active = true;
-            } else {
-                i += 1;
-            }
+        // 3. Complete requests: one MPI_Testsome per list, so a long list costs one call.
+        for i in completed(&mut send_reqs) {
+            send_reqs.swap_remove(i);
+            sends.swap_remove(i);
+            active = true;
         }
-        let mut i = 0;
-        while i < recvs.len() {
-            if test(&mut recvs[i].request) {
-                let r = recvs.swap_remove(i);
-                received += 1;
-                active = true;
-                let value = finish_recv(r.buf, &r.ty);
-                shared.stats.received(value.bytes());
-                inbox.deliver(r.key, value);
-            } else {
-                i += 1;
-            }
+        for i in completed(&mut recv_reqs) {
+            recv_reqs.swap_remove(i);
+            let r = recvs.swap_remove(i);
+            received += 1;
+            active = true;
+            let value = finish_recv(r.buf, &r.ty);
+            shared.stats.received(value.bytes());
+            inbox.deliver(r.key, value);
         }
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
+            && backlog.is_empty()
             && received == expected
             && shared.queue.lock().expect("send queue lock").is_empty()
         {
@@ -331,13 +331,30 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
     }
 }
 
-/// True once the request has completed.
-fn test(request: &mut ffi::MPI_Request) -> bool {
-    let mut flag: c_int = 0;
-    // SAFETY: `request` is a live request handle; STATUS_IGNORE is an initialised constant.
-    let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
-    assert_eq!(rc, 0, "MPI_Test failed");
-    flag != 0
+/// Indices of the requests that have completed, in decreasing order (so the caller can
+/// `swap_remove` them one by one).
+fn completed(requests: &mut [ffi::MPI_Request]) -> Vec<usize> {
+    if requests.is_empty() {
+        return Vec::new();
+    }
+    let mut indices: Vec<c_int> = vec![0; requests.len()];
+    let mut outcount: c_int = 0;
+    // SAFETY: `requests` holds `len` live request handles and `indices` has room for `len`
+    // entries; STATUSES_IGNORE is an initialised constant.
+    let rc = unsafe {
+        ffi::MPI_Testsome(
+            requests.len() as c_int,
+            requests.as_mut_ptr(),
+            &mut outcount,
+            indices.as_mut_ptr(),
+            ffi::RSMPI_STATUSES_IGNORE,
+        )
+    };
+    assert_eq!(rc, 0, "MPI_Testsome failed");
+    let n = usize::try_from(outcount).unwrap_or(0); // MPI_UNDEFINED (< 0): none active
+    let mut done: Vec<usize> = indices[..n].iter().map(|&i| i as usize).collect();
+    done.sort_unstable_by(|a, b| b.cmp(a));
+    done
 }
 
 fn finish_recv(buf: RecvBuf, ty: &ValueType) -> Value {

@@ -9,7 +9,10 @@ pub(crate) const DIRK: &str = env!("CARGO_BIN_EXE_dirk");
 
 /// A scratch folder removed at the end of the test.
 pub(crate) fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("dirk-it-").tempdir().expect("temp dir")
+    tempfile::Builder::new()
+        .prefix("dirk-it-")
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// What a run printed and how it ended.
@@ -22,7 +25,8 @@ pub(crate) struct Run {
 fn finish(out: Output, start: Instant) -> Run {
     Run {
         code: out.status.code(),
-        text: String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        text: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
         elapsed: start.elapsed(),
     }
 }
@@ -33,7 +37,14 @@ pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
     let start = Instant::now();
     let out = Command::new("timeout")
         .arg(limit.to_string())
-        .args(["mpirun", "-n", &n.to_string(), "--oversubscribe", "--bind-to", "none"])
+        .args([
+            "mpirun",
+            "-n",
+            &n.to_string(),
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+        ])
         .arg(DIRK)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -68,7 +79,9 @@ pub(crate) fn write_job(dir: &Path, name: &str, job: &serde_json::Value) -> Path
 /// Reads an f64 dataset (array or scalar) as a flat vector.
 pub(crate) fn read_f64(file: &Path, name: &str) -> Vec<f64> {
     let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("open {}: {e}", file.display()));
-    let ds = f.dataset(name).unwrap_or_else(|e| panic!("dataset {name}: {e}"));
+    let ds = f
+        .dataset(name)
+        .unwrap_or_else(|e| panic!("dataset {name}: {e}"));
     if ds.shape().is_empty() {
         vec![ds.read_scalar::<f64>().unwrap()]
     } else {

@@ -29,7 +29,11 @@ pub(crate) fn random_tasks(recipe: &[(u8, usize, usize, i8, u8)], len: usize) ->
             match kind % 7 {
                 1..=4 => {
                     let op = ["add", "sub", "mul", "div"][(kind % 7 - 1) as usize];
-                    let rhs = if kind % 3 == 0 { json!(value) } else { json!(rb) };
+                    let rhs = if kind % 3 == 0 {
+                        json!(value)
+                    } else {
+                        json!(rb)
+                    };
                     let rhs_array = kind % 3 != 0 && ab;
                     is_array.push(aa || rhs_array);
                     json!({"id": id, "op": op, "args": [ra, rhs]})
@@ -58,11 +62,23 @@ fn job_of(tasks: &[Json]) -> dirk::job::Job {
 }
 
 fn same(a: &[f64], b: &[f64]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
 }
 
 fn recipe() -> impl Strategy<Value = Vec<(u8, usize, usize, i8, u8)>> {
-    prop::collection::vec((any::<u8>(), any::<usize>(), any::<usize>(), -8i8..8, any::<u8>()), 1..40)
+    prop::collection::vec(
+        (
+            any::<u8>(),
+            any::<usize>(),
+            any::<usize>(),
+            -8i8..8,
+            any::<u8>(),
+        ),
+        1..40,
+    )
 }
 
 /// Scopes in the random jobs name ranks 0..3; clamp them to the rank count under test.
@@ -146,7 +162,13 @@ fn chains_stay_on_one_rank_and_independent_chains_spread() {
         }
     }
     let job = job_of(&tasks);
-    let infos = vec![RankInfo { threads: 1, gpus: 0 }; 4];
+    let infos = vec![
+        RankInfo {
+            threads: 1,
+            gpus: 0
+        };
+        4
+    ];
     let a = plan::assign(&job.graph, &infos).unwrap();
     let mut per_rank = [0usize; 4];
     for c in 0..8 {
@@ -169,7 +191,12 @@ fn a_failing_task_is_reported_with_its_id_and_rank() {
     ];
     let job = job_of(&tasks);
     for ranks in 1..=3 {
-        let err = run_in_process(&job.graph, ranks, 2).unwrap_err().to_string();
-        assert!(err.contains("\"boom\"") && err.contains("division by zero"), "{err}");
+        let err = run_in_process(&job.graph, ranks, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"boom\"") && err.contains("division by zero"),
+            "{err}"
+        );
     }
 }

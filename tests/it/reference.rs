@@ -31,7 +31,9 @@ fn binary(op: &str, a: &V, b: &V) -> V {
         (V::S(x), V::S(y)) => V::S(f(*x, *y)),
         (V::A(s, x), V::S(y)) => V::A(s.clone(), x.iter().map(|&p| f(p, *y)).collect()),
         (V::S(x), V::A(s, y)) => V::A(s.clone(), y.iter().map(|&q| f(*x, q)).collect()),
-        (V::A(s, x), V::A(_, y)) => V::A(s.clone(), x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect()),
+        (V::A(s, x), V::A(_, y)) => {
+            V::A(s.clone(), x.iter().zip(y).map(|(&p, &q)| f(p, q)).collect())
+        }
     }
 }
 
@@ -47,13 +49,20 @@ pub(crate) fn evaluate(tasks: &[Json], given: &HashMap<String, V>) -> HashMap<St
         let args = t["args"].as_array().cloned().unwrap_or_default();
         let v = match t["op"].as_str().unwrap() {
             "fill" => {
-                let shape: Vec<usize> = args[0].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+                let shape: Vec<usize> = args[0]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d.as_u64().unwrap() as usize)
+                    .collect();
                 let n = shape.iter().product();
                 let x = operand(&env, &args[1]);
                 let V::S(x) = *x else { panic!("fill value") };
                 V::A(shape, vec![x; n])
             }
-            op @ ("add" | "sub" | "mul" | "div") => binary(op, &operand(&env, &args[0]), &operand(&env, &args[1])),
+            op @ ("add" | "sub" | "mul" | "div") => {
+                binary(op, &operand(&env, &args[0]), &operand(&env, &args[1]))
+            }
             "sum" => match &*operand(&env, &args[0]) {
                 V::A(_, x) => V::S(x.iter().fold(0.0, |s, &p| s + p)),
                 V::S(_) => panic!("sum of a scalar"),
