@@ -51,6 +51,7 @@ fn child(threads: usize) {
     let settings = Settings {
         threads: Some(threads),
         trace: false,
+        checkpoint: None,
     };
     for (name, make) in [("wide", wide as fn() -> Graph), ("chain", chain)] {
         let t = Instant::now();

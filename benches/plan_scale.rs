@@ -50,6 +50,7 @@ fn main() {
             &Settings {
                 threads: Some(1),
                 trace: false,
+                checkpoint: None,
             },
         )
         .expect("run");

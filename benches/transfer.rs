@@ -82,6 +82,7 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
     let settings = Settings {
         threads: Some(1),
         trace: true,
+        checkpoint: None,
     };
     let mut samples = Vec::new();
     for _ in 0..REPS {

@@ -2,8 +2,9 @@
 //! what each rank offers, plans, and scatters each rank its own share of the plan. A rejection
 //! at either step makes every rank return, so a bad job never leaves ranks waiting.
 
+use super::checkpoint::CheckpointSettings;
 use crate::graph::Graph;
-use crate::plan::{self, LocalPlan, PlanError, RankInfo};
+use crate::plan::{self, LocalPlan, PlanError, RankInfo, Resume};
 use mpi::datatype::Partition;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -16,6 +17,8 @@ pub struct Settings {
     pub threads: Option<usize>,
     /// Collect per-task events for `--trace`.
     pub trace: bool,
+    /// Take checkpoints (`--checkpoint-dir` with `--checkpoint-interval`).
+    pub checkpoint: Option<CheckpointSettings>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,10 +88,10 @@ pub(super) enum Distributed {
 /// Step 3: rank 0 plans `graph` for `ranks` and scatters the shares (MPI_Scatterv).
 pub(super) fn distribute(
     world: &SimpleCommunicator,
-    job: Option<(&Graph, &[RankInfo])>,
+    job: Option<(&Graph, &[RankInfo], Option<&Resume>)>,
 ) -> Distributed {
     let root = world.process_at_rank(0);
-    let planned = job.map(|(g, ranks)| plan::plan(g, ranks));
+    let planned = job.map(|(g, ranks, resume)| plan::plan_resumed(g, ranks, resume));
     let mut status: u32 = match &planned {
         Some(Err(_)) => 2,
         _ => 0,

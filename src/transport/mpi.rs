@@ -61,6 +61,7 @@ pub struct MpiSender {
 
 impl Transport for MpiSender {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
+        self.shared.stats.queued();
         self.shared
             .queue
             .lock()
@@ -297,8 +298,11 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             received += 1;
             active = true;
             let value = finish_recv(r.buf, &r.ty);
-            shared.stats.received(value.bytes());
+            let bytes = value.bytes();
             inbox.deliver(r.key, value);
+            // Counted once delivered, so a checkpoint that sees every message received also
+            // sees every value in its slot.
+            shared.stats.received(bytes);
         }
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
