@@ -2,6 +2,7 @@
 //!
 //! - `props`: property tests of the graph, planner and scheduler (in-process ranks);
 //! - `mpi_runs`: the real binary under mpirun at 1–4 ranks, against independent references;
+//! - `checkpoint`: kill-and-resume, failed checkpoint writes, corrupt and foreign checkpoints;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -9,5 +10,6 @@ mod common;
 mod reference;
 
 mod bad_input;
+mod checkpoint;
 mod mpi_runs;
 mod props;
