@@ -13,16 +13,16 @@ pub fn fingerprint(g: &Graph) -> String {
     let mut line = String::new();
     for t in g.tasks() {
         line.clear();
-        let _ = write!(
+        let _ = writeln!(
             line,
-            "{}|{:?}|{:?}|{:?}|{:?}\n",
+            "{}|{:?}|{:?}|{:?}|{:?}",
             t.id, t.op, t.args, t.scope, t.ty
         );
         h.update(line.as_bytes());
     }
     for o in g.outputs() {
         line.clear();
-        let _ = write!(line, "out|{:?}\n", o);
+        let _ = writeln!(line, "out|{:?}", o);
         h.update(line.as_bytes());
     }
     format!("{:032x}", h.digest128())
