@@ -51,6 +51,7 @@ fn main() {
                 threads: Some(1),
                 trace: false,
                 checkpoint: None,
+                peer_timeout: None,
             },
         )
         .expect("run");

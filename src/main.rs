@@ -111,7 +111,8 @@ struct RunArgs {
     /// Let idle ranks take ready tasks from loaded ones.
     #[arg(long, value_enum, value_name = "on|off")]
     steal: Option<OnOff>,
-    /// Seconds of silence after which a peer rank counts as dead.
+    /// Seconds of silence after which a peer rank counts as dead (killed, frozen or cut off)
+    /// and the job ends with status 1 [default: 60].
     #[arg(long, value_name = "SECONDS")]
     peer_timeout: Option<f64>,
 }
@@ -220,15 +221,19 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         return Err("--checkpoint-interval: must be a positive number of seconds".into());
     }
     let (checkpoint, resume) = checkpointing(args, o, &job.graph)?;
-    if args.peer_timeout.is_some_and(|s| s <= 0.0) {
+    if args
+        .peer_timeout
+        .is_some_and(|s| s <= 0.0 || !s.is_finite())
+    {
         return Err("--peer-timeout: must be a positive number of seconds".into());
     }
-    let _ = (args.steal, &o.steal, o.peer_timeout);
+    let _ = (args.steal, &o.steal);
     let trace = args.trace.clone().or(o.trace.clone());
     let settings = Settings {
         threads,
         trace: trace.is_some(),
         checkpoint,
+        peer_timeout: args.peer_timeout.or(o.peer_timeout),
     };
     info!(
         "job {:?}: {} tasks on {ranks} rank{}",
@@ -326,6 +331,9 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    if let Some(t) = args.peer_timeout.filter(|t| *t > 0.0 && t.is_finite()) {
+        rt.set_peer_timeout(t);
+    }
     let prepared = if rt.rank() == 0 {
         match prepare(&args, rt.size()) {
             Ok(p) => Some(Some(p)),

@@ -19,6 +19,8 @@ pub struct Settings {
     pub trace: bool,
     /// Take checkpoints (`--checkpoint-dir` with `--checkpoint-interval`).
     pub checkpoint: Option<CheckpointSettings>,
+    /// Failure-detector timeout in seconds, when the job sets one.
+    pub peer_timeout: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize)]

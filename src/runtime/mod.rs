@@ -15,6 +15,7 @@ mod abort;
 mod bootstrap;
 pub mod checkpoint;
 mod in_process;
+mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
@@ -57,10 +58,23 @@ pub enum RunError {
     },
 }
 
-/// MPI, started once per process.
+/// MPI, started once per process, and the failure detector that watches the other ranks.
 pub struct Runtime {
-    _universe: Universe,
+    // Field order is drop order: the watchdog says goodbye before MPI is finalised.
+    watchdog: Option<watchdog::Watchdog>,
     world: SimpleCommunicator,
+    _universe: Universe,
+}
+
+/// Default `--peer-timeout`: seconds of silence after which a rank counts as dead.
+pub const DEFAULT_PEER_TIMEOUT: f64 = 60.0;
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.stop();
+        }
+    }
 }
 
 /// What a finished run leaves on a rank.
@@ -102,10 +116,23 @@ impl Runtime {
             return Err("the MPI library does not support MPI_THREAD_MULTIPLE".into());
         }
         let world = universe.world();
+        let hosts = host_names(&world);
+        let watchdog = watchdog::Watchdog::start(
+            hosts,
+            std::time::Duration::from_secs_f64(DEFAULT_PEER_TIMEOUT),
+        );
         Ok(Runtime {
-            _universe: universe,
+            watchdog: Some(watchdog),
             world,
+            _universe: universe,
         })
+    }
+
+    /// Sets the failure detector's timeout (`--peer-timeout`).
+    pub fn set_peer_timeout(&self, seconds: f64) {
+        if let Some(w) = &self.watchdog {
+            w.set_timeout(std::time::Duration::from_secs_f64(seconds));
+        }
     }
 
     /// This process's rank.
@@ -385,6 +412,21 @@ fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
             postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize])
                 .expect("gathered items decode")
         })
+        .collect()
+}
+
+/// Every rank's host name, on every rank (for messages about a silent rank).
+fn host_names(world: &SimpleCommunicator) -> Vec<String> {
+    const LEN: usize = 64;
+    let name = mpi::environment::processor_name().unwrap_or_else(|_| "?".into());
+    let mut mine = [0u8; LEN];
+    for (d, s) in mine.iter_mut().zip(name.bytes().take(LEN - 1)) {
+        *d = s;
+    }
+    let mut all = vec![0u8; LEN * world.size() as usize];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    all.chunks(LEN)
+        .map(|c| String::from_utf8_lossy(c.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
         .collect()
 }
 

@@ -60,23 +60,6 @@ fn spawn_run(n: u32, args: &[&str]) -> Child {
         .expect("spawn mpirun")
 }
 
-/// Pids of the dirk ranks whose command line mentions `needle`.
-fn rank_pids(needle: &str) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if exe == Path::new(DIRK) && String::from_utf8_lossy(&cmd).contains(needle) {
-            pids.push(pid);
-        }
-    }
-    pids.sort_unstable();
-    pids
-}
-
 /// A small LCG so the "random" kill points differ between trials but the test is repeatable.
 struct Lcg(u64);
 impl Lcg {
