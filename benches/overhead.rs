@@ -52,6 +52,7 @@ fn child(threads: usize) {
         threads: Some(threads),
         trace: false,
         checkpoint: None,
+        gpus: false,
     };
     for (name, make) in [("wide", wide as fn() -> Graph), ("chain", chain)] {
         let t = Instant::now();

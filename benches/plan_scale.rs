@@ -51,6 +51,7 @@ fn main() {
                 threads: Some(1),
                 trace: false,
                 checkpoint: None,
+                gpus: false,
             },
         )
         .expect("run");

@@ -83,6 +83,7 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
         threads: Some(1),
         trace: true,
         checkpoint: None,
+        gpus: false,
     };
     let mut samples = Vec::new();
     for _ in 0..REPS {

@@ -19,6 +19,9 @@ pub struct Settings {
     pub trace: bool,
     /// Take checkpoints (`--checkpoint-dir` with `--checkpoint-interval`).
     pub checkpoint: Option<CheckpointSettings>,
+    /// Use a GPU where a rank finds one (`--gpus auto`); false is `--gpus none`.
+    #[serde(default)]
+    pub gpus: bool,
 }
 
 #[derive(Serialize, Deserialize)]

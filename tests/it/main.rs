@@ -3,6 +3,7 @@
 //! - `props`: property tests of the graph, planner and scheduler (in-process ranks);
 //! - `mpi_runs`: the real binary under mpirun at 1–4 ranks, against independent references;
 //! - `checkpoint`: kill-and-resume, failed checkpoint writes, corrupt and foreign checkpoints;
+//! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -11,5 +12,6 @@ mod reference;
 
 mod bad_input;
 mod checkpoint;
+mod device;
 mod mpi_runs;
 mod props;
