@@ -71,7 +71,7 @@ pub struct DeviceContext {
     in_flight: AtomicU32,
 }
 
-/// How a task's placement is decided, given its scope's device class.
+/// The dtype a task works on: that of its first array input, else the op's own.
 fn task_dtype(op: &Op, args: &[TaskArg<'_>]) -> DType {
     args.iter()
         .find_map(|a| match a {

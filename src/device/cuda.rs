@@ -285,10 +285,10 @@ impl CudaDevice {
     }
 
     /// `matmul` through cuBLAS: row-major C = A·B is column-major Cᵀ = Bᵀ·Aᵀ.
-    fn matmul<T: Elem>(&self, a: &DeviceArray, b: &DeviceArray) -> Result<DeviceOutput, DeviceError>
+    fn matmul<T>(&self, a: &DeviceArray, b: &DeviceArray) -> Result<DeviceOutput, DeviceError>
     where
+        T: Elem + From<u8>,
         CudaBlas: Gemm<T>,
-        T: From<u8>,
     {
         let (m, k, n) = (a.shape()[0], a.shape()[1], b.shape()[1]);
         let i = self.stream_index();
