@@ -339,3 +339,32 @@ fn dirk_info_lists_what_each_rank_sees() {
         assert!(line.contains("GPUs visible:"), "{line}");
     }
 }
+
+/// On a GPU node: the real CUDA device gives the CPU's results (bit for bit, except the
+/// cuBLAS product, to 1e-12 relative). Skipped with a message elsewhere.
+#[test]
+fn real_gpu_matches_the_cpu() {
+    let (dev, probe) = dirk::device::select(true, 0);
+    let Some(dev) = dev else {
+        println!("SKIPPED real_gpu_matches_the_cpu: {}", probe.note);
+        return;
+    };
+    let (cpu_g, cpu_h) = mixed(Scope::Device(DeviceClass::Cpu));
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 2).unwrap(), &cpu_h);
+    let (g, h) = mixed(Scope::Device(DeviceClass::Gpu));
+    let got = outputs(
+        &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+        &h,
+    );
+    assert_eq!(stat(&dev.stats().fallbacks), 0);
+    // s, fs, i2, e: exact; ms (through cuBLAS): 1e-12 relative to the largest element.
+    for k in [0, 1, 3, 4] {
+        assert_eq!(got[k], cpu[k], "output {k}");
+    }
+    let a = got[2].as_array().unwrap().as_f64().unwrap();
+    let b = cpu[2].as_array().unwrap().as_f64().unwrap();
+    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= 1e-12 * scale, "{x} vs {y}");
+    }
+}
