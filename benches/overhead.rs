@@ -53,6 +53,7 @@ fn child(threads: usize) {
         trace: false,
         checkpoint: None,
         peer_timeout: None,
+        gpus: false,
     };
     for (name, make) in [("wide", wide as fn() -> Graph), ("chain", chain)] {
         let t = Instant::now();

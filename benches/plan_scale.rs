@@ -52,6 +52,7 @@ fn main() {
                 trace: false,
                 checkpoint: None,
                 peer_timeout: None,
+                gpus: false,
             },
         )
         .expect("run");

@@ -84,6 +84,7 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
         trace: true,
         checkpoint: None,
         peer_timeout: None,
+        gpus: false,
     };
     let mut samples = Vec::new();
     for _ in 0..REPS {

@@ -22,6 +22,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod device;
 pub mod graph;
 pub mod job;
 pub mod kernels;

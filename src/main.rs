@@ -211,9 +211,6 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         .gpus
         .map(|g| g == Gpus::Auto)
         .unwrap_or(o.gpus.as_deref() != Some("none"));
-    if gpus {
-        info!("gpus auto: this build has no GPU support yet; every task runs on CPU");
-    }
     if args
         .checkpoint_interval
         .is_some_and(|s| s <= 0.0 || !s.is_finite())
@@ -234,6 +231,7 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         trace: trace.is_some(),
         checkpoint,
         peer_timeout: args.peer_timeout.or(o.peer_timeout),
+        gpus,
     };
     info!(
         "job {:?}: {} tasks on {ranks} rank{}",

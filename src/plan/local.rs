@@ -3,7 +3,7 @@
 //! every rank and sent to each; no rank ever holds the whole graph except rank 0 while
 //! planning.
 
-use crate::graph::{Arg, Graph, Op, Output, ValueType};
+use crate::graph::{Arg, DeviceClass, Graph, Op, Output, Scope, ValueType};
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +35,8 @@ pub struct LocalTask {
     pub send_to: Vec<u32>,
     /// Distinct input slots it waits for.
     pub deps: u32,
+    /// The device class its scope demands (`None`: the rank chooses).
+    pub device: Option<DeviceClass>,
 }
 
 /// Where a slot's value comes from.
@@ -273,6 +275,10 @@ pub(super) fn build(
             out,
             send_to: Vec::new(),
             deps: inputs.len() as u32,
+            device: match t.scope {
+                Scope::Device(d) => Some(d),
+                _ => None,
+            },
         });
         local_task[gi] = lt;
         local_slot[gi] = out;

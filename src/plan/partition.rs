@@ -52,6 +52,15 @@ pub(super) fn partition(
                         "scope {\"device\": \"gpu\"} but no rank has a GPU (run on a GPU node, or drop the scope)",
                     ));
                 }
+                if !crate::device::has_kernel(&t.op) {
+                    return Err(PlanError::task(
+                        &t.id,
+                        format!(
+                            "scope {{\"device\": \"gpu\"}} but op `{}` has no GPU kernel (drop the scope)",
+                            t.op
+                        ),
+                    ));
+                }
                 candidates.extend((0..n).filter(|&r| ranks[r as usize].gpus > 0));
             }
             Scope::Rank(_) | Scope::Ranks(_) => {

@@ -21,6 +21,9 @@ pub struct Settings {
     pub checkpoint: Option<CheckpointSettings>,
     /// Failure-detector timeout in seconds, when the job sets one.
     pub peer_timeout: Option<f64>,
+    /// Use a GPU where a rank finds one (`--gpus auto`); false is `--gpus none`.
+    #[serde(default)]
+    pub gpus: bool,
 }
 
 #[derive(Serialize, Deserialize)]

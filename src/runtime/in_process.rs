@@ -2,6 +2,7 @@
 //! scheduler as under MPI, with `transport::local` in place of MPI. Tests use it to exercise
 //! multi-rank logic under plain `cargo test`; it is also a way to run a graph without mpirun.
 
+use crate::device::DeviceContext;
 use crate::graph::{Graph, Value};
 use crate::plan::{self, PlanError, RankInfo};
 use crate::sched::{Executor, TaskFailure};
@@ -28,24 +29,39 @@ pub fn run_in_process(
     ranks: u32,
     threads: usize,
 ) -> Result<HashMap<u32, Arc<Value>>, InProcessError> {
-    let infos = vec![
-        RankInfo {
+    run_in_process_with_devices(g, threads, vec![None; ranks as usize])
+}
+
+/// Like `run_in_process`, one simulated rank per entry of `devices`, each driving the device
+/// given (a host-backed one in tests) or none.
+pub fn run_in_process_with_devices(
+    g: &Graph,
+    threads: usize,
+    devices: Vec<Option<Arc<DeviceContext>>>,
+) -> Result<HashMap<u32, Arc<Value>>, InProcessError> {
+    let ranks = devices.len();
+    let infos: Vec<RankInfo> = devices
+        .iter()
+        .map(|d| RankInfo {
             threads: threads as u32,
-            gpus: 0,
-        };
-        ranks as usize
-    ];
+            gpus: u32::from(d.is_some()),
+        })
+        .collect();
     let plans = plan::plan(g, &infos)?;
-    let net = LocalNetwork::new(ranks as usize);
+    let net = LocalNetwork::new(ranks);
     let execs: Vec<Executor> = plans
         .into_iter()
-        .map(|p| {
+        .zip(devices)
+        .map(|(p, device)| {
             let rank = p.rank;
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()
                 .expect("a thread pool");
-            let exec = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+            let mut exec = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+            if let Some(d) = device {
+                exec = exec.with_device(d);
+            }
             net.attach(rank, exec.inbox());
             exec
         })

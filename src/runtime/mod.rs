@@ -19,7 +19,7 @@ mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
-pub use in_process::{run_in_process, InProcessError};
+pub use in_process::{run_in_process, run_in_process_with_devices, InProcessError};
 
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo, Resume};
@@ -150,6 +150,13 @@ impl Runtime {
         &self.world
     }
 
+    /// This rank's index among the ranks of its node: the launcher's variable when set, else
+    /// its rank in a shared-memory split of the world (collective: every rank calls it).
+    pub fn local_rank(&self) -> u32 {
+        let split = self.world.split_shared(0).rank() as u32;
+        crate::device::detect::local_rank_from(|k| std::env::var(k).ok()).unwrap_or(split)
+    }
+
     /// Waits for every rank.
     pub fn barrier(&self) {
         self.world.barrier();
@@ -174,6 +181,9 @@ impl Runtime {
             job.as_ref().map(|j| j.as_ref().map(|j| j.settings)),
         )
         .ok_or(RunError::Rejected)?;
+        if let Some(t) = settings.peer_timeout {
+            self.set_peer_timeout(t);
+        }
         let threads = settings.threads.unwrap_or_else(default_threads);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -184,11 +194,27 @@ impl Runtime {
                 why: e.to_string(),
             })?;
         let pool = Arc::new(pool);
+        let (device, probe) = if settings.gpus {
+            crate::device::select(true, self.local_rank())
+        } else {
+            crate::device::select(false, 0)
+        };
+        tracing::debug!("GPU: {}", probe.note);
         let me = RankInfo {
             threads: threads as u32,
-            gpus: 0,
+            gpus: u32::from(device.is_some()),
         };
         let ranks = bootstrap::gather_ranks(&self.world, me);
+        if settings.gpus
+            && ranks
+                .as_ref()
+                .is_some_and(|r| r.iter().all(|r| r.gpus == 0))
+        {
+            tracing::info!(
+                "gpus auto: no GPU found ({}); every task runs on CPU",
+                probe.note
+            );
+        }
         let job = job.flatten();
         let prior_finished: Vec<u32> = job
             .as_ref()
@@ -215,11 +241,14 @@ impl Runtime {
         let data_comm = self.world.duplicate();
         let stats = Arc::new(TransferStats::default());
         let sender = Arc::new(transport::mpi::sender(Arc::clone(&stats)));
-        let exec = Executor::new(
+        let mut exec = Executor::new(
             Arc::clone(&plan),
             Arc::clone(&pool),
             Arc::clone(&sender) as _,
         );
+        if let Some(d) = device {
+            exec = exec.with_device(d);
+        }
         let progress =
             transport::mpi::start(&sender, &data_comm, exec.inbox(), plan.remote_slots());
         self.world.barrier();
@@ -438,10 +467,14 @@ pub fn default_threads() -> usize {
 /// One line per rank (host, threads, GPUs), gathered on rank 0 for `dirk info`.
 pub fn describe_ranks(rt: &Runtime) -> Vec<String> {
     let host = mpi::environment::processor_name().unwrap_or_else(|_| "?".into());
+    let local = rt.local_rank();
+    let gpu = crate::device::probe(local);
     let line = format!(
-        "rank {}: host {host}, {} threads, GPUs: none (no GPU support in this build)",
+        "rank {} (local {local}): host {host}, {} threads, GPUs visible: {}, {}",
         rt.rank(),
-        default_threads()
+        default_threads(),
+        gpu.visible,
+        gpu.note
     );
     gather_all(&rt.world, &line)
 }

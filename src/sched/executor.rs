@@ -16,6 +16,13 @@
 //! 5. The run is complete when every local task has run and every expected remote value has
 //!    arrived; the first failure (kernel error or panic) ends the run at once with the task id.
 //!
+//! 6. Device dispatch: with a device attached (`with_device`), a task runs there when its
+//!    scope says gpu, or, unscoped, when `DeviceContext::choose` expects it to finish sooner
+//!    (see `device::cost`). The device context stages inputs, caches device copies and writes
+//!    results back to the host, so slots always hold host values; a device that lacks the
+//!    kernel or the memory makes the task run on the CPU instead. A slot's device copy is
+//!    dropped when the slot is released.
+//!
 //! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
 //! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
 //! store, clone or take the `Arc`. The scheduler never calls MPI: it sends through `Transport`
@@ -25,8 +32,10 @@ use super::latch::Latch;
 use super::pause::{Entry, PauseGate};
 use super::ready::ReadyQueue;
 use super::record::{self, Record, TaskTiming};
+use crate::device::context::TaskArg;
+use crate::device::{DeviceContext, DeviceError};
 use crate::graph::{Value, ValueType};
-use crate::kernels::{self, Input};
+use crate::kernels::{self, Input, KernelError};
 use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
@@ -83,7 +92,11 @@ struct Inner {
     finished: Vec<AtomicBool>,
     gate: PauseGate,
     epoch: Instant,
+    device: Option<Arc<DeviceContext>>,
 }
+
+/// The trace `tid` of tasks that ran on the device (worker threads are numbered from 0).
+pub(crate) const DEVICE_THREAD: u32 = 1000;
 
 /// Runs one rank's share of a plan.
 pub struct Executor {
@@ -124,6 +137,7 @@ impl Executor {
                 .collect(),
             gate: PauseGate::default(),
             epoch: Instant::now(),
+            device: None,
             plan,
             pool,
             transport,
@@ -131,6 +145,15 @@ impl Executor {
         Executor {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Attaches the rank's device; tasks may then run there (step 6). Call before `inbox`,
+    /// `canceller` or `start`.
+    pub fn with_device(mut self, device: Arc<DeviceContext>) -> Executor {
+        Arc::get_mut(&mut self.inner)
+            .expect("with_device is called before the executor is shared")
+            .device = Some(device);
+        self
     }
 
     /// A handle that ends this run early from another thread (another rank failed).
@@ -318,16 +341,57 @@ impl Inner {
                 LocalArg::Shape(s) => Input::Shape(s),
             })
             .collect();
+        let slot_out = &self.plan.slots[task.out as usize];
+        let out_bytes = slot_out.ty.bytes();
+        let mut held_iter = held.iter();
+        let targs: Vec<TaskArg<'_>> = match &self.device {
+            None => Vec::new(),
+            Some(_) => task
+                .args
+                .iter()
+                .map(|a| match a {
+                    LocalArg::Slot(s) => TaskArg::Slot(*s, held_iter.next().expect("held")),
+                    LocalArg::Number(x) => TaskArg::Number(*x),
+                    LocalArg::Shape(s) => TaskArg::Shape(s),
+                })
+                .collect(),
+        };
+        let device = self
+            .device
+            .as_ref()
+            .filter(|d| d.choose(task.device, &task.op, &targs, out_bytes));
+        let mut on_device = false;
         let start = self.epoch.elapsed().as_nanos() as u64;
         IN_TASK.with(|f| f.set(true));
-        let result = catch_unwind(AssertUnwindSafe(|| kernels::run(&task.op, &inputs)));
+        let result = catch_unwind(AssertUnwindSafe(|| match device {
+            Some(d) => {
+                let keep = !slot_out.readers.is_empty();
+                match d.run(&task.op, &targs, task.out, out_bytes, keep) {
+                    Ok(v) => {
+                        on_device = true;
+                        Ok(v)
+                    }
+                    Err(DeviceError::Unsupported(_) | DeviceError::OutOfMemory { .. }) => {
+                        d.count_fallback();
+                        kernels::run(&task.op, &inputs)
+                    }
+                    Err(e) => Err(KernelError(e.to_string())),
+                }
+            }
+            None => kernels::run(&task.op, &inputs),
+        }));
         IN_TASK.with(|f| f.set(false));
         let end = self.epoch.elapsed().as_nanos() as u64;
-        self.records[t as usize].set(
-            start,
-            end,
-            rayon::current_thread_index().unwrap_or(0) as u32,
-        );
+        let thread = if on_device {
+            DEVICE_THREAD
+        } else {
+            if let Some(d) = &self.device {
+                d.observe_cpu(&task.op, &targs, out_bytes, end - start);
+            }
+            rayon::current_thread_index().unwrap_or(0) as u32
+        };
+        self.records[t as usize].set(start, end, thread);
+        drop(targs);
         drop(inputs);
         drop(held);
         let value = match result {
@@ -336,9 +400,8 @@ impl Inner {
             Err(panic) => return self.fail(t, panic_message(&panic)),
         };
         let value = Arc::new(value);
-        let slot = &self.plan.slots[task.out as usize];
         for &dest in &task.send_to {
-            self.transport.send(dest, slot.key, Arc::clone(&value));
+            self.transport.send(dest, slot_out.key, Arc::clone(&value));
         }
         // Release inputs whose last local reader this was (step 4). A task reading one slot
         // twice is one reader of it.
@@ -360,10 +423,13 @@ impl Inner {
     /// Called once per reader task when it is done with slot `s`; the last one drops the value
     /// (unless the slot is pinned).
     fn release(&self, s: u32) {
-        if self.readers_left[s as usize].fetch_sub(1, Ordering::AcqRel) == 1
-            && !self.plan.slots[s as usize].pinned
-        {
-            self.values[s as usize].lock().expect("slot lock").take();
+        if self.readers_left[s as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
+            if let Some(d) = &self.device {
+                d.forget(s);
+            }
+            if !self.plan.slots[s as usize].pinned {
+                self.values[s as usize].lock().expect("slot lock").take();
+            }
         }
     }
 

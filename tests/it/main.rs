@@ -5,6 +5,7 @@
 //! - `checkpoint`: kill-and-resume, failed checkpoint writes, corrupt and foreign checkpoints;
 //! - `failures`: the failure detector (a frozen rank, long tasks that are not dead);
 //! - `multihost`: three network namespaces over TCP: identical results, three fault scenarios;
+//! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -13,6 +14,7 @@ mod reference;
 
 mod bad_input;
 mod checkpoint;
+mod device;
 mod failures;
 mod mpi_runs;
 mod multihost;

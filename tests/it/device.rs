@@ -1,0 +1,370 @@
+//! The scheduler's device path against the host-backed device (no GPU needed): placement of
+//! GPU-scoped tasks, staging and device-copy caching, eviction under a tiny memory limit, the
+//! CPU fallback, cost-model offload of unscoped tasks, and results equal to the CPU's. Then
+//! the real binary on this GPU-less machine: `--gpus auto` says so in one line, and a job
+//! scoped to the GPU exits 2. Real-GPU checks are in `gpu_node`, skipped without a GPU.
+
+use crate::common::*;
+use dirk::device::{DeviceContext, HostDevice};
+use dirk::graph::{DeviceClass, Scope};
+use dirk::runtime::{run_in_process, run_in_process_with_devices};
+use dirk::{Arg, DType, Graph, Handle, Op, Value};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+fn host(capacity: usize) -> Arc<DeviceContext> {
+    Arc::new(DeviceContext::new(Arc::new(HostDevice::new(capacity, 2))))
+}
+
+fn stat(c: &AtomicU64) -> u64 {
+    dirk::device::DeviceStats::get(c)
+}
+
+/// A graph of every op with a device kernel; `scope` on every task.
+fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
+    let mut g = Graph::new();
+    let t = |g: &mut Graph, id: &str, op: Op, args: Vec<Arg>| {
+        g.spawn_named(id, op, args, scope.clone()).unwrap()
+    };
+    let x = t(
+        &mut g,
+        "x",
+        Op::Rand {
+            seed: 3,
+            dtype: DType::F64,
+        },
+        vec![Arg::Shape(vec![100, 100])],
+    );
+    let y = t(&mut g, "y", Op::Mul, vec![x.into(), 2.5.into()]);
+    let z = t(&mut g, "z", Op::Add, vec![y.into(), x.into()]);
+    let d = t(&mut g, "d", Op::Div, vec![1.0.into(), z.into()]);
+    let e = t(&mut g, "e", Op::Sub, vec![d.into(), y.into()]);
+    let s = t(&mut g, "s", Op::Sum, vec![e.into()]);
+    let f = t(
+        &mut g,
+        "f",
+        Op::Fill { dtype: DType::F32 },
+        vec![Arg::Shape(vec![1000]), 0.1.into()],
+    );
+    let fs = t(&mut g, "fs", Op::Sum, vec![f.into()]);
+    let m = t(&mut g, "m", Op::Matmul, vec![x.into(), y.into()]);
+    let ms = t(&mut g, "ms", Op::Mul, vec![m.into(), s.into()]);
+    let i = t(
+        &mut g,
+        "i",
+        Op::Rand {
+            seed: 9,
+            dtype: DType::I64,
+        },
+        vec![Arg::Shape(vec![500])],
+    );
+    let i2 = t(&mut g, "i2", Op::Mul, vec![i.into(), 7.0.into()]);
+    let outs = vec![s, fs, ms, i2, e];
+    mark(&mut g, &outs);
+    (g, outs)
+}
+
+fn mark(g: &mut Graph, hs: &[Handle]) {
+    for (i, h) in hs.iter().enumerate() {
+        g.output(format!("o{i}"), *h).unwrap();
+    }
+}
+
+fn outputs(r: &HashMap<u32, Arc<Value>>, hs: &[Handle]) -> Vec<Value> {
+    hs.iter()
+        .map(|h| (*r[&(h.index() as u32)]).clone())
+        .collect()
+}
+
+#[test]
+fn gpu_scoped_tasks_run_on_the_device_and_match_the_cpu() {
+    let (cpu_g, cpu_h) = mixed(Scope::Device(DeviceClass::Cpu));
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 2).unwrap(), &cpu_h);
+    let (g, h) = mixed(Scope::Device(DeviceClass::Gpu));
+    let dev = host(64 << 20);
+    let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(
+        outputs(&got, &h),
+        cpu,
+        "device results equal CPU results bit for bit"
+    );
+    let st = dev.stats();
+    assert_eq!(stat(&st.launches), 12, "every task ran on the device");
+    assert_eq!(stat(&st.fallbacks), 0);
+    // Everything was produced on the device and cached there: nothing was uploaded, and
+    // every array input was a cache hit.
+    assert_eq!(stat(&st.uploads), 0);
+    assert_eq!(stat(&st.cache_hits), 12);
+    // Results are written through: one download per array result.
+    assert_eq!(stat(&st.downloads), 10);
+    // Every device copy was dropped once its readers were done.
+    assert_eq!(dev.memory().used(), 0);
+}
+
+#[test]
+fn a_gpu_scope_without_any_gpu_is_a_plan_error() {
+    let (g, _) = mixed(Scope::Device(DeviceClass::Gpu));
+    let e = run_in_process(&g, 2, 1).unwrap_err().to_string();
+    assert!(e.contains("no rank has a GPU"), "{e}");
+    let mut g = Graph::new();
+    let x = g
+        .spawn(
+            Op::Rand {
+                seed: 1,
+                dtype: DType::F64,
+            },
+            [Arg::Shape(vec![4, 4])],
+        )
+        .unwrap();
+    g.spawn_named(
+        "t",
+        Op::Transpose,
+        vec![x.into()],
+        Scope::Device(DeviceClass::Gpu),
+    )
+    .unwrap();
+    let e = run_in_process_with_devices(&g, 1, vec![Some(host(1 << 20))])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("has no GPU kernel") && e.contains("\"t\""),
+        "{e}"
+    );
+}
+
+#[test]
+fn gpu_tasks_go_to_the_rank_with_the_device() {
+    let (g, h) = mixed(Scope::Device(DeviceClass::Gpu));
+    let (cpu_g, cpu_h) = mixed(Scope::Any);
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 1).unwrap(), &cpu_h);
+    let dev = host(64 << 20);
+    let got = run_in_process_with_devices(&g, 1, vec![None, Some(Arc::clone(&dev)), None]).unwrap();
+    assert_eq!(outputs(&got, &h), cpu);
+    assert_eq!(stat(&dev.stats().launches), 12, "all on rank 1's device");
+}
+
+/// Six 8000-byte arrays made on the device, then pairwise sums: 24000 bytes of device memory
+/// hold one task's two inputs and output but not the cache of all six.
+fn ring(scope: Scope) -> (Graph, Vec<Handle>) {
+    let mut g = Graph::new();
+    let xs: Vec<Handle> = (0..6)
+        .map(|i| {
+            g.spawn_named(
+                format!("x{i}"),
+                Op::Rand {
+                    seed: i,
+                    dtype: DType::F64,
+                },
+                vec![Arg::Shape(vec![1000])],
+                scope.clone(),
+            )
+            .unwrap()
+        })
+        .collect();
+    let ys: Vec<Handle> = (0..6)
+        .map(|i| {
+            let (a, b) = (xs[i], xs[(i + 1) % 6]);
+            let y = g
+                .spawn_named(
+                    format!("y{i}"),
+                    Op::Add,
+                    vec![a.into(), b.into()],
+                    scope.clone(),
+                )
+                .unwrap();
+            g.spawn_named(format!("s{i}"), Op::Sum, vec![y.into()], scope.clone())
+                .unwrap()
+        })
+        .collect();
+    mark(&mut g, &ys);
+    (g, ys)
+}
+
+#[test]
+fn device_memory_runs_short_and_copies_are_evicted_not_lost() {
+    let (cpu_g, cpu_h) = ring(Scope::Any);
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 1).unwrap(), &cpu_h);
+    let (g, h) = ring(Scope::Device(DeviceClass::Gpu));
+    let dev = host(24_000);
+    let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(outputs(&got, &h), cpu);
+    let st = dev.stats();
+    assert!(dev.memory().evictions() > 0, "the tiny device had to evict");
+    assert_eq!(stat(&st.fallbacks), 0, "eviction made room every time");
+    assert_eq!(stat(&st.launches), 18);
+    assert!(
+        stat(&st.uploads) > 0,
+        "evicted inputs were staged again from the host"
+    );
+    assert_eq!(dev.memory().used(), 0);
+}
+
+#[test]
+fn a_task_larger_than_the_device_runs_on_the_cpu() {
+    let (cpu_g, cpu_h) = ring(Scope::Any);
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 1).unwrap(), &cpu_h);
+    let (g, h) = ring(Scope::Device(DeviceClass::Gpu));
+    let dev = host(10_000); // one array fits, an add's three do not
+    let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(outputs(&got, &h), cpu);
+    assert_eq!(
+        stat(&dev.stats().fallbacks),
+        6,
+        "each add fell back to the CPU"
+    );
+    assert_eq!(dev.memory().used(), 0);
+}
+
+#[test]
+fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
+    let mut g = Graph::new();
+    let gpu = Scope::Device(DeviceClass::Gpu);
+    let a = g
+        .spawn_named(
+            "a",
+            Op::Fill { dtype: DType::I64 },
+            vec![Arg::Shape(vec![10]), 9.0.into()],
+            gpu.clone(),
+        )
+        .unwrap();
+    let q = g
+        .spawn_named("q", Op::Div, vec![a.into(), 2.0.into()], gpu.clone())
+        .unwrap();
+    let dev = host(1 << 20);
+    let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
+    let v = got[&(q.index() as u32)].as_array().unwrap().clone();
+    assert_eq!(v.data(), &dirk::graph::Data::I64(vec![4; 10]));
+    assert_eq!(stat(&dev.stats().fallbacks), 1);
+    assert_eq!(stat(&dev.stats().launches), 1);
+    let mut g = Graph::new();
+    let a = g
+        .spawn_named(
+            "a",
+            Op::Fill { dtype: DType::I64 },
+            vec![Arg::Shape(vec![10]), 9.0.into()],
+            gpu.clone(),
+        )
+        .unwrap();
+    g.spawn_named("bad", Op::Div, vec![a.into(), 0.0.into()], gpu)
+        .unwrap();
+    let e = run_in_process_with_devices(&g, 1, vec![Some(host(1 << 20))])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("\"bad\""), "{e}");
+}
+
+#[test]
+fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
+    let mut g = Graph::new();
+    let x = g
+        .spawn(
+            Op::Rand {
+                seed: 5,
+                dtype: DType::F64,
+            },
+            [Arg::Shape(vec![1 << 20])],
+        )
+        .unwrap();
+    let y = g.spawn(Op::Mul, [x.into(), 3.0.into()]).unwrap();
+    let s = g.spawn(Op::Sum, [y.into()]).unwrap();
+    let a = g
+        .spawn(
+            Op::Rand {
+                seed: 6,
+                dtype: DType::F64,
+            },
+            [Arg::Shape(vec![8, 8])],
+        )
+        .unwrap();
+    let m = g.spawn(Op::Matmul, [a.into(), a.into()]).unwrap();
+    let outs = vec![s, m];
+    mark(&mut g, &outs);
+    let cpu = outputs(&run_in_process(&g, 1, 1).unwrap(), &outs);
+    let dev = host(1 << 30);
+    let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(outputs(&got, &outs), cpu);
+    let st = dev.stats();
+    assert!(stat(&st.launches) >= 1, "the 8 MiB rand went to the device");
+    assert!(stat(&st.launches) <= 3, "matmul and tiny tasks did not");
+    assert_eq!(stat(&st.fallbacks), 0);
+}
+
+#[test]
+fn gpus_auto_without_a_gpu_says_so_once_and_runs_on_cpu() {
+    let dir = scratch();
+    let out = dir.path().join("o.h5");
+    let r = mpirun(2, &["run", "jobs/diamond.json", "--output", p(&out)], 60);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert_eq!(
+        r.text.matches("no GPU found").count(),
+        1,
+        "one line from rank 0: {}",
+        r.text
+    );
+    let r = mpirun(1, &["run", "jobs/diamond.json", "--gpus", "none"], 60);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(
+        !r.text.contains("GPU"),
+        "--gpus none says nothing: {}",
+        r.text
+    );
+}
+
+#[test]
+fn gpu_jobs_exit_2_without_a_gpu() {
+    if dirk::device::probe(0).ordinal.is_some() {
+        println!("SKIPPED gpu_jobs_exit_2_without_a_gpu: this node has a GPU");
+        return;
+    }
+    for job in ["jobs/gpu-sum.json", "jobs/gpu-gemm.json"] {
+        let v = dirk(&["validate", job]);
+        assert_eq!(v.code, Some(0), "{job} is a valid job: {}", v.text);
+        let r = mpirun(2, &["run", job], 60);
+        assert_eq!(r.code, Some(2), "{job}: {}", r.text);
+        assert!(r.text.contains("no rank has a GPU"), "{job}: {}", r.text);
+    }
+}
+
+#[test]
+fn dirk_info_lists_what_each_rank_sees() {
+    let r = mpirun(2, &["info"], 60);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    for rank in 0..2 {
+        let line = r
+            .text
+            .lines()
+            .find(|l| l.contains(&format!("rank {rank} (local")))
+            .unwrap_or_else(|| panic!("a line for rank {rank}: {}", r.text));
+        assert!(line.contains("GPUs visible:"), "{line}");
+    }
+}
+
+/// On a GPU node: the real CUDA device gives the CPU's results (bit for bit, except the
+/// cuBLAS product, to 1e-12 relative). Skipped with a message elsewhere.
+#[test]
+fn real_gpu_matches_the_cpu() {
+    let (dev, probe) = dirk::device::select(true, 0);
+    let Some(dev) = dev else {
+        println!("SKIPPED real_gpu_matches_the_cpu: {}", probe.note);
+        return;
+    };
+    let (cpu_g, cpu_h) = mixed(Scope::Device(DeviceClass::Cpu));
+    let cpu = outputs(&run_in_process(&cpu_g, 1, 2).unwrap(), &cpu_h);
+    let (g, h) = mixed(Scope::Device(DeviceClass::Gpu));
+    let got = outputs(
+        &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+        &h,
+    );
+    assert_eq!(stat(&dev.stats().fallbacks), 0);
+    // s, fs, i2, e: exact; ms (through cuBLAS): 1e-12 relative to the largest element.
+    for k in [0, 1, 3, 4] {
+        assert_eq!(got[k], cpu[k], "output {k}");
+    }
+    let a = got[2].as_array().unwrap().as_f64().unwrap();
+    let b = cpu[2].as_array().unwrap().as_f64().unwrap();
+    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (x, y) in a.iter().zip(b) {
+        assert!((x - y).abs() <= 1e-12 * scale, "{x} vs {y}");
+    }
+}
