@@ -166,9 +166,18 @@ fn validate(path: &Path, verbosity: i32) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            error!("{}: {e}", path.display());
+            error!("{}", located(path, &e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// A job error with the job file's path in front, unless the error is about the file itself.
+fn located(path: &Path, e: &job::JobError) -> String {
+    if e.at == path.display().to_string() {
+        e.to_string()
+    } else {
+        format!("{}: {e}", path.display())
     }
 }
 
@@ -198,7 +207,7 @@ struct Prepared {
 
 fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
     let job = match &args.job {
-        Some(p) => job::load(p).map_err(|e| format!("{}: {e}", p.display()))?,
+        Some(p) => job::load(p).map_err(|e| located(p, &e))?,
         None => {
             info!("no job file given: running the built-in diamond example (jobs/diamond.json)");
             job::from_str(BUILTIN_DIAMOND, "built-in diamond", Path::new("."))

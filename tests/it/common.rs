@@ -114,3 +114,15 @@ pub(crate) fn rank_pids(needle: &str) -> Vec<u32> {
     pids.sort_unstable();
     pids
 }
+
+/// Waits until the file at `log` contains `needle` (true) or `limit` passes (false).
+pub(crate) fn wait_for_log(log: &Path, needle: &str, limit: std::time::Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if std::fs::read_to_string(log).is_ok_and(|t| t.contains(needle)) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

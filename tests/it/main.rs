@@ -6,6 +6,7 @@
 //! - `failures`: the failure detector (a frozen rank, long tasks that are not dead);
 //! - `multihost`: three network namespaces over TCP: identical results, three fault scenarios;
 //! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
+//! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -19,3 +20,4 @@ mod failures;
 mod mpi_runs;
 mod multihost;
 mod props;
+mod slurm;

@@ -80,13 +80,14 @@ fn fault_ends_the_job(hosts: &Hosts, job: &Path, name: &str, fault: &dyn Fn(&[u3
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    let mut pids = Vec::new();
-    while pids.len() < 3 && start.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(200));
-        pids = rank_pids(p(job));
-    }
-    assert_eq!(pids.len(), 3, "{name}: three ranks started");
+    // Rank 0 names the job only after every rank has passed start-up (a collective), so from
+    // then on every watchdog runs.
+    assert!(
+        wait_for_log(&log, "tasks on 3 ranks", Duration::from_secs(60)),
+        "{name}: the job started"
+    );
+    let pids = rank_pids(p(job));
+    assert_eq!(pids.len(), 3, "{name}: three ranks run");
     std::thread::sleep(Duration::from_secs(1));
     let t = Instant::now();
     fault(&pids);

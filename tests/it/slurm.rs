@@ -1,0 +1,124 @@
+//! The Slurm scripts on a real (throwaway, one-node) Slurm: `tests/slurm/cluster.sh` starts
+//! munge, slurmctld and slurmd; the CPU batch scripts in `slurm/` are submitted with `sbatch`
+//! exactly as a user would, and their outputs checked. Needs root and Debian's `slurm-wlm`
+//! (`.ci/setup` installs it); without them the test says so and checks nothing.
+
+use crate::common::*;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+const CLUSTER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/slurm/cluster.sh");
+const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+struct Cluster {
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(CLUSTER).arg("down").arg(&self.dir).status();
+    }
+}
+
+/// Submits `script` with `env` (KEY=VALUE, comma-separated) and waits for it to leave the queue.
+fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str) -> String {
+    let out = Command::new("sbatch")
+        .args([
+            "--parsable",
+            "--chdir",
+            p(workdir),
+            "--export",
+            &format!("ALL,{env}"),
+        ])
+        .arg(format!("{REPO}/slurm/{script}"))
+        .env("SLURM_CONF", conf)
+        .output()
+        .expect("run sbatch");
+    assert!(
+        out.status.success(),
+        "sbatch {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let start = Instant::now();
+    loop {
+        let q = Command::new("squeue")
+            .args(["-h", "-j", &id, "-o", "%T"])
+            .env("SLURM_CONF", conf)
+            .output()
+            .unwrap();
+        if String::from_utf8_lossy(&q.stdout).trim().is_empty() {
+            return id;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "{script}: job {id} still queued or running"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+#[test]
+fn batch_scripts_run_on_a_real_slurm() {
+    let root = std::fs::read_to_string("/proc/self/status")
+        .map(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        })
+        .unwrap_or(false);
+    if !root || Command::new("slurmctld").arg("-V").output().is_err() {
+        println!("slurm: skipped: needs root and slurm-wlm (.ci/setup installs it)");
+        return;
+    }
+    let dir = scratch();
+    let state = dir.path().join("slurm");
+    let up = Command::new(CLUSTER)
+        .arg("up")
+        .arg(&state)
+        .status()
+        .unwrap();
+    assert!(up.success(), "the one-node Slurm came up");
+    let _cluster = Cluster { dir: state.clone() };
+    let conf = state.join("slurm.conf");
+    let work = dir.path();
+
+    let d = work.join("d.h5");
+    let id = sbatch(
+        &conf,
+        work,
+        "diamond.sbatch",
+        &format!("DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={}", p(&d)),
+    );
+    let log = std::fs::read_to_string(work.join(format!("dirk-{id}.out"))).unwrap_or_default();
+    assert!(d.exists(), "diamond.sbatch wrote its output: {log}");
+    let (x, dd) = (read_f64(&d, "x"), read_f64(&d, "d"));
+    assert!(dd
+        .iter()
+        .zip(&x)
+        .all(|(d, x)| (d - 1.5 * (x + 1.0)).abs() < 1e-12));
+    assert!(log.contains("2 ranks"), "two ranks under srun: {log}");
+
+    let l = work.join("long.h5");
+    let id = sbatch(
+        &conf,
+        work,
+        "long-run.sbatch",
+        &format!(
+            "DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={},CKPT={},INTERVAL=1",
+            p(&l),
+            p(&work.join("ck"))
+        ),
+    );
+    let log = std::fs::read_to_string(work.join(format!("dirk-long-{id}.out"))).unwrap_or_default();
+    assert!(l.exists(), "long-run.sbatch wrote its output: {log}");
+    assert!(
+        log.contains("no usable checkpoint"),
+        "the first attempt starts from the beginning: {log}"
+    );
+    assert_eq!(
+        bits(&read_f64(&l, "d")),
+        bits(&dd),
+        "the same result as the other script"
+    );
+}
