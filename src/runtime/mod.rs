@@ -6,8 +6,10 @@
 //! 2. every rank builds its rayon pool; rank 0 gathers each rank's threads and GPUs;
 //! 3. rank 0 plans and scatters each rank its share (or a rejection if the plan is impossible);
 //! 4. each rank runs its share (`sched::Executor`), values moving through the MPI transport's
-//!    progress thread;
-//! 5. rank 0 gathers per-rank figures (and trace events when asked) and holds the outputs.
+//!    progress thread, which also carries progress counts to rank 0 on a communicator of
+//!    their own (rank 0 prints them: `trace::ProgressMeter`);
+//! 5. rank 0 gathers per-rank figures (and trace events when asked: tasks and transfers)
+//!    and holds the outputs.
 //!
 //! A task failure on any rank is logged there and ends every rank through `MPI_Abort`.
 
@@ -20,7 +22,7 @@ pub use bootstrap::Settings;
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo};
 use crate::sched::Executor;
-use crate::trace::{RankSummary, Summary, TaskEvent};
+use crate::trace::{ProgressMeter, RankSummary, Summary, TaskEvent, TraceEvents};
 use crate::transport::{self, TransferStats};
 use bootstrap::Distributed;
 use mpi::environment::Universe;
@@ -65,8 +67,8 @@ pub struct RunResult {
     pub outputs: Vec<Output>,
     /// Figures of the run (rank 0 only).
     pub summary: Option<Summary>,
-    /// Every task's event, when `Settings::trace` was set (rank 0 only).
-    pub events: Vec<TaskEvent>,
+    /// Every task's and transfer's event, when `Settings::trace` was set (rank 0 only).
+    pub trace: TraceEvents,
 }
 
 impl RunResult {
@@ -167,8 +169,26 @@ impl Runtime {
             Arc::clone(&pool),
             Arc::clone(&sender) as _,
         );
-        let progress =
-            transport::mpi::start(&sender, &data_comm, exec.inbox(), plan.remote_slots());
+        let count_comm = self.world.duplicate();
+        let meter = (self.rank() == 0).then(|| {
+            let mut m = ProgressMeter::new(plan.total_tasks, Instant::now());
+            Box::new(move |done, last| {
+                if last {
+                    m.finish();
+                } else {
+                    m.update(done, Instant::now());
+                }
+            }) as Box<dyn FnMut(u64, bool) + Send>
+        });
+        let link = transport::mpi::ProgressLink::new(&count_comm, exec.done_counter(), meter);
+        let progress = transport::mpi::start(
+            &sender,
+            &data_comm,
+            exec.inbox(),
+            plan.remote_slots(),
+            settings.trace.then(|| exec.epoch()),
+            link,
+        );
         self.world.barrier();
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
@@ -179,8 +199,8 @@ impl Runtime {
                 abort_all(1);
             }
         };
-        progress.finish();
         let run_ns = t_run.elapsed().as_nanos() as u64;
+        let mut transfers = progress.finish();
 
         // Step 5: figures (and events) to rank 0.
         let busy: u64 = finished.timings.iter().map(|t| t.end_ns - t.start_ns).sum();
@@ -194,24 +214,17 @@ impl Runtime {
             run_ns,
         ];
         let root = self.world.process_at_rank(0);
-        let events_mine: Vec<TaskEvent> = if settings.trace {
-            finished
-                .timings
-                .iter()
-                .map(|t| {
-                    let task = &plan.tasks[t.task as usize];
-                    TaskEvent {
-                        rank: plan.rank,
-                        thread: t.thread,
-                        id: task.id.clone(),
-                        op: task.op.name().to_string(),
-                        start_ns: t.start_ns.saturating_sub(epoch_offset),
-                        end_ns: t.end_ns.saturating_sub(epoch_offset),
-                    }
-                })
-                .collect()
+        let events_mine = if settings.trace {
+            for t in &mut transfers {
+                t.start_ns = t.start_ns.saturating_sub(epoch_offset);
+                t.end_ns = t.end_ns.saturating_sub(epoch_offset);
+            }
+            TraceEvents {
+                tasks: task_events(&plan, &finished.timings, epoch_offset),
+                transfers,
+            }
         } else {
-            Vec::new()
+            TraceEvents::default()
         };
         if self.rank() != 0 {
             root.gather_into(&mine[..]);
@@ -222,15 +235,20 @@ impl Runtime {
                 values: HashMap::new(),
                 outputs: Vec::new(),
                 summary: None,
-                events: Vec::new(),
+                trace: TraceEvents::default(),
             });
         }
         let mut all = vec![0u64; 6 * self.size() as usize];
         root.gather_into_root(&mine[..], &mut all[..]);
-        let events = if settings.trace {
-            gather_all(&self.world, &events_mine).concat()
+        let trace = if settings.trace {
+            let mut all = TraceEvents::default();
+            for part in gather_all(&self.world, &events_mine) {
+                all.tasks.extend(part.tasks);
+                all.transfers.extend(part.transfers);
+            }
+            all
         } else {
-            Vec::new()
+            TraceEvents::default()
         };
         let per_rank: Vec<RankSummary> = all
             .chunks(6)
@@ -260,9 +278,50 @@ impl Runtime {
             values: finished.outputs,
             outputs: plan.outputs.clone(),
             summary: Some(summary),
-            events,
+            trace,
         })
     }
+}
+
+/// This rank's task events for the trace: timing from the run, the rest from the plan (keys,
+/// edges and byte counts are static types, so tracing costs the run itself nothing).
+fn task_events(
+    plan: &crate::plan::LocalPlan,
+    timings: &[crate::sched::TaskTiming],
+    epoch_offset: u64,
+) -> Vec<TaskEvent> {
+    let bytes = |slot: u32| {
+        let ty = &plan.slots[slot as usize].ty;
+        (ty.len() * ty.dtype().size()) as u64
+    };
+    timings
+        .iter()
+        .map(|t| {
+            let task = &plan.tasks[t.task as usize];
+            let mut inputs: Vec<u32> = task
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    crate::plan::LocalArg::Slot(s) => Some(*s),
+                    _ => None,
+                })
+                .collect();
+            inputs.sort_unstable();
+            inputs.dedup();
+            TaskEvent {
+                rank: plan.rank,
+                thread: t.thread,
+                id: task.id.clone(),
+                op: task.op.name().to_string(),
+                key: plan.slots[task.out as usize].key,
+                deps: inputs.iter().map(|&s| plan.slots[s as usize].key).collect(),
+                bytes_in: inputs.iter().map(|&s| bytes(s)).sum(),
+                bytes_out: bytes(task.out),
+                start_ns: t.start_ns.saturating_sub(epoch_offset),
+                end_ns: t.end_ns.saturating_sub(epoch_offset),
+            }
+        })
+        .collect()
 }
 
 /// Gathers one serialisable item from every rank on rank 0, in rank order (MPI_Gatherv of

@@ -66,6 +66,8 @@ struct Inner {
     remote_slot: HashMap<u32, u32>,
     ready: ReadyQueue,
     remaining: AtomicUsize,
+    /// Remote values delivered so far (so the tasks done can be told from `remaining`).
+    delivered: AtomicUsize,
     failed: AtomicBool,
     failure: Mutex<Option<TaskFailure>>,
     done: Latch,
@@ -103,6 +105,7 @@ impl Executor {
             remote_slot,
             ready: ReadyQueue::default(),
             remaining: AtomicUsize::new(plan.tasks.len() + plan.remote_slots()),
+            delivered: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             done: Latch::default(),
@@ -120,6 +123,20 @@ impl Executor {
     /// The receiving side, for the transport.
     pub fn inbox(&self) -> Arc<dyn Inbox> {
         Arc::new(InboxHandle(Arc::clone(&self.inner)))
+    }
+
+    /// A reader of how many local tasks have finished so far, for progress reports. It costs
+    /// the run nothing: it derives the count from the counters the scheduler keeps anyway
+    /// (values still awaited, remote values delivered), so it may lag by a task or two.
+    pub fn done_counter(&self) -> Box<dyn Fn() -> u64 + Send> {
+        let inner = Arc::clone(&self.inner);
+        let units = inner.plan.tasks.len() + inner.plan.remote_slots();
+        Box::new(move || {
+            let left = inner.remaining.load(Ordering::Relaxed);
+            let delivered = inner.delivered.load(Ordering::Relaxed);
+            (units.saturating_sub(left).saturating_sub(delivered)).min(inner.plan.tasks.len())
+                as u64
+        })
     }
 
     /// The instant task timings are measured from.
@@ -332,6 +349,7 @@ impl Inbox for InboxHandle {
             let i = Arc::clone(inner);
             inner.pool.spawn(move || i.drain());
         }
+        inner.delivered.fetch_add(1, Ordering::Relaxed);
         inner.finish_one();
     }
 }
