@@ -80,9 +80,9 @@ pub fn write_chrome_trace(path: &Path, job: &str, ev: &TraceEvents) -> std::io::
 }
 
 fn write_to<W: Write>(w: &mut W, job: &str, ev: &TraceEvents) -> std::io::Result<()> {
-    write!(
+    writeln!(
         w,
-        "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[\n",
+        "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[",
         serde_json::json!({"job": job, "dirk_version": env!("CARGO_PKG_VERSION"), "producer": "dirk"})
     )?;
     let mut first = true;

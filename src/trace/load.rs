@@ -209,7 +209,7 @@ pub(crate) fn parse_any(text: &str, path: &Path) -> Result<Loaded, LoadError> {
             return to_trace(events, None, path).map(Loaded::Trace);
         }
         Some(b'{') => {}
-        Some(_) => return Err(foreign("not a JSON object or array")),
+        Some(_) => return Err(foreign("not JSON (it does not start with `{` or `[`)")),
     }
     let top: TopObject<'_> = serde_json::from_str(text).map_err(|e| {
         json_error(
