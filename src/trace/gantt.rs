@@ -18,8 +18,10 @@ use std::fmt::Write;
 
 /// Traces with at most this many spans are drawn span by span, with tooltips.
 pub const EXACT_LIMIT: usize = 5_000;
-/// At most this many transfer arrows (after merging those that land on the same pixels).
-const MAX_ARROWS: usize = 5_000;
+/// At most this many transfer arrows (after merging those that land close together).
+const MAX_ARROWS: usize = 1_000;
+/// Transfers between the same rows whose ends are this close (px) share one arrow.
+const ARROW_BIN: f64 = 6.0;
 /// Fill colours of the ops, by decreasing total time; ops beyond them share `OTHER`.
 pub(crate) const PALETTE: [&str; 10] = [
     "#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#edc948", "#76b7b2", "#ff9da7",
@@ -211,7 +213,9 @@ pub fn render_gantt(t: &TraceData, opt: &GanttOptions) -> String {
         .filter(|s| s.kind == SpanKind::Recv)
         .filter_map(|s| Some(((s.peer?, s.pid, s.key?), s)))
         .collect();
-    let mut drawn = HashSet::new();
+    // Transfers landing within ARROW_BIN px of one another (same rows) share one arrow.
+    let mut arrows: Vec<(f64, usize, f64, usize)> = Vec::new();
+    let mut seen = HashSet::new();
     let mut skipped = 0usize;
     for s in t.spans.iter().filter(|s| s.kind == SpanKind::Send) {
         let (Some(peer), Some(key)) = (s.peer, s.key) else {
@@ -222,16 +226,21 @@ pub fn render_gantt(t: &TraceData, opt: &GanttOptions) -> String {
         };
         let (ra, rb) = (row_of[&(s.pid, s.tid)], row_of[&(r.pid, r.tid)]);
         let (x1, x2) = (x_of(s.start), x_of(r.end()));
-        if !drawn.insert((x1.round() as i64, ra, x2.round() as i64, rb)) {
+        let bin = |x: f64| (x / ARROW_BIN).round() as i64;
+        if !seen.insert((bin(x1), ra, bin(x2), rb)) {
             continue;
         }
-        if drawn.len() > MAX_ARROWS {
+        if arrows.len() >= MAX_ARROWS {
             skipped += 1;
             continue;
         }
+        arrows.push((x1, ra, x2, rb));
+    }
+    let opacity = if arrows.len() > 200 { 0.25 } else { 0.6 };
+    for (x1, ra, x2, rb) in arrows {
         let y1 = TOP + row_h * (ra as f64 + 0.5);
         let y2 = TOP + row_h * (rb as f64 + 0.5);
-        let _ = writeln!(out, "<line class=\"xfer\" x1=\"{x1:.2}\" y1=\"{y1:.2}\" x2=\"{x2:.2}\" y2=\"{y2:.2}\" stroke=\"#333\" stroke-opacity=\"0.6\" stroke-width=\"0.8\" marker-end=\"url(#arrow)\"/>");
+        let _ = writeln!(out, "<line class=\"xfer\" x1=\"{x1:.2}\" y1=\"{y1:.2}\" x2=\"{x2:.2}\" y2=\"{y2:.2}\" stroke=\"#333\" stroke-opacity=\"{opacity}\" stroke-width=\"0.8\" marker-end=\"url(#arrow)\"/>");
     }
 
     axis(
@@ -250,7 +259,7 @@ pub fn render_gantt(t: &TraceData, opt: &GanttOptions) -> String {
                 "aggregated per pixel column (colour: the op covering most; opacity: the busy fraction)"
             },
             if skipped > 0 {
-                format!("; {skipped} more transfers not drawn")
+                format!("; {skipped} more transfer arrows not drawn")
             } else {
                 String::new()
             }
