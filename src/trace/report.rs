@@ -55,8 +55,8 @@ pub fn report_trace(t: &TraceData) -> String {
                 n.to_string(),
                 secs(*total),
                 format!("{:.1}%", total / busy_us.max(1e-12) * 100.0),
-                format!("{:.1} µs", total / *n as f64),
-                format!("{max:.1} µs"),
+                secs(total / *n as f64),
+                secs(*max),
             ]
         })
         .collect();
@@ -182,8 +182,14 @@ pub fn report_summary(s: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "summary of {}: {} tasks on {} ranks × {} threads, wall {:.3} s (planning {:.3} s, running {:.3} s)\n",
-        s.name, s.tasks, s.ranks, s.threads_per_rank, s.wall_seconds, s.plan_seconds, s.run_seconds
+        "summary of {}: {} tasks on {} ranks × {} threads, wall {} (planning {}, running {})\n",
+        s.name,
+        s.tasks,
+        s.ranks,
+        s.threads_per_rank,
+        secs(s.wall_seconds * 1e6),
+        secs(s.plan_seconds * 1e6),
+        secs(s.run_seconds * 1e6)
     );
     let rows: Vec<Vec<String>> = s
         .per_rank
@@ -194,7 +200,7 @@ pub fn report_summary(s: &Summary) -> String {
                 r.rank.to_string(),
                 r.tasks.to_string(),
                 r.threads.to_string(),
-                format!("{:.3} s", r.busy_seconds),
+                secs(r.busy_seconds * 1e6),
                 format!("{:.1}%", r.busy_seconds / cap.max(1e-12) * 100.0),
                 bytes(r.bytes_sent),
                 bytes(r.bytes_received),
@@ -211,10 +217,11 @@ pub fn report_summary(s: &Summary) -> String {
     let busy: f64 = s.per_rank.iter().map(|r| r.busy_seconds).sum();
     let _ = writeln!(
         out,
-        "\nbytes moved between ranks: {}\ntotal busy {busy:.3} s over {:.3} s of running\n\
+        "\nbytes moved between ranks: {}\ntotal busy {} over {} of running\n\
          time per op and the critical path need a trace: run with --trace TRACE.json and `dirk report TRACE.json`",
         bytes(moved),
-        s.run_seconds
+        secs(busy * 1e6),
+        secs(s.run_seconds * 1e6)
     );
     out
 }
@@ -255,10 +262,12 @@ fn secs(us: f64) -> String {
     let s = us / 1e6;
     if s >= 10.0 {
         format!("{s:.1} s")
-    } else if s >= 0.01 {
+    } else if s >= 1.0 {
         format!("{s:.3} s")
+    } else if us >= 1000.0 {
+        format!("{:.1} ms", us / 1e3)
     } else {
-        format!("{:.1} µs", us)
+        format!("{us:.1} µs")
     }
 }
 
