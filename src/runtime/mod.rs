@@ -174,7 +174,7 @@ impl Runtime {
             let mut m = ProgressMeter::new(plan.total_tasks, Instant::now());
             Box::new(move |done, last| {
                 if last {
-                    m.finish();
+                    m.finish(done, Instant::now());
                 } else {
                     m.update(done, Instant::now());
                 }

@@ -373,3 +373,65 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         "panicked".into()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{self, RankInfo};
+    use crate::transport::local::LocalNetwork;
+
+    /// The progress count derived from the scheduler's counters starts at 0 and ends at each
+    /// rank's task count, remote deliveries included (two in-process ranks).
+    #[test]
+    fn done_counter_counts_local_tasks_only() {
+        let text = include_str!("../../jobs/fanout.json");
+        let g = crate::job::from_str(text, "fanout", std::path::Path::new("."))
+            .expect("the fan-out job loads")
+            .graph;
+        let ranks = vec![
+            RankInfo {
+                threads: 1,
+                gpus: 0,
+            },
+            RankInfo {
+                threads: 1,
+                gpus: 0,
+            },
+        ];
+        let plans = plan::plan(&g, &ranks).expect("plans");
+        assert!(
+            plans.iter().all(|p| p.remote_slots() > 0),
+            "values cross ranks"
+        );
+        let net = LocalNetwork::new(2);
+        let execs: Vec<Executor> = plans
+            .into_iter()
+            .map(|p| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .unwrap();
+                let rank = p.rank;
+                let e = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+                net.attach(rank, e.inbox());
+                e
+            })
+            .collect();
+        let counters: Vec<_> = execs.iter().map(Executor::done_counter).collect();
+        let sizes: Vec<u64> = execs
+            .iter()
+            .map(|e| e.inner.plan.tasks.len() as u64)
+            .collect();
+        assert!(counters.iter().all(|c| c() == 0));
+        let runs: Vec<_> = execs
+            .into_iter()
+            .map(|e| std::thread::spawn(move || e.run().map(|f| f.timings.len())))
+            .collect();
+        for (r, h) in runs.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap().unwrap() as u64, sizes[r]);
+        }
+        let done: Vec<u64> = counters.iter().map(|c| c()).collect();
+        assert_eq!(done, sizes);
+        assert_eq!(done.iter().sum::<u64>(), 392);
+    }
+}

@@ -126,7 +126,7 @@ pub fn render_gantt(t: &TraceData, opt: &GanttOptions) -> String {
         t.job.as_deref().unwrap_or("trace"),
         t.spans.len(),
         rows.iter().map(|r| r.0).collect::<HashSet<_>>().len(),
-        time_text(span_us, span_us)
+        time_text(span_us, span_us / 10.0)
     );
     let _ = writeln!(
         out,

@@ -58,10 +58,12 @@ impl ProgressMeter {
         }
     }
 
-    /// Ends the bar's line, if one was drawn.
-    pub fn finish(&mut self) {
+    /// Ends the bar, if one was drawn: redraws it with the final count, then ends its line.
+    pub fn finish(&mut self, done: u64, now: Instant) {
         if self.bar_drawn {
-            eprintln!();
+            let elapsed = now.duration_since(self.start).as_secs_f64();
+            let line = format_line(done, self.total, elapsed, Some(30));
+            eprintln!("\r\x1b[2K{line}");
             self.bar_drawn = false;
         }
     }
