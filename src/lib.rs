@@ -20,6 +20,8 @@
 //!
 //! See ARCHITECTURE.md for the module map and the invariants.
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod graph;
 pub mod job;
 pub mod kernels;

@@ -7,11 +7,19 @@
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use dirk::job::{self, Job, JobOptions};
+use dirk::plan::Resume;
+use dirk::runtime::checkpoint::CheckpointSettings;
 use dirk::runtime::{self, RunError, Runtime, Settings};
+use dirk::store::checkpoint;
 use dirk::store::{self, OutputMeta};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracing::{error, info, warn};
+
+/// mimalloc: the runtime allocates a result per task from many threads; glibc malloc's
+/// consolidation showed up as the top cost of planning and of tiny tasks.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The job that `dirk run` runs when given none: the diamond of Dagger.jl's first example.
 const BUILTIN_DIAMOND: &str = include_str!("../jobs/diamond.json");
@@ -114,7 +122,7 @@ struct RunArgs {
     /// Write checkpoints under this folder.
     #[arg(long, value_name = "DIR")]
     checkpoint_dir: Option<PathBuf>,
-    /// Seconds between checkpoints.
+    /// Seconds between checkpoints [default: 60 when --checkpoint-dir is given].
     #[arg(long, value_name = "SECONDS")]
     checkpoint_interval: Option<f64>,
     /// Resume from the newest usable checkpoint in --checkpoint-dir.
@@ -129,7 +137,8 @@ struct RunArgs {
     /// Let idle ranks take ready tasks from loaded ones.
     #[arg(long, value_enum, value_name = "on|off")]
     steal: Option<OnOff>,
-    /// Seconds of silence after which a peer rank counts as dead.
+    /// Seconds of silence after which a peer rank counts as dead (killed, frozen or cut off)
+    /// and the job ends with status 1 [default: 60].
     #[arg(long, value_name = "SECONDS")]
     peer_timeout: Option<f64>,
 }
@@ -267,6 +276,7 @@ struct Prepared {
     output: Option<PathBuf>,
     summary: Option<PathBuf>,
     trace: Option<PathBuf>,
+    resume: Option<Resume>,
 }
 
 fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
@@ -287,20 +297,26 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
     if gpus {
         info!("gpus auto: this build has no GPU support yet; every task runs on CPU");
     }
-    if args.checkpoint_dir.is_some() || o.checkpoint_dir.is_some() || args.resume {
-        warn!("checkpointing is not implemented in this build: --checkpoint-dir/--resume are ignored and the job starts from the beginning");
-    }
-    if args.checkpoint_interval.is_some_and(|s| s <= 0.0) {
+    if args
+        .checkpoint_interval
+        .is_some_and(|s| s <= 0.0 || !s.is_finite())
+    {
         return Err("--checkpoint-interval: must be a positive number of seconds".into());
     }
-    if args.peer_timeout.is_some_and(|s| s <= 0.0) {
+    let (checkpoint, resume) = checkpointing(args, o, &job.graph)?;
+    if args
+        .peer_timeout
+        .is_some_and(|s| s <= 0.0 || !s.is_finite())
+    {
         return Err("--peer-timeout: must be a positive number of seconds".into());
     }
-    let _ = (args.steal, &o.steal, o.peer_timeout, o.checkpoint_interval);
+    let _ = (args.steal, &o.steal);
     let trace = args.trace.clone().or(o.trace.clone());
     let settings = Settings {
         threads,
         trace: trace.is_some(),
+        checkpoint,
+        peer_timeout: args.peer_timeout.or(o.peer_timeout),
     };
     info!(
         "job {:?}: {} tasks on {ranks} rank{}",
@@ -314,7 +330,83 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         trace,
         settings,
         job,
+        resume,
     })
+}
+
+/// Default seconds between checkpoints when only `--checkpoint-dir` is given.
+const DEFAULT_CHECKPOINT_INTERVAL: f64 = 60.0;
+
+/// The checkpoint settings and, with `--resume`, the checkpoint to start from.
+fn checkpointing(
+    args: &RunArgs,
+    o: &JobOptions,
+    graph: &dirk::Graph,
+) -> Result<(Option<CheckpointSettings>, Option<Resume>), String> {
+    let Some(dir) = args.checkpoint_dir.clone().or(o.checkpoint_dir.clone()) else {
+        if args.resume {
+            return Err("--resume needs --checkpoint-dir DIR (where the checkpoints are)".into());
+        }
+        if args.checkpoint_interval.is_some() || o.checkpoint_interval.is_some() {
+            return Err("--checkpoint-interval needs --checkpoint-dir DIR".into());
+        }
+        return Ok((None, None));
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| format!("--checkpoint-dir {}: {e}", dir.display()))?;
+    let fingerprint = dirk::plan::fingerprint(graph);
+    let last_seq = std::fs::read_dir(&dir)
+        .map_err(|e| format!("--checkpoint-dir {}: {e}", dir.display()))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("ckpt-")?
+                .parse::<u64>()
+                .ok()
+        })
+        .max()
+        .unwrap_or(0);
+    let mut resume = None;
+    if args.resume {
+        let (found, notes) = checkpoint::find_resumable(&dir, &fingerprint);
+        for n in notes {
+            warn!("{n}");
+        }
+        match found {
+            Some(f) => {
+                let mut finished = vec![false; graph.len()];
+                for &t in &f.finished {
+                    finished[t as usize] = true;
+                }
+                info!(
+                    "resuming from checkpoint {} ({} of {} tasks finished)",
+                    f.seq,
+                    f.finished.len(),
+                    graph.len()
+                );
+                resume = Some(Resume {
+                    finished,
+                    holder: f.values.iter().copied().collect(),
+                    files: f.files.iter().map(|p| p.display().to_string()).collect(),
+                });
+            }
+            None => info!(
+                "no usable checkpoint in {}: starting from the beginning",
+                dir.display()
+            ),
+        }
+    }
+    let settings = CheckpointSettings {
+        dir,
+        interval: args
+            .checkpoint_interval
+            .or(o.checkpoint_interval)
+            .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL),
+        first_seq: last_seq + 1,
+        fingerprint,
+    };
+    Ok((Some(settings), resume))
 }
 
 fn run(args: RunArgs, verbosity: i32) -> ExitCode {
@@ -322,6 +414,9 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
         Ok(rt) => rt,
         Err(code) => return code,
     };
+    if let Some(t) = args.peer_timeout.filter(|t| *t > 0.0 && t.is_finite()) {
+        rt.set_peer_timeout(t);
+    }
     let prepared = if rt.rank() == 0 {
         match prepare(&args, rt.size()) {
             Ok(p) => Some(Some(p)),
@@ -333,12 +428,16 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
     } else {
         None
     };
-    let job = prepared
-        .as_ref()
-        .map(|p| p.as_ref().map(|p| (&p.job.graph, &p.settings)));
+    let job = prepared.as_ref().map(|p| {
+        p.as_ref().map(|p| runtime::Job {
+            graph: &p.job.graph,
+            settings: &p.settings,
+            resume: p.resume.as_ref(),
+        })
+    });
     let result = match rt.launch(job) {
         Ok(r) => r,
-        Err(RunError::Rejected) => return ExitCode::from(2),
+        Err(RunError::Rejected) | Err(RunError::Checkpoint) => return ExitCode::from(2),
         Err(RunError::Plan(e)) => {
             error!("{e}");
             return ExitCode::from(2);

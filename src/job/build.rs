@@ -8,7 +8,7 @@ use super::params::Params;
 use super::raw::{RawArg, RawTask};
 use crate::graph::{topo_order, Arg, Graph, Handle, Op};
 use crate::store;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
 
 /// True for a valid task id: letters, digits and `_ . : -`.
@@ -19,8 +19,13 @@ pub fn valid_id(id: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-'))
 }
 
-fn task_at(t: &RawTask) -> String {
-    format!("{} (task {:?})", t.path, t.id)
+fn task_error(t: &RawTask, field: &str, msg: impl Into<String>) -> JobError {
+    let at = if field.is_empty() {
+        t.path.clone()
+    } else {
+        format!("{}.{field}", t.path)
+    };
+    JobError::in_task(at, &t.id, msg)
 }
 
 /// Spawns the job's explicit tasks into `graph`, in an order that respects dependencies.
@@ -30,21 +35,21 @@ pub(super) fn build_tasks(
     base: &Path,
     graph: &mut Graph,
 ) -> Result<(), JobError> {
-    let mut index: HashMap<&str, usize> = HashMap::with_capacity(tasks.len());
+    let mut index: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(tasks.len(), Default::default());
     for (i, t) in tasks.iter().enumerate() {
         if !valid_id(&t.id) {
-            return Err(JobError::new(
-                format!("{}.id", t.path),
-                format!(
-                    "invalid task id {:?}: use letters, digits and _ . : -",
-                    t.id
-                ),
+            return Err(task_error(
+                t,
+                "id",
+                "invalid task id: use letters, digits and _ . : -",
             ));
         }
         if let Some(&j) = index.get(t.id.as_str()) {
-            return Err(JobError::new(
-                format!("{}.id", t.path),
-                format!("duplicate task id {:?} (first used by tasks[{j}])", t.id),
+            return Err(task_error(
+                t,
+                "id",
+                format!("duplicate task id (first used by tasks[{j}])"),
             ));
         }
         index.insert(&t.id, i);
@@ -55,8 +60,9 @@ pub(super) fn build_tasks(
         for (j, a) in t.args.iter().enumerate() {
             if let RawArg::Ref(r) = a {
                 let Some(&k) = index.get(r.as_str()) else {
-                    return Err(JobError::new(
-                        format!("{}.args[{j}]", task_at(t)),
+                    return Err(task_error(
+                        t,
+                        &format!("args[{j}]"),
                         format!("unknown task id {r:?}"),
                     ));
                 };
@@ -67,8 +73,9 @@ pub(super) fn build_tasks(
     }
     let order = topo_order(tasks.len(), |i| &deps[i]).map_err(|cycle| {
         let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
-        JobError::new(
-            task_at(&tasks[cycle[0]]),
+        task_error(
+            &tasks[cycle[0]],
+            "",
             format!(
                 "the graph has a cycle: {} (a task graph must be acyclic)",
                 names.join(" -> ")
@@ -90,7 +97,7 @@ pub(super) fn build_tasks(
             .collect();
         let h = graph
             .spawn_named(t.id.clone(), op, args, t.scope.clone())
-            .map_err(|e| JobError::new(task_at(t), e.to_string()))?;
+            .map_err(|e| task_error(t, "args", e.to_string()))?;
         handles[i] = Some(h);
     }
     Ok(())
@@ -98,7 +105,7 @@ pub(super) fn build_tasks(
 
 /// Reads `op` and its `params` into an `Op`, rejecting unknown ops and parameters.
 fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
-    let mut p = Params::new(&t.params, format!("{}.params", task_at(t)));
+    let mut p = Params::new(&t.params, format!("{}.params", t.path)).for_task(&t.id);
     let op = match t.op.as_str() {
         "rand" => Op::Rand {
             seed: p.u64_or("seed", 0)?,
@@ -128,8 +135,9 @@ fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
             iterations: p.u64_or("iterations", 0)?,
         },
         other => {
-            return Err(JobError::new(
-                format!("{}.op", task_at(t)),
+            return Err(task_error(
+                t,
+                "op",
                 format!("unknown op {other:?} (known: {})", Op::NAMES.join(", ")),
             ))
         }

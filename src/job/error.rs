@@ -4,10 +4,12 @@ use thiserror::Error;
 
 /// A bad job: reported once, before any task runs, with exit status 2.
 #[derive(Debug, Error, Clone, PartialEq)]
-#[error("{at}: {msg}")]
+#[error("{at}{}: {msg}", .task.as_ref().map(|t| format!(" (task {t:?})")).unwrap_or_default())]
 pub struct JobError {
-    /// Where: a file, a JSON path such as `tasks[3].args[1]`, or a task id.
+    /// Where: a file, or a JSON path such as `tasks[3].args[1]`.
     pub at: String,
+    /// The id of the task concerned, when there is one.
+    pub task: Option<String>,
     /// What is wrong, and where possible what to do.
     pub msg: String,
 }
@@ -17,6 +19,16 @@ impl JobError {
     pub fn new(at: impl Into<String>, msg: impl Into<String>) -> JobError {
         JobError {
             at: at.into(),
+            task: None,
+            msg: msg.into(),
+        }
+    }
+
+    /// An error at JSON path `at`, inside the task with id `task`.
+    pub fn in_task(at: impl Into<String>, task: &str, msg: impl Into<String>) -> JobError {
+        JobError {
+            at: at.into(),
+            task: Some(task.to_string()),
             msg: msg.into(),
         }
     }

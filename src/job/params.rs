@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 pub struct Params<'a> {
     map: &'a Map<String, Value>,
     path: String,
+    task: Option<String>,
     known: Vec<&'static str>,
 }
 
@@ -18,7 +19,21 @@ impl<'a> Params<'a> {
         Params {
             map,
             path: path.into(),
+            task: None,
             known: Vec::new(),
+        }
+    }
+
+    /// Names the task these parameters belong to in every error.
+    pub fn for_task(mut self, id: &str) -> Params<'a> {
+        self.task = Some(id.to_string());
+        self
+    }
+
+    fn err_at(&self, at: String, msg: impl Into<String>) -> JobError {
+        match &self.task {
+            Some(t) => JobError::in_task(at, t, msg),
+            None => JobError::new(at, msg),
         }
     }
 
@@ -34,7 +49,7 @@ impl<'a> Params<'a> {
 
     /// An error about key `key`.
     pub fn error(&self, key: &str, msg: impl Into<String>) -> JobError {
-        JobError::new(self.at(key), msg)
+        self.err_at(self.at(key), msg)
     }
 
     /// A non-negative integer, or `default` when absent.
@@ -156,10 +171,7 @@ impl<'a> Params<'a> {
                 } else {
                     known.join(", ")
                 };
-                return Err(JobError::new(
-                    self.at(k),
-                    format!("unknown key (expected: {expected})"),
-                ));
+                return Err(self.err_at(self.at(k), format!("unknown key (expected: {expected})")));
             }
         }
         Ok(())

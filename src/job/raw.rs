@@ -205,12 +205,13 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
         None => return Err(JobError::new(format!("{path}.id"), "missing")),
     };
     // From here on, messages name the task id too, so a reader can find the task by either.
-    let at = |field: &str| format!("{path}.{field} (task {id:?})");
+    let at = |field: &str| format!("{path}.{field}");
+    let err = |field: &str, msg: String| JobError::in_task(at(field), &id, msg);
     for k in t.keys() {
         if !["id", "op", "args", "params", "scope"].contains(&k.as_str()) {
-            return Err(JobError::new(
-                at(k),
-                "unknown key (expected: id, op, args, params, scope)",
+            return Err(err(
+                k,
+                "unknown key (expected: id, op, args, params, scope)".into(),
             ));
         }
     }
@@ -229,7 +230,7 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
         Some(Value::Array(list)) => list
             .iter()
             .enumerate()
-            .map(|(j, a)| parse_arg(a).map_err(|m| JobError::new(at(&format!("args[{j}]")), m)))
+            .map(|(j, a)| parse_arg(a).map_err(|m| err(&format!("args[{j}]"), m)))
             .collect::<Result<_, _>>()?,
         Some(v) => {
             return Err(JobError::new(
@@ -250,7 +251,7 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
     };
     let scope = match t.get("scope") {
         None | Some(Value::Null) => Scope::Any,
-        Some(s) => parse_scope(s).map_err(|m| JobError::new(at("scope"), m))?,
+        Some(s) => parse_scope(s).map_err(|m| err("scope", m))?,
     };
     Ok(RawTask {
         path,

@@ -4,8 +4,8 @@
 //! planning.
 
 use crate::graph::{Arg, Graph, Op, Output, ValueType};
+use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 
 /// An argument as a rank-local task sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -44,6 +44,21 @@ pub enum Source {
     Local(u32),
     /// Received from this rank.
     Remote(u32),
+    /// Read at start from this checkpoint file (`LocalPlan::checkpoint_files`): the task
+    /// finished before the checkpoint a resumed run starts from.
+    Checkpoint(u32),
+}
+
+/// What a resumed run starts from: the tasks a checkpoint says are finished, and which of
+/// its files holds each value still needed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Resume {
+    /// Per graph task: finished before the checkpoint.
+    pub finished: Vec<bool>,
+    /// Value of a finished task (by graph index) -> index into `files`.
+    pub holder: HashMap<u32, u32>,
+    /// The checkpoint's per-rank files.
+    pub files: Vec<String>,
 }
 
 /// A value present on this rank at some point of the run.
@@ -78,9 +93,24 @@ pub struct LocalPlan {
     pub slots: Vec<Slot>,
     /// Outputs (rank 0 only): datasets whose parts' tasks are `Slot::key`s of pinned slots.
     pub outputs: Vec<Output>,
+    /// Checkpoint files that `Source::Checkpoint` slots read from (resumed runs only).
+    pub checkpoint_files: Vec<String>,
 }
 
 impl LocalPlan {
+    /// The slots read from a checkpoint at start, with the file each comes from.
+    pub fn checkpoint_slots(&self) -> impl Iterator<Item = (u32, &Slot, &str)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s.source {
+                Source::Checkpoint(f) => {
+                    Some((i as u32, s, self.checkpoint_files[f as usize].as_str()))
+                }
+                _ => None,
+            })
+    }
+
     /// Number of values this rank receives.
     pub fn remote_slots(&self) -> usize {
         self.slots
@@ -90,14 +120,18 @@ impl LocalPlan {
     }
 }
 
-/// Splits the graph into one `LocalPlan` per rank.
+/// Splits the graph into one `LocalPlan` per rank. With `resume`, finished tasks are left
+/// out and the values they made that are still needed come from the checkpoint; fails with
+/// the id of a finished task whose needed value the checkpoint lacks.
 pub(super) fn build(
     g: &Graph,
     owner: &[u32],
     priority: &[u64],
     outputs: Vec<Output>,
     ranks: u32,
-) -> Vec<LocalPlan> {
+    resume: Option<&Resume>,
+) -> Result<Vec<LocalPlan>, String> {
+    let finished = |i: usize| resume.is_some_and(|r| r.finished[i]);
     let tasks = g.tasks();
     let mut plans: Vec<LocalPlan> = (0..ranks)
         .map(|rank| LocalPlan {
@@ -108,13 +142,44 @@ pub(super) fn build(
             tasks: Vec::new(),
             slots: Vec::new(),
             outputs: Vec::new(),
+            checkpoint_files: resume.map(|r| r.files.clone()).unwrap_or_default(),
         })
         .collect();
     // Global task -> (its local task index on its owner, its slot there).
     let mut local_task = vec![u32::MAX; tasks.len()];
     let mut local_slot = vec![u32::MAX; tasks.len()];
     // (rank, global task) -> slot of a remote copy on that rank.
-    let mut remote: HashMap<(u32, u32), u32> = HashMap::new();
+    let mut remote: HashMap<(u32, u32), u32> = HashMap::default();
+
+    /// A slot on rank `r` for the value of finished task `i`, read from the checkpoint.
+    fn checkpoint_slot(
+        plans: &mut [LocalPlan],
+        remote: &mut HashMap<(u32, u32), u32>,
+        resume: &Resume,
+        ty: &ValueType,
+        r: u32,
+        i: u32,
+        id: &str,
+    ) -> Result<u32, String> {
+        if let Some(&s) = remote.get(&(r, i)) {
+            return Ok(s);
+        }
+        let file = *resume
+            .holder
+            .get(&i)
+            .ok_or_else(|| format!("the checkpoint lacks the value of finished task {id:?}"))?;
+        let p = &mut plans[r as usize];
+        p.slots.push(Slot {
+            key: i,
+            source: Source::Checkpoint(file),
+            ty: ty.clone(),
+            readers: Vec::new(),
+            pinned: false,
+        });
+        let s = (p.slots.len() - 1) as u32;
+        remote.insert((r, i), s);
+        Ok(s)
+    }
 
     fn remote_slot(
         plans: &mut [LocalPlan],
@@ -145,6 +210,9 @@ pub(super) fn build(
 
     // Spawn order is topological: every producer is placed before its consumers.
     for (gi, t) in tasks.iter().enumerate() {
+        if finished(gi) {
+            continue;
+        }
         let r = owner[gi];
         let lt = plans[r as usize].tasks.len() as u32;
         let mut args = Vec::with_capacity(t.args.len());
@@ -153,7 +221,17 @@ pub(super) fn build(
             args.push(match a {
                 Arg::Task(h) => {
                     let i = h.index() as u32;
-                    let slot = if owner[i as usize] == r {
+                    let slot = if let (true, Some(res)) = (finished(i as usize), resume) {
+                        checkpoint_slot(
+                            &mut plans,
+                            &mut remote,
+                            res,
+                            &tasks[i as usize].ty,
+                            r,
+                            i,
+                            &tasks[i as usize].id,
+                        )?
+                    } else if owner[i as usize] == r {
                         local_slot[i as usize]
                     } else {
                         remote_slot(
@@ -203,7 +281,17 @@ pub(super) fn build(
     for o in &outputs {
         for part in &o.parts {
             let i = part.task;
-            let slot = if owner[i as usize] == 0 {
+            let slot = if let (true, Some(res)) = (finished(i as usize), resume) {
+                checkpoint_slot(
+                    &mut plans,
+                    &mut remote,
+                    res,
+                    &tasks[i as usize].ty,
+                    0,
+                    i,
+                    &tasks[i as usize].id,
+                )?
+            } else if owner[i as usize] == 0 {
                 local_slot[i as usize]
             } else {
                 remote_slot(
@@ -220,5 +308,5 @@ pub(super) fn build(
         }
     }
     plans[0].outputs = outputs;
-    plans
+    Ok(plans)
 }

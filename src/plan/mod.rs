@@ -3,12 +3,14 @@
 //! always give the same plan. No MPI here; `crate::runtime` moves the bytes.
 
 mod cost;
+mod fingerprint;
 mod local;
 mod partition;
 mod priority;
 
 pub use cost::{task_ns, transfer_ns};
-pub use local::{LocalArg, LocalPlan, LocalTask, Slot, Source};
+pub use fingerprint::fingerprint;
+pub use local::{LocalArg, LocalPlan, LocalTask, Resume, Slot, Source};
 pub use partition::RankInfo;
 pub use priority::bottom_levels;
 
@@ -56,14 +58,29 @@ pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
 
 /// Plans `g` for `ranks` and returns each rank's share.
 pub fn plan(g: &Graph, ranks: &[RankInfo]) -> Result<Vec<LocalPlan>, PlanError> {
+    plan_resumed(g, ranks, None)
+}
+
+/// Plans `g` for `ranks`, leaving out the tasks `resume` says are finished: their values
+/// still needed come from the checkpoint.
+pub fn plan_resumed(
+    g: &Graph,
+    ranks: &[RankInfo],
+    resume: Option<&Resume>,
+) -> Result<Vec<LocalPlan>, PlanError> {
     let a = assign(g, ranks)?;
-    Ok(local::build(
+    local::build(
         g,
         &a.owner,
         &a.priority,
         g.outputs(),
         ranks.len() as u32,
-    ))
+        resume,
+    )
+    .map_err(|why| PlanError {
+        task: String::new(),
+        why,
+    })
 }
 
 /// Encodes a rank's share for the wire.

@@ -2,8 +2,9 @@
 //! what each rank offers, plans, and scatters each rank its own share of the plan. A rejection
 //! at either step makes every rank return, so a bad job never leaves ranks waiting.
 
+use super::checkpoint::CheckpointSettings;
 use crate::graph::Graph;
-use crate::plan::{self, LocalPlan, PlanError, RankInfo};
+use crate::plan::{self, LocalPlan, PlanError, RankInfo, Resume};
 use mpi::datatype::Partition;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
@@ -16,6 +17,10 @@ pub struct Settings {
     pub threads: Option<usize>,
     /// Collect per-task events for `--trace`.
     pub trace: bool,
+    /// Take checkpoints (`--checkpoint-dir` with `--checkpoint-interval`).
+    pub checkpoint: Option<CheckpointSettings>,
+    /// Failure-detector timeout in seconds, when the job sets one.
+    pub peer_timeout: Option<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -85,10 +90,10 @@ pub(super) enum Distributed {
 /// Step 3: rank 0 plans `graph` for `ranks` and scatters the shares (MPI_Scatterv).
 pub(super) fn distribute(
     world: &SimpleCommunicator,
-    job: Option<(&Graph, &[RankInfo])>,
+    job: Option<(&Graph, &[RankInfo], Option<&Resume>)>,
 ) -> Distributed {
     let root = world.process_at_rank(0);
-    let planned = job.map(|(g, ranks)| plan::plan(g, ranks));
+    let planned = job.map(|(g, ranks, resume)| plan::plan_resumed(g, ranks, resume));
     let mut status: u32 = match &planned {
         Some(Err(_)) => 2,
         _ => 0,
@@ -98,9 +103,14 @@ pub(super) fn distribute(
         return Distributed::Rejected(planned.and_then(|p| p.err()));
     }
     let mut my_len: i32 = 0;
-    let bytes = match planned {
-        Some(Ok(plans)) => {
-            let encoded: Vec<Vec<u8>> = plans.iter().map(plan::encode).collect();
+    match planned {
+        Some(Ok(mut plans)) => {
+            // Rank 0 keeps its own share as it is; the others get theirs encoded. Rank 0's
+            // part of the scatter is one placeholder byte (MPI rejects empty buffers here).
+            let mine = plans.remove(0);
+            let encoded: Vec<Vec<u8>> = std::iter::once(vec![0u8])
+                .chain(plans.iter().map(plan::encode))
+                .collect();
             drop(plans);
             let counts: Vec<i32> = encoded
                 .iter()
@@ -116,19 +126,18 @@ pub(super) fn distribute(
                 })
                 .collect();
             let flat: Vec<u8> = encoded.concat();
-            let mut mine = vec![0u8; my_len as usize];
+            let mut placeholder = [0u8; 1];
             root.scatter_varcount_into_root(
                 &Partition::new(&flat[..], &counts[..], &displs[..]),
-                &mut mine[..],
+                &mut placeholder[..],
             );
-            mine
+            Distributed::Plan(mine)
         }
         _ => {
             root.scatter_into(&mut my_len);
-            let mut mine = vec![0u8; my_len as usize];
-            root.scatter_varcount_into(&mut mine[..]);
-            mine
+            let mut bytes = vec![0u8; my_len as usize];
+            root.scatter_varcount_into(&mut bytes[..]);
+            Distributed::Plan(plan::decode(&bytes).expect("rank 0 encoded this plan"))
         }
-    };
-    Distributed::Plan(plan::decode(&bytes).expect("rank 0 encoded this plan"))
+    }
 }

@@ -15,12 +15,16 @@
 
 mod abort;
 mod bootstrap;
+pub mod checkpoint;
+mod in_process;
+mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
+pub use in_process::{run_in_process, InProcessError};
 
 use crate::graph::{Graph, Handle, Output, Value};
-use crate::plan::{PlanError, RankInfo};
+use crate::plan::{PlanError, RankInfo, Resume};
 use crate::sched::Executor;
 use crate::trace::{ProgressMeter, RankSummary, Summary, TaskEvent, TraceEvents};
 use crate::transport::{self, TransferStats};
@@ -43,6 +47,9 @@ pub enum RunError {
     /// The plan cannot be made (on rank 0; other ranks get `Rejected`).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// A checkpoint value could not be read on some rank (it said why).
+    #[error("the checkpoint could not be loaded")]
+    Checkpoint,
     /// Threads could not be started.
     #[error("cannot start {threads} worker threads: {why}")]
     Pool {
@@ -53,10 +60,23 @@ pub enum RunError {
     },
 }
 
-/// MPI, started once per process.
+/// MPI, started once per process, and the failure detector that watches the other ranks.
 pub struct Runtime {
-    _universe: Universe,
+    // Field order is drop order: the watchdog says goodbye before MPI is finalised.
+    watchdog: Option<watchdog::Watchdog>,
     world: SimpleCommunicator,
+    _universe: Universe,
+}
+
+/// Default `--peer-timeout`: seconds of silence after which a rank counts as dead.
+pub const DEFAULT_PEER_TIMEOUT: f64 = 60.0;
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        if let Some(w) = self.watchdog.take() {
+            w.stop();
+        }
+    }
 }
 
 /// What a finished run leaves on a rank.
@@ -98,10 +118,23 @@ impl Runtime {
             return Err("the MPI library does not support MPI_THREAD_MULTIPLE".into());
         }
         let world = universe.world();
+        let hosts = host_names(&world);
+        let watchdog = watchdog::Watchdog::start(
+            hosts,
+            std::time::Duration::from_secs_f64(DEFAULT_PEER_TIMEOUT),
+        );
         Ok(Runtime {
-            _universe: universe,
+            watchdog: Some(watchdog),
             world,
+            _universe: universe,
         })
+    }
+
+    /// Sets the failure detector's timeout (`--peer-timeout`).
+    pub fn set_peer_timeout(&self, seconds: f64) {
+        if let Some(w) = &self.watchdog {
+            w.set_timeout(std::time::Duration::from_secs_f64(seconds));
+        }
     }
 
     /// This process's rank.
@@ -126,17 +159,23 @@ impl Runtime {
 
     /// SPMD convenience: every rank calls this; rank 0's graph and settings are the ones used.
     pub fn run(&self, graph: &Graph, settings: &Settings) -> Result<RunResult, RunError> {
-        let job = (self.rank() == 0).then_some(Some((graph, settings)));
+        let job = (self.rank() == 0).then_some(Some(Job {
+            graph,
+            settings,
+            resume: None,
+        }));
         self.launch(job)
     }
 
-    /// Runs a job on every rank. Rank 0 passes `Some(Some((graph, settings)))`, or
-    /// `Some(None)` to reject a job it found bad (every rank then returns `Rejected`); the
-    /// other ranks pass `None`.
-    pub fn launch(&self, job: Option<Option<(&Graph, &Settings)>>) -> Result<RunResult, RunError> {
+    /// Runs a job on every rank. Rank 0 passes `Some(Some(job))`, or `Some(None)` to reject a
+    /// job it found bad (every rank then returns `Rejected`); the other ranks pass `None`.
+    pub fn launch(&self, job: Option<Option<Job<'_>>>) -> Result<RunResult, RunError> {
         let t_start = Instant::now();
-        let settings = bootstrap::share_settings(&self.world, job.map(|j| j.map(|(_, s)| s)))
-            .ok_or(RunError::Rejected)?;
+        let settings = bootstrap::share_settings(
+            &self.world,
+            job.as_ref().map(|j| j.as_ref().map(|j| j.settings)),
+        )
+        .ok_or(RunError::Rejected)?;
         let threads = settings.threads.unwrap_or_else(default_threads);
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -152,12 +191,26 @@ impl Runtime {
             gpus: 0,
         };
         let ranks = bootstrap::gather_ranks(&self.world, me);
-        let graph = job.flatten().map(|(g, _)| g);
-        let plan = match bootstrap::distribute(&self.world, graph.zip(ranks.as_deref())) {
+        let job = job.flatten();
+        let prior_finished: Vec<u32> = job
+            .as_ref()
+            .and_then(|j| j.resume)
+            .map(|r| {
+                (0..r.finished.len() as u32)
+                    .filter(|&i| r.finished[i as usize])
+                    .collect()
+            })
+            .unwrap_or_default();
+        let to_plan = job
+            .as_ref()
+            .zip(ranks.as_deref())
+            .map(|(j, r)| (j.graph, r, j.resume));
+        let plan = match bootstrap::distribute(&self.world, to_plan) {
             Distributed::Plan(p) => Arc::new(p),
             Distributed::Rejected(Some(e)) => return Err(RunError::Plan(e)),
             Distributed::Rejected(None) => return Err(RunError::Rejected),
         };
+        let preloaded = self.load_checkpoint_slots(&plan)?;
         let plan_seconds = t_start.elapsed().as_secs_f64();
 
         // Step 4: run this rank's share.
@@ -171,7 +224,8 @@ impl Runtime {
         );
         let count_comm = self.world.duplicate();
         let meter = (self.rank() == 0).then(|| {
-            let mut m = ProgressMeter::new(plan.total_tasks, Instant::now());
+            let mut m = ProgressMeter::new(plan.total_tasks, Instant::now())
+                .with_prior(prior_finished.len() as u64);
             Box::new(move |done, last| {
                 if last {
                     m.finish(done, Instant::now());
@@ -192,7 +246,15 @@ impl Runtime {
         self.world.barrier();
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
-        let finished = match exec.run() {
+        exec.start(preloaded);
+        let ck_stats = match &settings.checkpoint {
+            Some(ck) => checkpoint::drive(&self.world, &exec, &stats, ck, &prior_finished),
+            None => {
+                exec.wait(None);
+                checkpoint::CheckpointStats::default()
+            }
+        };
+        let finished = match exec.finish() {
             Ok(f) => f,
             Err(failure) => {
                 tracing::error!("{failure}");
@@ -272,6 +334,8 @@ impl Runtime {
             wall_seconds: t_start.elapsed().as_secs_f64(),
             plan_seconds,
             run_seconds,
+            checkpoints: ck_stats.taken,
+            checkpoint_seconds: ck_stats.seconds,
             per_rank,
         };
         Ok(RunResult {
@@ -324,6 +388,54 @@ fn task_events(
         .collect()
 }
 
+impl Runtime {
+    /// Reads this rank's checkpoint slots; if any rank cannot, every rank returns an error.
+    fn load_checkpoint_slots(
+        &self,
+        plan: &crate::plan::LocalPlan,
+    ) -> Result<Vec<(u32, Value)>, RunError> {
+        let mut loaded = Vec::new();
+        let mut ok = true;
+        for (slot, s, file) in plan.checkpoint_slots() {
+            match crate::store::checkpoint::read_checkpoint_value(
+                std::path::Path::new(file),
+                s.key,
+                &s.ty,
+            ) {
+                Ok(v) => loaded.push((slot, v)),
+                Err(e) => {
+                    tracing::error!("cannot resume: {e}");
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        let mut all_ok = 0i32;
+        self.world.all_reduce_into(
+            &i32::from(ok),
+            &mut all_ok,
+            mpi::collective::SystemOperation::min(),
+        );
+        if all_ok == 1 {
+            Ok(loaded)
+        } else if ok {
+            Err(RunError::Rejected)
+        } else {
+            Err(RunError::Checkpoint)
+        }
+    }
+}
+
+/// What rank 0 hands to `Runtime::launch`.
+pub struct Job<'a> {
+    /// The graph to run.
+    pub graph: &'a Graph,
+    /// The run settings.
+    pub settings: &'a Settings,
+    /// Where a resumed run starts from.
+    pub resume: Option<&'a Resume>,
+}
+
 /// Gathers one serialisable item from every rank on rank 0, in rank order (MPI_Gatherv of
 /// their postcard encodings); returns an empty list elsewhere.
 fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
@@ -360,6 +472,21 @@ fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
             postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize])
                 .expect("gathered items decode")
         })
+        .collect()
+}
+
+/// Every rank's host name, on every rank (for messages about a silent rank).
+fn host_names(world: &SimpleCommunicator) -> Vec<String> {
+    const LEN: usize = 64;
+    let name = mpi::environment::processor_name().unwrap_or_else(|_| "?".into());
+    let mut mine = [0u8; LEN];
+    for (d, s) in mine.iter_mut().zip(name.bytes().take(LEN - 1)) {
+        *d = s;
+    }
+    let mut all = vec![0u8; LEN * world.size() as usize];
+    world.all_gather_into(&mine[..], &mut all[..]);
+    all.chunks(LEN)
+        .map(|c| String::from_utf8_lossy(c.split(|&b| b == 0).next().unwrap_or(&[])).into_owned())
         .collect()
 }
 

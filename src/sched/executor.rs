@@ -22,6 +22,7 @@
 //! and receives through its `Inbox` implementation.
 
 use super::latch::Latch;
+use super::pause::{Entry, PauseGate};
 use super::ready::ReadyQueue;
 use super::record::{self, Record, TaskTiming};
 use crate::graph::{Value, ValueType};
@@ -29,6 +30,7 @@ use crate::kernels::{self, Input};
 use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
+use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -48,6 +50,14 @@ pub struct TaskFailure {
     pub why: String,
 }
 
+/// A paused rank's part of a checkpoint.
+pub struct Snapshot {
+    /// Graph indices of the tasks finished on this rank.
+    pub finished: Vec<u32>,
+    /// Every value the rank holds, by producing task's graph index.
+    pub values: Vec<(u32, Arc<Value>)>,
+}
+
 /// What a completed run leaves behind on this rank.
 pub struct Finished {
     /// Timing of every local task.
@@ -63,7 +73,7 @@ struct Inner {
     values: Vec<Mutex<Option<Arc<Value>>>>,
     pending: Vec<AtomicU32>,
     readers_left: Vec<AtomicU32>,
-    remote_slot: HashMap<u32, u32>,
+    remote_slot: FxHashMap<u32, u32>,
     ready: ReadyQueue,
     remaining: AtomicUsize,
     /// Remote values delivered so far (so the tasks done can be told from `remaining`).
@@ -72,6 +82,8 @@ struct Inner {
     failure: Mutex<Option<TaskFailure>>,
     done: Latch,
     records: Vec<Record>,
+    finished: Vec<AtomicBool>,
+    gate: PauseGate,
     epoch: Instant,
 }
 
@@ -110,6 +122,10 @@ impl Executor {
             failure: Mutex::new(None),
             done: Latch::default(),
             records: (0..plan.tasks.len()).map(|_| Record::default()).collect(),
+            finished: (0..plan.tasks.len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
+            gate: PauseGate::default(),
             epoch: Instant::now(),
             plan,
             pool,
@@ -118,6 +134,11 @@ impl Executor {
         Executor {
             inner: Arc::new(inner),
         }
+    }
+
+    /// A handle that ends this run early from another thread (another rank failed).
+    pub fn canceller(&self) -> Canceller {
+        Canceller(Arc::clone(&self.inner))
     }
 
     /// The receiving side, for the transport.
@@ -147,6 +168,14 @@ impl Executor {
     /// Runs every local task; returns when all are done and all expected values arrived, or at
     /// the first failure.
     pub fn run(self) -> Result<Finished, TaskFailure> {
+        self.start(Vec::new());
+        self.wait(None);
+        self.finish()
+    }
+
+    /// Starts running: fills the slots read from a checkpoint with `preloaded` (slot, value)
+    /// pairs and queues every task whose inputs are all present.
+    pub fn start(&self, preloaded: Vec<(u32, Value)>) {
         let inner = &self.inner;
         if inner.remaining.load(Ordering::Acquire) == 0 {
             inner.done.open();
@@ -159,13 +188,74 @@ impl Executor {
             .filter(|(_, t)| t.deps == 0)
             .map(|(i, t)| (t.priority, i as u32))
             .collect();
-        let n = roots.len();
+        let mut n = roots.len();
         inner.ready.push_all(roots);
+        for (slot, value) in preloaded {
+            n += inner.fill(slot, Arc::new(value));
+        }
         for _ in 0..n {
             let i = Arc::clone(inner);
             inner.pool.spawn(move || i.drain());
         }
-        inner.done.wait();
+    }
+
+    /// Waits until the run is complete or failed (true), or until `timeout` passes (false).
+    pub fn wait(&self, timeout: Option<std::time::Duration>) -> bool {
+        match timeout {
+            None => {
+                self.inner.done.wait();
+                true
+            }
+            Some(t) => self.inner.done.wait_timeout(t),
+        }
+    }
+
+    /// Stops starting tasks and waits until none is running (for a checkpoint). Values
+    /// arriving meanwhile are still stored.
+    pub fn pause(&self) {
+        self.inner.gate.pause();
+        self.inner.gate.wait_idle();
+    }
+
+    /// True once a task of this rank has failed (or the run was cancelled).
+    pub fn failed(&self) -> bool {
+        self.inner.failed.load(Ordering::Acquire)
+    }
+
+    /// Starts tasks again after `pause`.
+    pub fn resume(&self) {
+        let n = self.inner.gate.resume();
+        for _ in 0..n {
+            let i = Arc::clone(&self.inner);
+            self.inner.pool.spawn(move || i.drain());
+        }
+    }
+
+    /// While paused: the graph indices of the tasks finished here, and every value this rank
+    /// holds (by producing task), which together with the other ranks' make a consistent cut.
+    pub fn snapshot(&self) -> Snapshot {
+        let inner = &self.inner;
+        let finished = inner
+            .plan
+            .tasks
+            .iter()
+            .zip(&inner.finished)
+            .filter(|(_, f)| f.load(Ordering::Acquire))
+            .map(|(t, _)| inner.plan.slots[t.out as usize].key)
+            .collect();
+        let values = inner
+            .plan
+            .slots
+            .iter()
+            .zip(&inner.values)
+            .filter_map(|(s, v)| v.lock().expect("slot lock").clone().map(|v| (s.key, v)))
+            .collect();
+        Snapshot { finished, values }
+    }
+
+    /// The result of a run that `wait` reported complete.
+    pub fn finish(self) -> Result<Finished, TaskFailure> {
+        let inner = &self.inner;
         if let Some(f) = inner.failure.lock().expect("failure lock").take() {
             return Err(f);
         }
@@ -193,8 +283,16 @@ impl Executor {
 impl Inner {
     /// One drainer: pops and runs tasks while its own work makes more ready (step 3).
     fn drain(self: Arc<Self>) {
-        while let Some(t) = self.ready.pop() {
+        loop {
+            if let Entry::Parked = self.gate.enter() {
+                return;
+            }
+            let Some(t) = self.ready.pop() else {
+                self.gate.leave();
+                return;
+            };
             let newly = self.execute(t);
+            self.gate.leave();
             if newly == 0 {
                 return;
             }
@@ -271,6 +369,7 @@ impl Inner {
             }
         }
         let newly = self.fill(task.out, value);
+        self.finished[t as usize].store(true, Ordering::Release);
         self.finish_one();
         newly
     }
@@ -323,6 +422,23 @@ impl Inner {
         drop(f);
         self.done.open();
         0
+    }
+}
+
+/// Ends a run early: `run` returns the given failure as soon as running tasks finish.
+#[derive(Clone)]
+pub struct Canceller(Arc<Inner>);
+
+impl Canceller {
+    /// Stops the run, reporting `why` (unless it already failed).
+    pub fn cancel(&self, why: TaskFailure) {
+        let mut f = self.0.failure.lock().expect("failure lock");
+        if f.is_none() {
+            *f = Some(why);
+        }
+        self.0.failed.store(true, Ordering::Release);
+        drop(f);
+        self.0.done.open();
     }
 }
 

@@ -16,6 +16,16 @@ impl Latch {
         self.cv.notify_all();
     }
 
+    /// Blocks until the latch is open (true) or `timeout` passed (false).
+    pub(crate) fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
+        let open = self.open.lock().expect("latch lock");
+        let (open, _) = self
+            .cv
+            .wait_timeout_while(open, timeout, |o| !*o)
+            .expect("latch lock");
+        *open
+    }
+
     /// Blocks until the latch is open.
     pub(crate) fn wait(&self) {
         let mut open = self.open.lock().expect("latch lock");

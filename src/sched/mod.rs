@@ -4,8 +4,9 @@
 
 mod executor;
 mod latch;
+mod pause;
 mod ready;
 mod record;
 
-pub use executor::{in_task, Executor, Finished, TaskFailure};
+pub use executor::{in_task, Canceller, Executor, Finished, Snapshot, TaskFailure};
 pub use record::TaskTiming;

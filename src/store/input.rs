@@ -46,24 +46,38 @@ pub fn read_dataset(path: &Path, dataset: &str, ty: &ValueType) -> Result<Value,
     let err = |e: hdf5::Error| StoreError::dataset(path, dataset, e);
     let file = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
     let ds = file.dataset(dataset).map_err(err)?;
-    let ValueType::Array { dtype, shape } = ty else {
-        return Ok(Value::Scalar(ds.read_scalar::<f64>().map_err(err)?));
-    };
-    if ds.shape() != *shape {
-        return Err(StoreError::dataset(
-            path,
-            dataset,
-            format!(
-                "shape changed since validation: now {:?}, was {shape:?}",
-                ds.shape()
-            ),
-        ));
+    if let ValueType::Array { shape, .. } = ty {
+        if ds.shape() != *shape {
+            return Err(StoreError::dataset(
+                path,
+                dataset,
+                format!(
+                    "shape changed since validation: now {:?}, was {shape:?}",
+                    ds.shape()
+                ),
+            ));
+        }
     }
-    let data = match dtype {
-        DType::F64 => Data::F64(ds.read_raw().map_err(err)?),
-        DType::F32 => Data::F32(ds.read_raw().map_err(err)?),
-        DType::I64 => Data::I64(ds.read_raw().map_err(err)?),
-        DType::U8 => Data::U8(ds.read_raw().map_err(err)?),
+    read_value(&ds, ty).map_err(err)
+}
+
+/// Reads an open dataset whose type is known to be `ty`.
+pub(crate) fn read_value(ds: &hdf5::Dataset, ty: &ValueType) -> hdf5::Result<Value> {
+    let ValueType::Array { dtype, shape } = ty else {
+        return Ok(Value::Scalar(ds.read_scalar::<f64>()?));
     };
+    let data = match dtype {
+        DType::F64 => Data::F64(ds.read_raw()?),
+        DType::F32 => Data::F32(ds.read_raw()?),
+        DType::I64 => Data::I64(ds.read_raw()?),
+        DType::U8 => Data::U8(ds.read_raw()?),
+    };
+    if data.len() != ty.len() {
+        return Err(
+            format!("holds {} elements, expected {}", data.len(), ty.len())
+                .as_str()
+                .into(),
+        );
+    }
     Ok(Value::Array(Array::new(shape.clone(), data)))
 }

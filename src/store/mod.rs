@@ -1,7 +1,8 @@
-//! What outlives the process, in HDF5: job inputs (`load`), the `--output` file, and the
-//! whole-or-nothing file helper that every writer uses.
+//! What outlives the process, in HDF5: job inputs (`load`), the `--output` file, checkpoints,
+//! and the whole-or-nothing file helper that every writer uses.
 
 mod atomic;
+pub mod checkpoint;
 mod error;
 mod input;
 mod output;

@@ -20,6 +20,8 @@ pub const LINE_EVERY: Duration = Duration::from_secs(5);
 /// Decides when to show progress and formats it; lives on rank 0's progress thread.
 pub struct ProgressMeter {
     total: u64,
+    /// Tasks finished before a resume: counted as done, not in the rate.
+    prior: u64,
     start: Instant,
     last: Option<Instant>,
     tty: bool,
@@ -33,6 +35,7 @@ impl ProgressMeter {
     pub fn new(total: u64, start: Instant) -> ProgressMeter {
         ProgressMeter {
             total,
+            prior: 0,
             start,
             last: None,
             tty: std::io::stderr().is_terminal(),
@@ -41,20 +44,29 @@ impl ProgressMeter {
         }
     }
 
-    /// Takes the latest count; prints when a line is due.
+    /// Counts `prior` tasks (finished before a resume) as done, outside the rate.
+    pub fn with_prior(mut self, prior: u64) -> ProgressMeter {
+        self.prior = prior;
+        self
+    }
+
+    /// Takes the latest count of tasks finished in this run; prints when a line is due.
     pub fn update(&mut self, done: u64, now: Instant) {
         if !self.enabled || !self.due(now) {
             return;
         }
         let elapsed = now.duration_since(self.start).as_secs_f64();
         if self.tty {
-            let line = format_line(done, self.total, elapsed, Some(30));
+            let line = format_line(self.prior, done, self.total, elapsed, Some(30));
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "\r\x1b[2K{line}");
             let _ = err.flush();
             self.bar_drawn = true;
         } else {
-            tracing::info!("{}", format_line(done, self.total, elapsed, None));
+            tracing::info!(
+                "{}",
+                format_line(self.prior, done, self.total, elapsed, None)
+            );
         }
     }
 
@@ -62,7 +74,7 @@ impl ProgressMeter {
     pub fn finish(&mut self, done: u64, now: Instant) {
         if self.bar_drawn {
             let elapsed = now.duration_since(self.start).as_secs_f64();
-            let line = format_line(done, self.total, elapsed, Some(30));
+            let line = format_line(self.prior, done, self.total, elapsed, Some(30));
             eprintln!("\r\x1b[2K{line}");
             self.bar_drawn = false;
         }
@@ -84,15 +96,23 @@ impl ProgressMeter {
     }
 }
 
-/// `done/total tasks (pct), rate, ETA`, with a bar of `bar` characters in front when given.
-pub(crate) fn format_line(done: u64, total: u64, elapsed_s: f64, bar: Option<usize>) -> String {
+/// `done/total tasks (pct), rate, ETA`, with a bar of `bar` characters in front when given;
+/// `prior` tasks (finished before a resume) count as done but not in the rate.
+pub(crate) fn format_line(
+    prior: u64,
+    ran: u64,
+    total: u64,
+    elapsed_s: f64,
+    bar: Option<usize>,
+) -> String {
+    let done = prior + ran;
     let frac = if total == 0 {
         1.0
     } else {
         (done as f64 / total as f64).min(1.0)
     };
     let rate = if elapsed_s > 0.0 {
-        done as f64 / elapsed_s
+        ran as f64 / elapsed_s
     } else {
         0.0
     };
@@ -143,16 +163,22 @@ mod tests {
 
     #[test]
     fn line_shows_count_rate_and_eta() {
-        let l = format_line(250, 1000, 5.0, None);
+        let l = format_line(0, 250, 1000, 5.0, None);
         assert_eq!(
             l,
             "progress: 250/1000 tasks (25.0%), 50.0 tasks/s, ETA 15 s"
         );
-        let b = format_line(500, 1000, 1.0, Some(10));
+        let b = format_line(0, 500, 1000, 1.0, Some(10));
         assert!(b.starts_with("[#####.....] 500/1000"), "{b}");
         assert!(b.ends_with("ETA 1 s"), "{b}");
-        assert!(format_line(0, 10, 2.0, None).ends_with("ETA unknown"));
-        assert!(format_line(10, 10, 2.0, None).ends_with("ETA 0 s"));
+        assert!(format_line(0, 0, 10, 2.0, None).ends_with("ETA unknown"));
+        assert!(format_line(0, 10, 10, 2.0, None).ends_with("ETA 0 s"));
+        // After a resume: 600 done before, 100 in 10 s now: 10/s, 300 left.
+        let r = format_line(600, 100, 1000, 10.0, None);
+        assert_eq!(
+            r,
+            "progress: 700/1000 tasks (70.0%), 10.0 tasks/s, ETA 30 s"
+        );
         assert_eq!(duration_text(200.0), "3 min 20 s");
         assert_eq!(duration_text(7500.0), "2 h 05 min");
     }
@@ -162,6 +188,7 @@ mod tests {
         let t0 = Instant::now();
         let mut m = ProgressMeter {
             total: 10,
+            prior: 0,
             start: t0,
             last: None,
             tty: false,

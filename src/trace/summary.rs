@@ -38,6 +38,12 @@ pub struct Summary {
     pub plan_seconds: f64,
     /// Task execution, from the common start to the last rank's end, seconds.
     pub run_seconds: f64,
+    /// Checkpoints committed during the run.
+    #[serde(default)]
+    pub checkpoints: u64,
+    /// Seconds rank 0 spent taking them (the run was paused meanwhile).
+    #[serde(default)]
+    pub checkpoint_seconds: f64,
     /// Per-rank figures.
     pub per_rank: Vec<RankSummary>,
 }

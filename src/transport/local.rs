@@ -53,11 +53,12 @@ pub struct LocalEndpoint {
 impl Transport for LocalEndpoint {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
         let bytes = value.bytes();
+        self.net.stats[self.rank as usize].queued();
         self.net.stats[self.rank as usize].sent(bytes);
-        self.net.stats[dest as usize].received(bytes);
         let inbox = self.net.inboxes[dest as usize]
             .get()
             .expect("every inbox is attached before the run starts");
         inbox.deliver(key, (*value).clone());
+        self.net.stats[dest as usize].received(bytes);
     }
 }

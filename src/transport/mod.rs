@@ -35,8 +35,10 @@ pub struct TransferStats {
     pub bytes_received: AtomicU64,
     /// Messages sent.
     pub messages_sent: AtomicU64,
-    /// Messages received.
+    /// Messages received and handed to the inbox.
     pub messages_received: AtomicU64,
+    /// Values handed to `Transport::send` (posted or not yet).
+    pub messages_queued: AtomicU64,
 }
 
 impl TransferStats {
@@ -49,6 +51,19 @@ impl TransferStats {
         self.bytes_received
             .fetch_add(bytes as u64, Ordering::Relaxed);
         self.messages_received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn queued(&self) {
+        self.messages_queued.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (values queued for sending, values received and delivered): summed over all ranks the
+    /// two are equal exactly when no value is in flight.
+    pub fn message_counts(&self) -> (u64, u64) {
+        (
+            self.messages_queued.load(Ordering::SeqCst),
+            self.messages_received.load(Ordering::SeqCst),
+        )
     }
 
     /// (bytes sent, bytes received).

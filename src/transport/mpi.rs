@@ -16,7 +16,8 @@
 //!    send wakes it at once).
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
-//! expected value has arrived (and, on rank 0, every other rank's final progress count).
+//! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
+//! are task indices, so tags stay below 2^31-1, Open MPI's and MPICH's `MPI_TAG_UB`.
 //!
 //! **Tracing.** With a trace epoch (`--trace` on; every rank knows it from the settings) each
 //! send is recorded from posting to completion and each receive from matching to completion,
@@ -27,8 +28,7 @@
 //! values), ranks other than 0 send their count of finished tasks to rank 0 every half second
 //! when it changed, with tag 0, and once at the end with tag 1; rank 0 adds them to its own
 //! count and hands the total to its `ProgressLink::on_tick` at the same pace. One 8-byte
-//! message per rank per half second at most: nothing a run can measure. Keys are task indices, so tags stay below 2^31-1, Open MPI's
-//! and MPICH's `MPI_TAG_UB`.
+//! message per rank per half second at most: nothing a run can measure.
 
 use super::{Inbox, TransferStats, Transport};
 use crate::graph::{Array, DType, Data, Value, ValueType};
@@ -42,6 +42,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
+
+/// Sends posted to MPI at once; the rest wait in the progress thread's backlog.
+const MAX_IN_FLIGHT: usize = 128;
 
 struct Outgoing {
     dest: u32,
@@ -72,6 +75,7 @@ pub struct MpiSender {
 
 impl Transport for MpiSender {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
+        self.shared.stats.queued();
         self.shared
             .queue
             .lock()
@@ -373,7 +377,6 @@ enum RecvBuf {
 }
 
 struct PendingRecv {
-    request: ffi::MPI_Request,
     key: u32,
     source: u32,
     start_ns: u64,
@@ -381,8 +384,8 @@ struct PendingRecv {
     buf: RecvBuf,
 }
 
+/// A send in flight: the value stays alive until its request completes.
 struct PendingSend {
-    request: ffi::MPI_Request,
     dest: u32,
     key: u32,
     start_ns: u64,
@@ -431,16 +434,27 @@ fn progress_loop(
     counts: &mut Counts,
 ) {
     let mut loops = 0u32;
+    // Requests and what they keep alive, in two parallel lists each (MPI_Testsome wants a
+    // plain array of requests).
+    let mut backlog: std::collections::VecDeque<Outgoing> = std::collections::VecDeque::new();
+    let mut send_reqs: Vec<ffi::MPI_Request> = Vec::new();
     let mut sends: Vec<PendingSend> = Vec::new();
+    let mut recv_reqs: Vec<ffi::MPI_Request> = Vec::new();
     let mut recvs: Vec<PendingRecv> = Vec::new();
     let mut matched = 0usize;
     let mut received = 0usize;
     let mut idle_since: Option<Instant> = None;
     loop {
         let mut active = false;
-        // 1. Post queued sends.
-        let batch = std::mem::take(&mut *shared.queue.lock().expect("send queue lock"));
-        for o in batch {
+        // 1. Post queued sends, at most MAX_IN_FLIGHT at a time: MPI_Testsome walks its whole
+        //    list, so an unbounded list makes many small sends quadratic.
+        if backlog.is_empty() {
+            backlog = std::mem::take(&mut *shared.queue.lock().expect("send queue lock")).into();
+        } else {
+            backlog.extend(shared.queue.lock().expect("send queue lock").drain(..));
+        }
+        while send_reqs.len() < MAX_IN_FLIGHT {
+            let Some(o) = backlog.pop_front() else { break };
             active = true;
             let start_ns = tracer.now();
             let (ptr, n, dt) = payload(&o.value);
@@ -462,8 +476,8 @@ fn progress_loop(
             };
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(o.value.bytes());
+            send_reqs.push(request);
             sends.push(PendingSend {
-                request,
                 dest: o.dest,
                 key: o.key,
                 start_ns,
@@ -529,8 +543,8 @@ fn progress_loop(
                 )
             };
             assert_eq!(rc, 0, "MPI_Imrecv failed");
+            recv_reqs.push(request);
             recvs.push(PendingRecv {
-                request,
                 key,
                 source: status.MPI_SOURCE as u32,
                 start_ns,
@@ -538,33 +552,29 @@ fn progress_loop(
                 buf,
             });
         }
-        // 3. Complete requests.
-        let mut i = 0;
-        while i < sends.len() {
-            if test(&mut sends[i].request) {
-                let s = sends.swap_remove(i);
-                tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
-                active = true;
-            } else {
-                i += 1;
-            }
+        // 3. Complete requests: one MPI_Testsome per list, so a long list costs one call.
+        for i in completed(&mut send_reqs) {
+            send_reqs.swap_remove(i);
+            let s = sends.swap_remove(i);
+            tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
+            active = true;
         }
-        let mut i = 0;
-        while i < recvs.len() {
-            if test(&mut recvs[i].request) {
-                let r = recvs.swap_remove(i);
-                received += 1;
-                active = true;
-                let value = finish_recv(r.buf, &r.ty);
-                shared.stats.received(value.bytes());
-                tracer.record(r.source, Direction::Recv, r.key, value.bytes(), r.start_ns);
-                inbox.deliver(r.key, value);
-            } else {
-                i += 1;
-            }
+        for i in completed(&mut recv_reqs) {
+            recv_reqs.swap_remove(i);
+            let r = recvs.swap_remove(i);
+            received += 1;
+            active = true;
+            let value = finish_recv(r.buf, &r.ty);
+            let bytes = value.bytes();
+            tracer.record(r.source, Direction::Recv, r.key, bytes, r.start_ns);
+            inbox.deliver(r.key, value);
+            // Counted once delivered, so a checkpoint that sees every message received also
+            // sees every value in its slot.
+            shared.stats.received(bytes);
         }
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
+            && backlog.is_empty()
             && received == expected
             && shared.queue.lock().expect("send queue lock").is_empty()
             && counts.settle()
@@ -609,6 +619,32 @@ fn test(request: &mut ffi::MPI_Request) -> bool {
     let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
     assert_eq!(rc, 0, "MPI_Test failed");
     flag != 0
+}
+
+/// Indices of the requests that have completed, in decreasing order (so the caller can
+/// `swap_remove` them one by one).
+fn completed(requests: &mut [ffi::MPI_Request]) -> Vec<usize> {
+    if requests.is_empty() {
+        return Vec::new();
+    }
+    let mut indices: Vec<c_int> = vec![0; requests.len()];
+    let mut outcount: c_int = 0;
+    // SAFETY: `requests` holds `len` live request handles and `indices` has room for `len`
+    // entries; STATUSES_IGNORE is an initialised constant.
+    let rc = unsafe {
+        ffi::MPI_Testsome(
+            requests.len() as c_int,
+            requests.as_mut_ptr(),
+            &mut outcount,
+            indices.as_mut_ptr(),
+            ffi::RSMPI_STATUSES_IGNORE,
+        )
+    };
+    assert_eq!(rc, 0, "MPI_Testsome failed");
+    let n = usize::try_from(outcount).unwrap_or(0); // MPI_UNDEFINED (< 0): none active
+    let mut done: Vec<usize> = indices[..n].iter().map(|&i| i as usize).collect();
+    done.sort_unstable_by(|a, b| b.cmp(a));
+    done
 }
 
 fn finish_recv(buf: RecvBuf, ty: &ValueType) -> Value {

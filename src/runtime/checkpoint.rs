@@ -1,0 +1,181 @@
+//! Coordinated checkpoints during a run, driven by the main thread of every rank.
+//!
+//! Every `interval` seconds (or as soon as its own share is done) each rank enters the same
+//! sequence of collectives:
+//!
+//! 1. *Agree*: an all-reduce of "my share is done"; when every rank is done the run is over.
+//! 2. *Pause*: each rank stops starting tasks and waits for its running tasks to end.
+//! 3. *Quiesce*: all-reduces of (values queued for sending − values received) until the sum
+//!    is zero: no value is in flight, so every value a later task needs is in some rank's
+//!    slots. Finished tasks plus held values now form a consistent cut of the graph.
+//! 4. *Write*: each rank writes its file (temp file, fsync, rename); an all-reduce tells
+//!    whether all succeeded; rank 0 gathers the files' checksums and writes the manifest, the
+//!    commit point, then removes all but this and the previous checkpoint. A failed write
+//!    (a full disk) leaves the previous checkpoint as it was.
+//! 5. *Resume*: tasks start again.
+//!
+//! A rank that dies at any point leaves at worst a folder without a manifest, never used.
+
+use crate::sched::Executor;
+use crate::store::checkpoint::{self, Manifest, ManifestFile, RankFileMeta};
+use crate::transport::TransferStats;
+use mpi::collective::SystemOperation;
+use mpi::topology::SimpleCommunicator;
+use mpi::traits::*;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Checkpoint settings every rank knows.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointSettings {
+    /// Folder holding the `ckpt-NNNNNN` folders.
+    pub dir: PathBuf,
+    /// Seconds between checkpoints.
+    pub interval: f64,
+    /// Sequence number of the first checkpoint this run writes.
+    pub first_seq: u64,
+    /// The graph's fingerprint.
+    pub fingerprint: String,
+}
+
+/// What checkpointing cost this rank.
+#[derive(Clone, Debug, Default)]
+pub struct CheckpointStats {
+    /// Checkpoints committed.
+    pub taken: u64,
+    /// Seconds spent in steps 2-5, all checkpoints together.
+    pub seconds: f64,
+}
+
+fn all_min(world: &SimpleCommunicator, x: i64) -> i64 {
+    let mut out = 0i64;
+    world.all_reduce_into(&x, &mut out, SystemOperation::min());
+    out
+}
+
+fn all_sum(world: &SimpleCommunicator, x: i64) -> i64 {
+    let mut out = 0i64;
+    world.all_reduce_into(&x, &mut out, SystemOperation::sum());
+    out
+}
+
+/// Runs the checkpoint loop until every rank's share is done (or this rank's failed, which
+/// the caller then reports). `prior_finished` (rank 0) lists tasks finished before a resume.
+pub fn drive(
+    world: &SimpleCommunicator,
+    exec: &Executor,
+    stats: &TransferStats,
+    ck: &CheckpointSettings,
+    prior_finished: &[u32],
+) -> CheckpointStats {
+    let rank = world.rank() as u32;
+    let ranks = world.size() as u32;
+    let interval = Duration::from_secs_f64(ck.interval);
+    let mut seq = ck.first_seq;
+    let mut out = CheckpointStats::default();
+    let mut previous: Option<u64> = None;
+    let mut next = Instant::now() + interval;
+    loop {
+        let done = exec.wait(Some(next.saturating_duration_since(Instant::now())));
+        if done && exec.failed() {
+            return out; // the caller reports the failure and aborts every rank
+        }
+        if !done && Instant::now() < next {
+            continue;
+        }
+        // 1. Agree.
+        if all_min(world, i64::from(done)) == 1 {
+            return out;
+        }
+        let t = Instant::now();
+        // 2. Pause.
+        exec.pause();
+        // 3. Quiesce.
+        loop {
+            let (queued, received) = stats.message_counts();
+            if all_sum(world, queued as i64 - received as i64) == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        // 4. Write.
+        let snap = exec.snapshot();
+        let mut finished = snap.finished;
+        if rank == 0 {
+            finished.extend_from_slice(prior_finished);
+        }
+        let dir = checkpoint::checkpoint_dir(&ck.dir, seq);
+        let path = dir.join(checkpoint::rank_file_name(rank));
+        let meta = RankFileMeta {
+            fingerprint: &ck.fingerprint,
+            seq,
+            rank,
+            ranks,
+        };
+        let written = std::fs::create_dir_all(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|_| {
+                checkpoint::write_rank_file(&path, &meta, &finished, &snap.values)
+                    .map_err(|e| e.to_string())
+            });
+        if let Err(e) = &written {
+            tracing::warn!("checkpoint {seq}: cannot write {}: {e}", path.display());
+        }
+        let ok = all_min(world, i64::from(written.is_ok())) == 1;
+        let (hash, bytes) = written.unwrap_or((0, 0));
+        let total_finished = all_sum(world, finished.len() as i64) as u64;
+        let mine = [hash, bytes];
+        let root = world.process_at_rank(0);
+        if rank == 0 {
+            let mut all = vec![0u64; 2 * ranks as usize];
+            root.gather_into_root(&mine[..], &mut all[..]);
+            if ok {
+                let m = Manifest {
+                    dirk_checkpoint: 1,
+                    seq,
+                    fingerprint: ck.fingerprint.clone(),
+                    ranks,
+                    finished_tasks: total_finished,
+                    files: all
+                        .chunks(2)
+                        .enumerate()
+                        .map(|(r, c)| ManifestFile {
+                            rank: r as u32,
+                            file: checkpoint::rank_file_name(r as u32),
+                            bytes: c[1],
+                            xxh3: format!("{:016x}", c[0]),
+                        })
+                        .collect(),
+                };
+                match checkpoint::write_manifest(&dir, &m) {
+                    Ok(()) => {
+                        let size: u64 = all.chunks(2).map(|c| c[1]).sum();
+                        tracing::info!(
+                            "checkpoint {seq}: {} tasks finished, {:.1} MiB in {} ({:.2} s)",
+                            total_finished,
+                            size as f64 / (1 << 20) as f64,
+                            dir.display(),
+                            t.elapsed().as_secs_f64()
+                        );
+                        let keep: Vec<u64> = std::iter::once(seq).chain(previous).collect();
+                        checkpoint::prune(&ck.dir, &keep);
+                        previous = Some(seq);
+                        out.taken += 1;
+                    }
+                    Err(e) => tracing::warn!("checkpoint {seq}: cannot write the manifest: {e}; the previous checkpoint stays in use"),
+                }
+            } else {
+                tracing::warn!("checkpoint {seq} abandoned (a rank could not write its file); the previous checkpoint stays in use");
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+        } else {
+            root.gather_into(&mine[..]);
+        }
+        seq += 1;
+        // 5. Resume.
+        exec.resume();
+        out.seconds += t.elapsed().as_secs_f64();
+        next = Instant::now() + interval;
+    }
+}

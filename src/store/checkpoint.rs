@@ -1,0 +1,352 @@
+//! Checkpoint files: one HDF5 file per rank plus a JSON manifest that commits them.
+//!
+//! Layout of `DIR/ckpt-NNNNNN/` (N = sequence number):
+//!
+//! - `rank-R.h5`: attributes `fingerprint`, `seq`, `rank`, `ranks`; dataset `finished` (graph
+//!   indices of the tasks finished on that rank, u32); one dataset `values/<task index>` per
+//!   value the rank held, with attribute `xxh3` (checksum of its bytes);
+//! - `MANIFEST.json`: written last, whole or not at all; lists every rank file with its size
+//!   and xxh3 checksum. A folder without a manifest is an incomplete checkpoint and is never
+//!   used; one whose files do not match their checksums is corrupt and is skipped.
+
+use super::atomic::AtomicPath;
+use super::error::StoreError;
+use super::input::read_value;
+use crate::graph::{DType, Data, Value, ValueType};
+use hdf5::types::VarLenUnicode;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use xxhash_rust::xxh3::Xxh3;
+
+/// Identifies one checkpoint file being written.
+#[derive(Clone, Debug)]
+pub struct RankFileMeta<'a> {
+    /// Fingerprint of the job's graph.
+    pub fingerprint: &'a str,
+    /// Checkpoint sequence number.
+    pub seq: u64,
+    /// The writing rank.
+    pub rank: u32,
+    /// Ranks of the run.
+    pub ranks: u32,
+}
+
+/// The commit record of a checkpoint.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version (1).
+    pub dirk_checkpoint: u32,
+    /// Sequence number.
+    pub seq: u64,
+    /// Fingerprint of the job's graph.
+    pub fingerprint: String,
+    /// Ranks of the run that wrote it.
+    pub ranks: u32,
+    /// Tasks finished when it was taken.
+    pub finished_tasks: u64,
+    /// One entry per rank file.
+    pub files: Vec<ManifestFile>,
+}
+
+/// A rank file as the manifest records it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestFile {
+    /// The rank that wrote it.
+    pub rank: u32,
+    /// File name inside the checkpoint folder.
+    pub file: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// xxh3 of the whole file, hex.
+    pub xxh3: String,
+}
+
+/// The folder of checkpoint `seq` under `base`.
+pub fn checkpoint_dir(base: &Path, seq: u64) -> PathBuf {
+    base.join(format!("ckpt-{seq:06}"))
+}
+
+/// The name of rank `rank`'s file.
+pub fn rank_file_name(rank: u32) -> String {
+    format!("rank-{rank}.h5")
+}
+
+fn hash_value(v: &Value) -> u64 {
+    let mut h = Xxh3::new();
+    match v {
+        Value::Scalar(x) => h.update(&x.to_le_bytes()),
+        Value::Array(a) => match a.data() {
+            Data::U8(v) => h.update(v),
+            Data::F64(v) => hash_chunks(&mut h, v, |x| x.to_le_bytes()),
+            Data::F32(v) => hash_chunks(&mut h, v, |x| x.to_le_bytes()),
+            Data::I64(v) => hash_chunks(&mut h, v, |x| x.to_le_bytes()),
+        },
+    }
+    h.digest()
+}
+
+/// Feeds elements to the hasher as little-endian bytes, a stack buffer at a time.
+fn hash_chunks<T: Copy, const N: usize>(h: &mut Xxh3, v: &[T], bytes: impl Fn(T) -> [u8; N]) {
+    let mut buf = [0u8; 8192];
+    for chunk in v.chunks(8192 / N) {
+        let mut n = 0;
+        for &x in chunk {
+            buf[n..n + N].copy_from_slice(&bytes(x));
+            n += N;
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// xxh3 of a file's bytes.
+pub fn hash_file(path: &Path) -> std::io::Result<(u64, u64)> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut total = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((h.digest(), total));
+        }
+        total += n as u64;
+        h.update(&buf[..n]);
+    }
+}
+
+fn text(s: &str) -> hdf5::Result<VarLenUnicode> {
+    s.parse::<VarLenUnicode>()
+        .map_err(|e| e.to_string().as_str().into())
+}
+
+/// A hook for the failure-injection tests: `DIRK_TEST_FAULT=ckpt-fail:R:S` makes rank R's
+/// write of checkpoint S fail as a full disk would; `ckpt-die:R:S` kills rank R in the middle
+/// of writing it. Unset in normal runs.
+fn injected_fault(meta: &RankFileMeta<'_>) -> Option<&'static str> {
+    let spec = std::env::var("DIRK_TEST_FAULT").ok()?;
+    let mut it = spec.split(':');
+    let (kind, r, s) = (
+        it.next()?,
+        it.next()?.parse::<u32>().ok()?,
+        it.next()?.parse::<u64>().ok()?,
+    );
+    if r != meta.rank || s != meta.seq {
+        return None;
+    }
+    match kind {
+        "ckpt-fail" => Some("fail"),
+        "ckpt-die" => Some("die"),
+        _ => None,
+    }
+}
+
+/// Writes one rank's checkpoint file, whole or not at all; returns its (xxh3, size).
+pub fn write_rank_file(
+    path: &Path,
+    meta: &RankFileMeta<'_>,
+    finished: &[u32],
+    values: &[(u32, Arc<Value>)],
+) -> Result<(u64, u64), StoreError> {
+    let fault = injected_fault(meta);
+    if fault == Some("fail") {
+        return Err(StoreError::file(
+            path,
+            "No space left on device (injected by DIRK_TEST_FAULT)",
+        ));
+    }
+    let atomic = AtomicPath::new(path);
+    let err = |e: hdf5::Error| StoreError::file(path, e);
+    {
+        let f = hdf5::File::create(atomic.tmp()).map_err(err)?;
+        f.new_attr::<VarLenUnicode>()
+            .shape(())
+            .create("fingerprint")
+            .and_then(|a| a.write_scalar(&text(meta.fingerprint)?))
+            .map_err(err)?;
+        for (name, x) in [
+            ("seq", meta.seq),
+            ("rank", meta.rank.into()),
+            ("ranks", meta.ranks.into()),
+        ] {
+            f.new_attr::<u64>()
+                .shape(())
+                .create(name)
+                .and_then(|a| a.write_scalar(&x))
+                .map_err(err)?;
+        }
+        f.new_dataset::<u32>()
+            .shape(finished.len())
+            .create("finished")
+            .and_then(|d| d.write_raw(finished))
+            .map_err(err)?;
+        let g = f.create_group("values").map_err(err)?;
+        for (i, (key, v)) in values.iter().enumerate() {
+            if fault == Some("die") && i == values.len() / 2 {
+                f.flush().map_err(err)?;
+                // Die the way a killed process does: no unwinding, no cleanup.
+                std::process::abort();
+            }
+            let name = key.to_string();
+            let ds = match v.as_ref() {
+                Value::Scalar(x) => {
+                    let ds = g
+                        .new_dataset::<f64>()
+                        .shape(())
+                        .create(name.as_str())
+                        .map_err(err)?;
+                    ds.write_scalar(x).map_err(err)?;
+                    ds
+                }
+                Value::Array(a) => {
+                    let b = match a.dtype() {
+                        DType::F64 => g.new_dataset::<f64>(),
+                        DType::F32 => g.new_dataset::<f32>(),
+                        DType::I64 => g.new_dataset::<i64>(),
+                        DType::U8 => g.new_dataset::<u8>(),
+                    };
+                    let ds = b.shape(a.shape()).create(name.as_str()).map_err(err)?;
+                    match a.data() {
+                        Data::F64(x) => ds.write_raw(x),
+                        Data::F32(x) => ds.write_raw(x),
+                        Data::I64(x) => ds.write_raw(x),
+                        Data::U8(x) => ds.write_raw(x),
+                    }
+                    .map_err(err)?;
+                    ds
+                }
+            };
+            ds.new_attr::<u64>()
+                .shape(())
+                .create("xxh3")
+                .and_then(|a| a.write_scalar(&hash_value(v)))
+                .map_err(err)?;
+        }
+        f.flush().map_err(err)?;
+    }
+    atomic.commit().map_err(|e| StoreError::file(path, e))?;
+    hash_file(path).map_err(|e| StoreError::file(path, e))
+}
+
+/// Writes the manifest: the commit point of checkpoint `m.seq`.
+pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), StoreError> {
+    let path = dir.join("MANIFEST.json");
+    let atomic = AtomicPath::new(&path);
+    let text = serde_json::to_string_pretty(m).expect("a manifest serialises");
+    std::fs::write(atomic.tmp(), text).map_err(|e| StoreError::file(&path, e))?;
+    atomic.commit().map_err(|e| StoreError::file(&path, e))
+}
+
+/// Reads the value of task `key` from a rank file, checking its checksum.
+pub fn read_checkpoint_value(path: &Path, key: u32, ty: &ValueType) -> Result<Value, StoreError> {
+    let name = format!("values/{key}");
+    let err = |e: hdf5::Error| StoreError::dataset(path, &name, e);
+    let f = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
+    let ds = f.dataset(&name).map_err(err)?;
+    let v = read_value(&ds, ty).map_err(err)?;
+    let want = ds
+        .attr("xxh3")
+        .and_then(|a| a.read_scalar::<u64>())
+        .map_err(err)?;
+    if hash_value(&v) != want {
+        return Err(StoreError::dataset(
+            path,
+            &name,
+            "checksum mismatch: the checkpoint is corrupt",
+        ));
+    }
+    Ok(v)
+}
+
+/// A committed checkpoint that matches the job, ready to resume from.
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// Its sequence number.
+    pub seq: u64,
+    /// Its rank files, in rank order.
+    pub files: Vec<PathBuf>,
+    /// Graph indices of every finished task.
+    pub finished: Vec<u32>,
+    /// (task index, index into `files`) of every stored value.
+    pub values: Vec<(u32, u32)>,
+}
+
+/// Looks for the newest committed, intact checkpoint of the job with `fingerprint` under
+/// `base`. Returns it (if any) and one line per checkpoint passed over, saying why.
+pub fn find_resumable(base: &Path, fingerprint: &str) -> (Option<Found>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut seqs: Vec<u64> = std::fs::read_dir(base)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("ckpt-")?.parse().ok())
+        .collect();
+    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    for seq in seqs {
+        let dir = checkpoint_dir(base, seq);
+        match check(&dir, fingerprint) {
+            Ok(found) => return (Some(found), notes),
+            Err(why) => notes.push(format!("checkpoint {}: {why}; not used", dir.display())),
+        }
+    }
+    (None, notes)
+}
+
+fn check(dir: &Path, fingerprint: &str) -> Result<Found, String> {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.json")).map_err(|_| {
+        "incomplete (no MANIFEST.json: the run stopped while writing it)".to_string()
+    })?;
+    let m: Manifest =
+        serde_json::from_str(&text).map_err(|e| format!("unreadable manifest: {e}"))?;
+    if m.fingerprint != fingerprint {
+        return Err("written by a different job (graph fingerprint differs)".into());
+    }
+    let mut found = Found {
+        seq: m.seq,
+        files: Vec::new(),
+        finished: Vec::new(),
+        values: Vec::new(),
+    };
+    for (i, mf) in m.files.iter().enumerate() {
+        let path = dir.join(&mf.file);
+        let (hash, bytes) = hash_file(&path).map_err(|e| format!("{}: {e}", mf.file))?;
+        if bytes != mf.bytes || format!("{hash:016x}") != mf.xxh3 {
+            return Err(format!("{} does not match its checksum (corrupt)", mf.file));
+        }
+        let f = hdf5::File::open(&path).map_err(|e| format!("{}: {e}", mf.file))?;
+        let fin = f
+            .dataset("finished")
+            .and_then(|d| d.read_raw::<u32>())
+            .map_err(|e| format!("{}: {e}", mf.file))?;
+        found.finished.extend(fin);
+        let names = f
+            .group("values")
+            .and_then(|g| g.member_names())
+            .map_err(|e| format!("{}: {e}", mf.file))?;
+        for n in names {
+            let key: u32 = n
+                .parse()
+                .map_err(|_| format!("{}: stray dataset values/{n}", mf.file))?;
+            found.values.push((key, i as u32));
+        }
+        found.files.push(path);
+    }
+    Ok(found)
+}
+
+/// Removes every checkpoint folder under `base` except `keep` (sequence numbers).
+pub fn prune(base: &Path, keep: &[u64]) {
+    for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
+        let Some(seq) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix("ckpt-")?.parse::<u64>().ok())
+        else {
+            continue;
+        };
+        if !keep.contains(&seq) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Checkpoint and restart: jobs killed with SIGKILL on one rank at random points resume from
+//! their newest checkpoint and end with the bit-identical result of an uninterrupted run, on
+//! the same or another rank count; a failed or interrupted checkpoint write leaves the
+//! previous one in use; foreign and corrupt checkpoints are never used.
+
+use crate::common::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// Independent chains of `busy` (about 40 ms each) and `mul` tasks, summed at the end: a few
+/// seconds of work whose result depends on every task.
+fn chains_job(dir: &Path) -> PathBuf {
+    let mut tasks = Vec::new();
+    let (chains, steps) = (6, 40);
+    for k in 0..chains {
+        tasks.push(
+            json!({"id": format!("c{k}_0"), "op": "rand", "args": [[512]], "params": {"seed": k}}),
+        );
+        for s in 1..steps {
+            let prev = format!("c{k}_{}", s - 1);
+            tasks.push(if s % 2 == 1 {
+                json!({"id": format!("c{k}_{s}"), "op": "busy", "args": [prev], "params": {"iterations": 40_000_000}})
+            } else {
+                json!({"id": format!("c{k}_{s}"), "op": "mul", "args": [prev, 1.5]})
+            });
+        }
+    }
+    tasks.push(json!({"id": "t1", "op": "add", "args": [format!("c0_{}", steps - 1), format!("c1_{}", steps - 1)]}));
+    for k in 2..chains {
+        tasks.push(json!({"id": format!("t{k}"), "op": "add", "args": [format!("t{}", k - 1), format!("c{k}_{}", steps - 1)]}));
+    }
+    tasks.push(json!({"id": "s", "op": "sum", "args": [format!("t{}", chains - 1)]}));
+    write_job(
+        dir,
+        "chains.json",
+        &json!({"dirk": 1, "name": "chains", "tasks": tasks, "outputs": ["s", format!("t{}", chains - 1)]}),
+    )
+}
+
+fn spawn_run(n: u32, args: &[&str]) -> Child {
+    Command::new("timeout")
+        .args([
+            "120",
+            "mpirun",
+            "-n",
+            &n.to_string(),
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+        ])
+        .arg(DIRK)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn mpirun")
+}
+
+/// A small LCG so the "random" kill points differ between trials but the test is repeatable.
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn outputs(file: &Path) -> (Vec<u64>, Vec<u64>) {
+    (bits(&read_f64(file, "s")), bits(&read_f64(file, "t5")))
+}
+
+/// Starts a checkpointing run, kills one rank with SIGKILL after a random delay, and waits for
+/// the job to end. Returns false if the run finished before the kill.
+fn run_and_kill(n: u32, job: &Path, ck: &Path, out: &Path, resume: bool, rng: &mut Lcg) -> bool {
+    let mut args = vec![
+        "run",
+        p(job),
+        "--output",
+        p(out),
+        "--threads",
+        "1",
+        "--checkpoint-dir",
+        p(ck),
+        "--checkpoint-interval",
+        "0.3",
+    ];
+    if resume {
+        args.push("--resume");
+    }
+    let mut child = spawn_run(n, &args);
+    let delay = Duration::from_millis(400 + rng.next(900));
+    let start = Instant::now();
+    while start.elapsed() < delay {
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pids = rank_pids(p(ck));
+    if pids.is_empty() {
+        child.wait().unwrap();
+        return false;
+    }
+    let victim = pids[rng.next(pids.len() as u64) as usize];
+    let _ = Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status();
+    let waited = Instant::now();
+    let status = child.wait().unwrap();
+    assert!(
+        waited.elapsed() < Duration::from_secs(20),
+        "the job ended promptly after the kill"
+    );
+    assert!(!status.success(), "a killed job does not exit 0");
+    true
+}
+
+#[test]
+fn killed_runs_resume_to_the_uninterrupted_result() {
+    let dir = scratch();
+    let job = chains_job(dir.path());
+    let reference = dir.path().join("ref.h5");
+    let r = mpirun(
+        2,
+        &["run", p(&job), "--output", p(&reference), "--threads", "1"],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    let expect = outputs(&reference);
+    let mut rng = Lcg(0x5eed);
+    for (trial, (n, n_resume)) in [(2, 2), (3, 3), (2, 3)].into_iter().enumerate() {
+        let ck = dir.path().join(format!("ck{trial}"));
+        let out = dir.path().join(format!("out{trial}.h5"));
+        // Kill the first run, then kill the first resume too: several kills per trial.
+        assert!(
+            run_and_kill(n, &job, &ck, &out, false, &mut rng),
+            "trial {trial}: the job finished before the kill"
+        );
+        assert!(!out.exists(), "trial {trial}: no output from a killed run");
+        if !run_and_kill(n_resume, &job, &ck, &out, true, &mut rng) {
+            // The resume finished before the second kill: it must already be right.
+            assert_eq!(
+                outputs(&out),
+                expect,
+                "trial {trial}: resumed result differs"
+            );
+            std::fs::remove_file(&out).unwrap();
+        }
+        let r = mpirun(
+            n_resume,
+            &[
+                "run",
+                p(&job),
+                "--output",
+                p(&out),
+                "--threads",
+                "1",
+                "--checkpoint-dir",
+                p(&ck),
+                "--checkpoint-interval",
+                "0.3",
+                "--resume",
+            ],
+            120,
+        );
+        assert_eq!(r.code, Some(0), "trial {trial}: {}", r.text);
+        assert!(
+            r.text.contains("resuming from checkpoint") || r.text.contains("no usable checkpoint"),
+            "{}",
+            r.text
+        );
+        assert_eq!(
+            outputs(&out),
+            expect,
+            "trial {trial}: resumed result differs from the uninterrupted run"
+        );
+    }
+}
+
+#[test]
+fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
+    let dir = scratch();
+    let job = chains_job(dir.path());
+    let reference = dir.path().join("ref.h5");
+    assert_eq!(
+        mpirun(
+            2,
+            &["run", p(&job), "--output", p(&reference), "--threads", "1"],
+            120
+        )
+        .code,
+        Some(0)
+    );
+    let expect = outputs(&reference);
+
+    // A full disk on rank 1 at checkpoint 3: the checkpoint is abandoned, the run goes on.
+    let ck = dir.path().join("full");
+    let out = dir.path().join("full.h5");
+    let run = Command::new("timeout")
+        .args([
+            "120",
+            "mpirun",
+            "-n",
+            "2",
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+            "-x",
+            "DIRK_TEST_FAULT=ckpt-fail:1:3",
+        ])
+        .arg(DIRK)
+        .args([
+            "run",
+            p(&job),
+            "--output",
+            p(&out),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--checkpoint-interval",
+            "0.3",
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{text}");
+    assert!(
+        text.contains("checkpoint 3 abandoned") && text.contains("No space left"),
+        "{text}"
+    );
+    assert_eq!(outputs(&out), expect);
+
+    // Rank 1 dies in the middle of writing checkpoint 3: resume uses checkpoint 2.
+    let ck = dir.path().join("die");
+    let out = dir.path().join("die.h5");
+    let run = Command::new("timeout")
+        .args([
+            "120",
+            "mpirun",
+            "-n",
+            "2",
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+            "-x",
+            "DIRK_TEST_FAULT=ckpt-die:1:3",
+        ])
+        .arg(DIRK)
+        .args([
+            "run",
+            p(&job),
+            "--output",
+            p(&out),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--checkpoint-interval",
+            "0.3",
+        ])
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    assert!(ck.join("ckpt-000003").exists() && !ck.join("ckpt-000003/MANIFEST.json").exists());
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&out),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--resume",
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(
+        r.text.contains("ckpt-000003") && r.text.contains("incomplete"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("resuming from checkpoint 2"), "{}", r.text);
+    assert_eq!(outputs(&out), expect);
+}
+
+#[test]
+fn corrupt_and_foreign_checkpoints_are_never_used() {
+    let dir = scratch();
+    let job = chains_job(dir.path());
+    let ck = dir.path().join("ck");
+    let out = dir.path().join("out.h5");
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&out),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--checkpoint-interval",
+            "0.3",
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    let expect = outputs(&out);
+    let mut seqs: Vec<u64> = std::fs::read_dir(&ck)
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("ckpt-")?.parse().ok())
+        .collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs.len(),
+        2,
+        "the newest checkpoint and the previous one are kept: {seqs:?}"
+    );
+    // Corrupt the newest: flip bytes in the middle of rank 1's file.
+    let newest = ck.join(format!("ckpt-{:06}/rank-1.h5", seqs[1]));
+    let mut bytes = std::fs::read(&newest).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 16] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&newest, bytes).unwrap();
+    let out2 = dir.path().join("out2.h5");
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&out2),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--resume",
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(r.text.contains("corrupt"), "{}", r.text);
+    assert!(
+        r.text
+            .contains(&format!("resuming from checkpoint {}", seqs[0])),
+        "{}",
+        r.text
+    );
+    assert_eq!(outputs(&out2), expect);
+
+    // Another job pointed at the same folder: the checkpoints are not its own.
+    let other = write_job(
+        dir.path(),
+        "other.json",
+        &json!({"dirk": 1, "tasks": [{"id": "s", "op": "fill", "args": [[2], 1.0]}]}),
+    );
+    let r = mpirun(
+        2,
+        &["run", p(&other), "--checkpoint-dir", p(&ck), "--resume"],
+        60,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(
+        r.text.contains("different job") && r.text.contains("starting from the beginning"),
+        "{}",
+        r.text
+    );
+
+    // --resume without a folder is a usage error.
+    let r = mpirun(2, &["run", p(&job), "--resume"], 60);
+    assert_eq!(r.code, Some(2), "{}", r.text);
+    assert!(r.text.contains("--checkpoint-dir"), "{}", r.text);
+}

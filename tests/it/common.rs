@@ -1,0 +1,116 @@
+//! Helpers shared by the integration tests: the binary, mpirun with a timeout, scratch
+//! folders, and reading HDF5 results.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+pub(crate) const DIRK: &str = env!("CARGO_BIN_EXE_dirk");
+
+/// A scratch folder removed at the end of the test.
+pub(crate) fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("dirk-it-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// What a run printed and how it ended.
+pub(crate) struct Run {
+    pub(crate) code: Option<i32>,
+    pub(crate) text: String,
+    pub(crate) elapsed: Duration,
+}
+
+fn finish(out: Output, start: Instant) -> Run {
+    Run {
+        code: out.status.code(),
+        text: String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// Runs `dirk ARGS` on `n` ranks under mpirun, killed (SIGTERM, so mpirun cleans up) after
+/// `limit` seconds.
+pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .arg(limit.to_string())
+        .args([
+            "mpirun",
+            "-n",
+            &n.to_string(),
+            "--oversubscribe",
+            "--bind-to",
+            "none",
+        ])
+        .arg(DIRK)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .output()
+        .expect("run mpirun");
+    finish(out, start)
+}
+
+/// Runs `dirk ARGS` directly (no mpirun).
+pub(crate) fn dirk(args: &[&str]) -> Run {
+    let start = Instant::now();
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(DIRK)
+        .args(args)
+        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+        .output()
+        .expect("run dirk");
+    finish(out, start)
+}
+
+/// Writes `job` (JSON) to `dir/name` and returns its path.
+pub(crate) fn write_job(dir: &Path, name: &str, job: &serde_json::Value) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, serde_json::to_string_pretty(job).unwrap()).unwrap();
+    p
+}
+
+/// Reads an f64 dataset (array or scalar) as a flat vector.
+pub(crate) fn read_f64(file: &Path, name: &str) -> Vec<f64> {
+    let f = hdf5::File::open(file).unwrap_or_else(|e| panic!("open {}: {e}", file.display()));
+    let ds = f
+        .dataset(name)
+        .unwrap_or_else(|e| panic!("dataset {name}: {e}"));
+    if ds.shape().is_empty() {
+        vec![ds.read_scalar::<f64>().unwrap()]
+    } else {
+        ds.read_raw::<f64>().unwrap()
+    }
+}
+
+/// Bit patterns, for exact comparisons that treat NaN like any other value.
+pub(crate) fn bits(v: &[f64]) -> Vec<u64> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+pub(crate) fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Pids of the dirk ranks whose command line mentions `needle`.
+pub(crate) fn rank_pids(needle: &str) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if exe == Path::new(DIRK) && String::from_utf8_lossy(&cmd).contains(needle) {
+            pids.push(pid);
+        }
+    }
+    pids.sort_unstable();
+    pids
+}

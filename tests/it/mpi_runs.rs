@@ -1,0 +1,237 @@
+//! The real binary under mpirun at 1–4 ranks: results equal an independent reference and are
+//! bit-identical whatever the rank count; output files, summaries and traces as DESIGN.md
+//! says.
+
+use crate::common::*;
+use crate::props::random_tasks;
+use crate::reference::{evaluate, V};
+use serde_json::json;
+use std::collections::HashMap;
+
+#[test]
+fn diamond_is_bit_identical_on_1_to_4_ranks_and_equals_the_reference() {
+    let dir = scratch();
+    let job = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/diamond.json");
+    let mut first: Option<(Vec<f64>, Vec<f64>)> = None;
+    for n in 1..=4 {
+        let out = dir.path().join(format!("d{n}.h5"));
+        let r = mpirun(n, &["run", job, "--output", p(&out)], 60);
+        assert_eq!(r.code, Some(0), "{n} ranks: {}", r.text);
+        let (x, d) = (read_f64(&out, "x"), read_f64(&out, "d"));
+        assert_eq!(x.len(), 5000);
+        // Reference: the same arithmetic, written out: a = x+1; d = a*2 - a/2.
+        let expect: Vec<f64> = x
+            .iter()
+            .map(|&x| (x + 1.0) * 2.0 - (x + 1.0) / 2.0)
+            .collect();
+        assert_eq!(bits(&d), bits(&expect), "{n} ranks: d is not 2a - a/2");
+        assert!(d
+            .iter()
+            .zip(&x)
+            .all(|(d, x)| (d - 1.5 * (x + 1.0)).abs() < 1e-12));
+        match &first {
+            None => first = Some((x, d)),
+            Some((x1, d1)) => {
+                assert_eq!(bits(&x), bits(x1), "{n} ranks: x differs from 1 rank");
+                assert_eq!(bits(&d), bits(d1), "{n} ranks: d differs from 1 rank");
+            }
+        }
+    }
+}
+
+/// A fixed pseudo-random recipe (an LCG, so the job is the same on every run).
+fn fixed_recipe(n: usize, mut state: u64) -> Vec<(u8, usize, usize, i8, u8)> {
+    let mut next = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) as usize
+    };
+    (0..n)
+        .map(|_| {
+            (
+                next() as u8,
+                next(),
+                next(),
+                (next() % 16) as i8 - 8,
+                (next() % 3) as u8 * 7,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_random_graph_matches_the_reference_on_1_to_4_ranks() {
+    let dir = scratch();
+    let mut tasks = random_tasks(&fixed_recipe(300, 42), 64);
+    for t in &mut tasks {
+        // Scopes in the generated job may name ranks up to 3; keep them valid on 1 rank too.
+        t.as_object_mut().unwrap().remove("scope");
+    }
+    let job = write_job(
+        dir.path(),
+        "random.json",
+        &json!({"dirk": 1, "name": "random", "tasks": tasks}),
+    );
+    let expect = evaluate(&tasks, &HashMap::new());
+    let mut sinks: Vec<String> = Vec::new();
+    for n in 1..=4 {
+        let out = dir.path().join(format!("r{n}.h5"));
+        let summary = dir.path().join(format!("s{n}.json"));
+        let r = mpirun(
+            n,
+            &[
+                "run",
+                p(&job),
+                "--output",
+                p(&out),
+                "--summary",
+                p(&summary),
+                "--threads",
+                "2",
+            ],
+            90,
+        );
+        assert_eq!(r.code, Some(0), "{n} ranks: {}", r.text);
+        let f = hdf5::File::open(&out).unwrap();
+        let names = f.member_names().unwrap();
+        assert!(!names.is_empty());
+        if sinks.is_empty() {
+            sinks = names.clone();
+        }
+        assert_eq!(names, sinks, "the same outputs at every rank count");
+        for name in &names {
+            let got = read_f64(&out, name);
+            let want: &V = &expect[name.as_str()];
+            let want = want.flat();
+            assert!(
+                got.len() == want.len()
+                    && got
+                        .iter()
+                        .zip(&want)
+                        .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "{n} ranks: output {name} differs from the reference"
+            );
+        }
+        let s: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+        assert_eq!(s["ranks"], n);
+        assert_eq!(s["tasks"], 300);
+        let per_rank = s["per_rank"].as_array().unwrap();
+        assert_eq!(per_rank.len(), n as usize);
+        let ran: u64 = per_rank.iter().map(|r| r["tasks"].as_u64().unwrap()).sum();
+        assert_eq!(ran, 300, "every task ran exactly once");
+        if n > 1 {
+            let moved: u64 = per_rank
+                .iter()
+                .map(|r| r["bytes_sent"].as_u64().unwrap())
+                .sum();
+            let got: u64 = per_rank
+                .iter()
+                .map(|r| r["bytes_received"].as_u64().unwrap())
+                .sum();
+            assert_eq!(moved, got, "bytes sent equal bytes received");
+        }
+    }
+}
+
+#[test]
+fn load_transpose_matmul_and_sum_against_a_reference() {
+    let dir = scratch();
+    let input = dir.path().join("in.h5");
+    let (m, k) = (37, 23);
+    let a: Vec<f64> = (0..m * k)
+        .map(|i| ((i * 37 % 101) as f64 - 50.0) / 7.0)
+        .collect();
+    {
+        let f = hdf5::File::create(&input).unwrap();
+        f.new_dataset::<f64>()
+            .shape([m, k])
+            .create("A")
+            .unwrap()
+            .write_raw(&a)
+            .unwrap();
+    }
+    let tasks = vec![
+        json!({"id": "A", "op": "load", "params": {"file": "in.h5", "dataset": "A"}}),
+        json!({"id": "At", "op": "transpose", "args": ["A"]}),
+        json!({"id": "G", "op": "matmul", "args": ["A", "At"], "scope": {"ranks": [0, 2]}}),
+        json!({"id": "s", "op": "sum", "args": ["G"]}),
+        json!({"id": "f", "op": "fill", "args": [[2, 3], 2.5], "params": {"dtype": "f32"}}),
+    ];
+    let job = write_job(
+        dir.path(),
+        "la.json",
+        &json!({"dirk": 1, "tasks": tasks, "outputs": ["At", "G", "s", "f"]}),
+    );
+    let mut given = HashMap::new();
+    given.insert("A".to_string(), V::A(vec![m, k], a.clone()));
+    let expect = evaluate(&tasks[..4], &given);
+    let mut first: Option<Vec<f64>> = None;
+    for n in [3, 1, 2] {
+        let out = dir.path().join(format!("o{n}.h5"));
+        let r = mpirun(n, &["run", p(&job), "--output", p(&out)], 60);
+        assert_eq!(r.code, Some(0), "{n} ranks: {}", r.text);
+        assert_eq!(
+            bits(&read_f64(&out, "At")),
+            bits(&expect["At"].flat()),
+            "transpose is exact"
+        );
+        let g = read_f64(&out, "G");
+        let scale = g.iter().fold(0.0f64, |s, x| s.max(x.abs()));
+        for (x, y) in g.iter().zip(expect["G"].flat()) {
+            assert!((x - y).abs() <= 1e-12 * scale, "matmul {x} vs {y}");
+        }
+        let s = read_f64(&out, "s")[0];
+        assert!((s - expect["s"].flat()[0]).abs() <= 1e-10 * scale * (m * m) as f64);
+        let f = hdf5::File::open(&out).unwrap();
+        let fd = f.dataset("f").unwrap();
+        assert_eq!(fd.shape(), vec![2, 3]);
+        assert_eq!(fd.read_raw::<f32>().unwrap(), vec![2.5f32; 6]);
+        assert_eq!(f.attr("ranks").unwrap().read_scalar::<u32>().unwrap(), n);
+        match &first {
+            None => first = Some(g),
+            Some(g1) => assert_eq!(
+                bits(&g),
+                bits(g1),
+                "matmul bit-identical across rank counts"
+            ),
+        }
+    }
+}
+
+#[test]
+fn without_a_job_file_dirk_runs_the_builtin_diamond_as_one_rank() {
+    let dir = scratch();
+    let out = dir.path().join("builtin.h5");
+    let r = dirk(&["run", "--output", p(&out)]);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(r.text.contains("built-in diamond"), "{}", r.text);
+    assert_eq!(read_f64(&out, "d").len(), 5000);
+}
+
+#[test]
+fn the_trace_has_one_complete_event_per_task() {
+    let dir = scratch();
+    let trace = dir.path().join("t.json");
+    let job = concat!(env!("CARGO_MANIFEST_DIR"), "/jobs/diamond.json");
+    let r = mpirun(2, &["run", job, "--trace", p(&trace)], 60);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let events: Vec<&serde_json::Value> = t["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["ph"] == "X" && e["cat"] == "task")
+        .collect();
+    let mut ids: Vec<&str> = events
+        .iter()
+        .map(|e| e["args"]["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, vec!["a", "b", "c", "d", "x"]);
+    assert!(events
+        .iter()
+        .all(|e| e["pid"].as_u64().unwrap() < 2 && e["dur"].as_f64().unwrap() >= 0.0));
+}
