@@ -480,7 +480,7 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
             .map_err(|e| format!("cannot write the summary {}: {e}", path.display()))?;
     }
     if let Some(path) = &p.trace {
-        dirk::trace::write_chrome_trace(path, &p.job.graph.name, &r.trace)
+        dirk::trace::write_chrome_trace(path, &p.job.graph, &r.trace)
             .map_err(|e| format!("cannot write the trace {}: {e}", path.display()))?;
         info!(
             "wrote trace {} ({} tasks, {} transfer events)",

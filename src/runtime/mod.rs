@@ -347,43 +347,21 @@ impl Runtime {
     }
 }
 
-/// This rank's task events for the trace: timing from the run, the rest from the plan (keys,
-/// edges and byte counts are static types, so tracing costs the run itself nothing).
+/// This rank's task events for the trace: timing and thread from the run, the key from the
+/// plan; everything else is looked up in the graph on rank 0 when the trace is written.
 fn task_events(
     plan: &crate::plan::LocalPlan,
     timings: &[crate::sched::TaskTiming],
     epoch_offset: u64,
 ) -> Vec<TaskEvent> {
-    let bytes = |slot: u32| {
-        let ty = &plan.slots[slot as usize].ty;
-        (ty.len() * ty.dtype().size()) as u64
-    };
     timings
         .iter()
-        .map(|t| {
-            let task = &plan.tasks[t.task as usize];
-            let mut inputs: Vec<u32> = task
-                .args
-                .iter()
-                .filter_map(|a| match a {
-                    crate::plan::LocalArg::Slot(s) => Some(*s),
-                    _ => None,
-                })
-                .collect();
-            inputs.sort_unstable();
-            inputs.dedup();
-            TaskEvent {
-                rank: plan.rank,
-                thread: t.thread,
-                id: task.id.clone(),
-                op: task.op.name().to_string(),
-                key: plan.slots[task.out as usize].key,
-                deps: inputs.iter().map(|&s| plan.slots[s as usize].key).collect(),
-                bytes_in: inputs.iter().map(|&s| bytes(s)).sum(),
-                bytes_out: bytes(task.out),
-                start_ns: t.start_ns.saturating_sub(epoch_offset),
-                end_ns: t.end_ns.saturating_sub(epoch_offset),
-            }
+        .map(|t| TaskEvent {
+            rank: plan.rank,
+            thread: t.thread,
+            key: plan.slots[plan.tasks[t.task as usize].out as usize].key,
+            start_ns: t.start_ns.saturating_sub(epoch_offset),
+            end_ns: t.end_ns.saturating_sub(epoch_offset),
         })
         .collect()
 }

@@ -14,6 +14,7 @@
 //! beside the transfers below.
 
 use super::{Direction, TaskEvent, TraceEvents, TransferEvent};
+use crate::graph::{Graph, Task, ValueType};
 use serde::Serialize;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
@@ -27,7 +28,7 @@ struct TaskArgs<'a> {
     id: &'a str,
     op: &'a str,
     key: u32,
-    deps: &'a [u32],
+    deps: Vec<u32>,
     bytes_in: u64,
     bytes_out: u64,
 }
@@ -69,17 +70,20 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
-/// Writes the events of a run as a Chrome trace to `path`, whole or not at all.
-pub fn write_chrome_trace(path: &Path, job: &str, ev: &TraceEvents) -> std::io::Result<()> {
+/// Writes the events of a run of `graph` as a Chrome trace to `path`, whole or not at all.
+/// Each task's id, op, edges and byte counts come from the graph, by the event's key.
+pub fn write_chrome_trace(path: &Path, graph: &Graph, ev: &TraceEvents) -> std::io::Result<()> {
     let atomic = crate::store::AtomicPath::new(path);
     let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(atomic.tmp())?);
-    write_to(&mut w, job, ev)?;
+    write_to(&mut w, graph, ev)?;
     w.flush()?;
     drop(w);
     atomic.commit()
 }
 
-fn write_to<W: Write>(w: &mut W, job: &str, ev: &TraceEvents) -> std::io::Result<()> {
+fn write_to<W: Write>(w: &mut W, graph: &Graph, ev: &TraceEvents) -> std::io::Result<()> {
+    let job = graph.name.as_str();
+    let tasks = graph.tasks();
     writeln!(
         w,
         "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[",
@@ -119,18 +123,16 @@ fn write_to<W: Write>(w: &mut W, job: &str, ev: &TraceEvents) -> std::io::Result
         item(w, &v)?;
     }
     for e in &ev.tasks {
-        item(w, &task_event(e))?;
+        let task = tasks
+            .get(e.key as usize)
+            .ok_or_else(|| unknown_key(e.key))?;
+        item(w, &task_event(e, task, tasks))?;
     }
-    let ids: HashMap<u32, &str> = if ev.transfers.is_empty() {
-        HashMap::new()
-    } else {
-        ev.tasks.iter().map(|e| (e.key, e.id.as_str())).collect()
-    };
     for t in &ev.transfers {
-        item(
-            w,
-            &transfer_event(t, ids.get(&t.key).copied().unwrap_or("")),
-        )?;
+        let task = tasks
+            .get(t.key as usize)
+            .ok_or_else(|| unknown_key(t.key))?;
+        item(w, &transfer_event(t, &task.id))?;
     }
     for (n, (s, r)) in flows(&ev.transfers).into_iter().enumerate() {
         for (side, ph, bp) in [(s, "s", None), (r, "f", Some("e"))] {
@@ -151,22 +153,41 @@ fn write_to<W: Write>(w: &mut W, job: &str, ev: &TraceEvents) -> std::io::Result
     w.write_all(b"]}\n")
 }
 
-fn task_event(e: &TaskEvent) -> Complete<'_, TaskArgs<'_>> {
+fn unknown_key(key: u32) -> std::io::Error {
+    std::io::Error::other(format!(
+        "trace event for task #{key}, which the graph lacks"
+    ))
+}
+
+/// Payload bytes of a value of this type.
+fn type_bytes(ty: &ValueType) -> u64 {
+    (ty.len() * ty.dtype().size()) as u64
+}
+
+fn task_event<'a>(e: &TaskEvent, task: &'a Task, tasks: &[Task]) -> Complete<'a, TaskArgs<'a>> {
+    let mut deps: Vec<u32> = task.inputs().map(|h| h.index() as u32).collect();
+    deps.sort_unstable();
+    deps.dedup();
+    let bytes_in = deps
+        .iter()
+        .map(|&d| type_bytes(&tasks[d as usize].ty))
+        .sum();
+    let op = task.op.name();
     Complete {
         ph: "X",
-        name: &e.op,
+        name: op,
         cat: "task",
         pid: e.rank,
         tid: e.thread,
         ts: us(e.start_ns),
         dur: us(e.end_ns.saturating_sub(e.start_ns)),
         args: TaskArgs {
-            id: &e.id,
-            op: &e.op,
+            id: &task.id,
+            op,
             key: e.key,
-            deps: &e.deps,
-            bytes_in: e.bytes_in,
-            bytes_out: e.bytes_out,
+            deps,
+            bytes_in,
+            bytes_out: type_bytes(&task.ty),
         },
     }
 }
@@ -225,16 +246,18 @@ mod erased {
 mod tests {
     use super::*;
 
-    fn task(rank: u32, key: u32, deps: Vec<u32>) -> TaskEvent {
+    fn diamond() -> Graph {
+        let text = include_str!("../../jobs/diamond.json");
+        crate::job::from_str(text, "diamond", Path::new("."))
+            .expect("the diamond loads")
+            .graph
+    }
+
+    fn task(rank: u32, key: u32) -> TaskEvent {
         TaskEvent {
             rank,
             thread: 0,
-            id: format!("t{key}"),
-            op: "add".into(),
             key,
-            deps,
-            bytes_in: 8,
-            bytes_out: 16,
             start_ns: 1000 * u64::from(key),
             end_ns: 1000 * u64::from(key) + 500,
         }
@@ -253,37 +276,57 @@ mod tests {
     }
 
     #[test]
-    fn writes_tasks_transfers_and_one_flow_per_matched_pair() {
+    fn writes_tasks_from_the_graph_transfers_and_one_flow_per_matched_pair() {
+        // diamond: x = rand([5000]) (0), a = x + 1 (1), b, c, d = b - c (4).
+        let g = diamond();
         let ev = TraceEvents {
-            tasks: vec![task(0, 0, vec![]), task(1, 1, vec![0])],
+            tasks: vec![task(0, 0), task(1, 1), task(1, 4)],
             transfers: vec![
                 xfer(0, 1, Direction::Send, 0),
                 xfer(1, 0, Direction::Recv, 0),
-                xfer(0, 1, Direction::Send, 7),
+                xfer(0, 1, Direction::Send, 3),
             ],
         };
         let mut out = Vec::new();
-        write_to(&mut out, "j", &ev).unwrap();
+        write_to(&mut out, &g, &ev).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["otherData"]["job"], "diamond");
         let evs = v["traceEvents"].as_array().unwrap();
         let of = |ph: &str, cat: &str| {
             evs.iter()
                 .filter(|e| e["ph"] == ph && e["cat"] == cat)
                 .count()
         };
-        assert_eq!(of("X", "task"), 2);
+        assert_eq!(of("X", "task"), 3);
         assert_eq!(of("X", "mpi"), 3);
         assert_eq!(of("s", "mpi"), 1);
         assert_eq!(of("f", "mpi"), 1);
-        let t1 = evs
-            .iter()
-            .find(|e| e["cat"] == "task" && e["args"]["id"] == "t1")
-            .unwrap();
-        assert_eq!(t1["pid"], 1);
-        assert_eq!(t1["args"]["deps"], serde_json::json!([0]));
-        assert_eq!(t1["args"]["bytes_out"], 16);
+        let find = |id: &str| {
+            evs.iter()
+                .find(|e| e["cat"] == "task" && e["args"]["id"] == id)
+                .unwrap()
+        };
+        let (x, a, d) = (find("x"), find("a"), find("d"));
+        assert_eq!(
+            (x["name"].as_str(), x["pid"].as_u64()),
+            (Some("rand"), Some(0))
+        );
+        assert_eq!(a["args"]["deps"], serde_json::json!([0]));
+        assert_eq!(a["args"]["bytes_in"], 40_000);
+        assert_eq!(d["args"]["deps"], serde_json::json!([2, 3]));
+        assert_eq!(d["args"]["bytes_in"], 80_000);
+        assert_eq!(d["args"]["bytes_out"], 40_000);
         let send = evs.iter().find(|e| e["name"] == "send").unwrap();
         assert_eq!(send["tid"], MPI_TRACK);
-        assert_eq!(send["args"]["id"], "t0");
+        assert_eq!(send["args"]["id"], "x");
+    }
+
+    #[test]
+    fn a_key_the_graph_lacks_is_an_error_not_a_panic() {
+        let ev = TraceEvents {
+            tasks: vec![task(0, 99)],
+            transfers: vec![],
+        };
+        assert!(write_to(&mut Vec::new(), &diamond(), &ev).is_err());
     }
 }
