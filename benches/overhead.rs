@@ -1,7 +1,8 @@
 //! Per-task overhead: 100,000 tiny tasks (one-element adds) as a wide layer and as a chain,
 //! built with the library API and run with `Runtime::run` (planning, plan distribution, the
 //! run and the gathering of figures all included). The kernels do a few nanoseconds of work,
-//! so time per task is dirk's own cost. Run: `cargo bench --bench overhead`.
+//! so time per task is dirk's own cost. Run: `cargo bench --bench overhead` (with
+//! `DIRK_BENCH_TRACE=1` in the environment to collect trace events as `--trace` does).
 //! The wide layer's tasks read one shared input and are all sinks; one of them is the output.
 
 mod common;
@@ -50,7 +51,9 @@ fn child(threads: usize) {
     let rt = Runtime::init().expect("MPI");
     let settings = Settings {
         threads: Some(threads),
-        trace: false,
+        // DIRK_BENCH_TRACE=1: collect trace events (tasks and transfers, gathered to rank 0
+        // inside `run`), to measure what `--trace` costs.
+        trace: std::env::var_os("DIRK_BENCH_TRACE").is_some(),
         checkpoint: None,
         peer_timeout: None,
         gpus: false,

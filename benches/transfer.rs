@@ -90,8 +90,20 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
     for _ in 0..REPS {
         let r = rt.run(&g, &settings).expect("run");
         if rt.rank() == 0 {
-            let end_x = r.events.iter().find(|e| e.id == "x").unwrap().end_ns;
-            let start_y = r.events.iter().find(|e| e.id == "y").unwrap().start_ns;
+            let end_x = r
+                .trace
+                .tasks
+                .iter()
+                .find(|e| e.key == x.index() as u32)
+                .unwrap()
+                .end_ns;
+            let start_y = r
+                .trace
+                .tasks
+                .iter()
+                .find(|e| e.key == y.index() as u32)
+                .unwrap()
+                .start_ns;
             samples.push((start_y.saturating_sub(end_x)) as f64 * 1e-9);
         }
     }

@@ -64,6 +64,32 @@ enum Command {
     },
     /// Show the MPI library, ranks, threads, GPUs and the HDF5 version.
     Info,
+    /// Draw a Gantt chart of a trace (SVG), or with --dag a job's task graph (SVG or dot).
+    #[command(after_help = "Examples:\n  \
+        dirk plot trace.json -o gantt.svg          ranks × threads against time, coloured by op\n  \
+        dirk plot --dag jobs/diamond.json -o dag.svg\n  \
+        dirk plot --dag jobs/diamond.json -o dag.dot   Graphviz text (dot -Tpng dag.dot)")]
+    Plot(PlotArgs),
+    /// Print where the time went (per op, per rank, bytes, critical path) from a trace or summary.
+    Report {
+        /// A --trace or --summary file of a run.
+        file: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct PlotArgs {
+    /// The trace (or, with --dag, the job file).
+    input: PathBuf,
+    /// Where to write the picture.
+    #[arg(short, long, value_name = "OUT.svg")]
+    output: PathBuf,
+    /// Draw the job's task graph instead of a trace (small graphs only).
+    #[arg(long)]
+    dag: bool,
+    /// Width of the Gantt chart in pixels.
+    #[arg(long, default_value_t = 1400, value_parser = clap::value_parser!(u32).range(300..=20000))]
+    width: u32,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,7 +171,64 @@ fn main() -> ExitCode {
         Command::Validate { job } => validate(&job, verbosity),
         Command::Info => info_cmd(verbosity),
         Command::Run(args) => run(args, verbosity),
+        Command::Plot(args) => plot(&args, verbosity),
+        Command::Report { file } => report(&file, verbosity),
     }
+}
+
+/// `dirk plot`: a Gantt chart of a trace, or a drawing of a job's graph. Bad input exits 2.
+fn plot(a: &PlotArgs, verbosity: i32) -> ExitCode {
+    dirk::logging::init(None, verbosity);
+    let started = std::time::Instant::now();
+    let drawn = if a.dag {
+        job::load(&a.input)
+            .map_err(|e| format!("{}: {e}", a.input.display()))
+            .and_then(|job| {
+                dirk::trace::write_dag(&job.graph, &a.output).map_err(|e| e.to_string())
+            })
+            .map(|()| "the task graph".to_string())
+    } else {
+        dirk::trace::load_trace(&a.input)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                let opt = dirk::trace::GanttOptions {
+                    width: a.width,
+                    ..Default::default()
+                };
+                let svg = dirk::trace::render_gantt(&t, &opt);
+                std::fs::write(&a.output, svg)
+                    .map_err(|e| format!("cannot write {}: {e}", a.output.display()))
+                    .map(|()| format!("{} spans", t.spans.len()))
+            })
+    };
+    match drawn {
+        Ok(what) => {
+            info!(
+                "wrote {} ({what}) in {:.2} s",
+                a.output.display(),
+                started.elapsed().as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            error!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `dirk report`: tables from a trace or a summary. Bad input exits 2.
+fn report(path: &Path, verbosity: i32) -> ExitCode {
+    dirk::logging::init(None, verbosity);
+    match dirk::trace::load_any(path) {
+        Ok(dirk::trace::Loaded::Trace(t)) => print!("{}", dirk::trace::report_trace(&t)),
+        Ok(dirk::trace::Loaded::Summary(s)) => print!("{}", dirk::trace::report_summary(&s)),
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn validate(path: &Path, verbosity: i32) -> ExitCode {
@@ -404,9 +487,14 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
             .map_err(|e| format!("cannot write the summary {}: {e}", path.display()))?;
     }
     if let Some(path) = &p.trace {
-        dirk::trace::write_chrome_trace(path, &p.job.graph.name, &r.events)
+        dirk::trace::write_chrome_trace(path, &p.job.graph, &r.trace)
             .map_err(|e| format!("cannot write the trace {}: {e}", path.display()))?;
-        info!("wrote trace {} ({} events)", path.display(), r.events.len());
+        info!(
+            "wrote trace {} ({} tasks, {} transfer events)",
+            path.display(),
+            r.trace.tasks.len(),
+            r.trace.transfers.len()
+        );
     }
     Ok(())
 }

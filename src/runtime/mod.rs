@@ -6,8 +6,10 @@
 //! 2. every rank builds its rayon pool; rank 0 gathers each rank's threads and GPUs;
 //! 3. rank 0 plans and scatters each rank its share (or a rejection if the plan is impossible);
 //! 4. each rank runs its share (`sched::Executor`), values moving through the MPI transport's
-//!    progress thread;
-//! 5. rank 0 gathers per-rank figures (and trace events when asked) and holds the outputs.
+//!    progress thread, which also carries progress counts to rank 0 on a communicator of
+//!    their own (rank 0 prints them: `trace::ProgressMeter`);
+//! 5. rank 0 gathers per-rank figures (and trace events when asked: tasks and transfers)
+//!    and holds the outputs.
 //!
 //! A task failure on any rank is logged there and ends every rank through `MPI_Abort`.
 
@@ -24,7 +26,7 @@ pub use in_process::{run_in_process, run_in_process_with_devices, InProcessError
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo, Resume};
 use crate::sched::Executor;
-use crate::trace::{RankSummary, Summary, TaskEvent};
+use crate::trace::{ProgressMeter, RankSummary, Summary, TaskEvent, TraceEvents};
 use crate::transport::{self, TransferStats};
 use bootstrap::Distributed;
 use mpi::environment::Universe;
@@ -85,8 +87,8 @@ pub struct RunResult {
     pub outputs: Vec<Output>,
     /// Figures of the run (rank 0 only).
     pub summary: Option<Summary>,
-    /// Every task's event, when `Settings::trace` was set (rank 0 only).
-    pub events: Vec<TaskEvent>,
+    /// Every task's and transfer's event, when `Settings::trace` was set (rank 0 only).
+    pub trace: TraceEvents,
 }
 
 impl RunResult {
@@ -249,8 +251,27 @@ impl Runtime {
         if let Some(d) = device {
             exec = exec.with_device(d);
         }
-        let progress =
-            transport::mpi::start(&sender, &data_comm, exec.inbox(), plan.remote_slots());
+        let count_comm = self.world.duplicate();
+        let meter = (self.rank() == 0).then(|| {
+            let mut m = ProgressMeter::new(plan.total_tasks, Instant::now())
+                .with_prior(prior_finished.len() as u64);
+            Box::new(move |done, last| {
+                if last {
+                    m.finish(done, Instant::now());
+                } else {
+                    m.update(done, Instant::now());
+                }
+            }) as Box<dyn FnMut(u64, bool) + Send>
+        });
+        let link = transport::mpi::ProgressLink::new(&count_comm, exec.done_counter(), meter);
+        let progress = transport::mpi::start(
+            &sender,
+            &data_comm,
+            exec.inbox(),
+            plan.remote_slots(),
+            settings.trace.then(|| exec.epoch()),
+            link,
+        );
         self.world.barrier();
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
@@ -269,8 +290,8 @@ impl Runtime {
                 abort_all(1);
             }
         };
-        progress.finish();
         let run_ns = t_run.elapsed().as_nanos() as u64;
+        let mut transfers = progress.finish();
 
         // Step 5: figures (and events) to rank 0.
         let busy: u64 = finished.timings.iter().map(|t| t.end_ns - t.start_ns).sum();
@@ -284,24 +305,17 @@ impl Runtime {
             run_ns,
         ];
         let root = self.world.process_at_rank(0);
-        let events_mine: Vec<TaskEvent> = if settings.trace {
-            finished
-                .timings
-                .iter()
-                .map(|t| {
-                    let task = &plan.tasks[t.task as usize];
-                    TaskEvent {
-                        rank: plan.rank,
-                        thread: t.thread,
-                        id: task.id.clone(),
-                        op: task.op.name().to_string(),
-                        start_ns: t.start_ns.saturating_sub(epoch_offset),
-                        end_ns: t.end_ns.saturating_sub(epoch_offset),
-                    }
-                })
-                .collect()
+        let events_mine = if settings.trace {
+            for t in &mut transfers {
+                t.start_ns = t.start_ns.saturating_sub(epoch_offset);
+                t.end_ns = t.end_ns.saturating_sub(epoch_offset);
+            }
+            TraceEvents {
+                tasks: task_events(&plan, &finished.timings, epoch_offset),
+                transfers,
+            }
         } else {
-            Vec::new()
+            TraceEvents::default()
         };
         if self.rank() != 0 {
             root.gather_into(&mine[..]);
@@ -312,15 +326,20 @@ impl Runtime {
                 values: HashMap::new(),
                 outputs: Vec::new(),
                 summary: None,
-                events: Vec::new(),
+                trace: TraceEvents::default(),
             });
         }
         let mut all = vec![0u64; 6 * self.size() as usize];
         root.gather_into_root(&mine[..], &mut all[..]);
-        let events = if settings.trace {
-            gather_all(&self.world, &events_mine).concat()
+        let trace = if settings.trace {
+            let mut all = TraceEvents::default();
+            for part in gather_all(&self.world, &events_mine) {
+                all.tasks.extend(part.tasks);
+                all.transfers.extend(part.transfers);
+            }
+            all
         } else {
-            Vec::new()
+            TraceEvents::default()
         };
         let per_rank: Vec<RankSummary> = all
             .chunks(6)
@@ -352,9 +371,28 @@ impl Runtime {
             values: finished.outputs,
             outputs: plan.outputs.clone(),
             summary: Some(summary),
-            events,
+            trace,
         })
     }
+}
+
+/// This rank's task events for the trace: timing and thread from the run, the key from the
+/// plan; everything else is looked up in the graph on rank 0 when the trace is written.
+fn task_events(
+    plan: &crate::plan::LocalPlan,
+    timings: &[crate::sched::TaskTiming],
+    epoch_offset: u64,
+) -> Vec<TaskEvent> {
+    timings
+        .iter()
+        .map(|t| TaskEvent {
+            rank: plan.rank,
+            thread: t.thread,
+            key: plan.slots[plan.tasks[t.task as usize].out as usize].key,
+            start_ns: t.start_ns.saturating_sub(epoch_offset),
+            end_ns: t.end_ns.saturating_sub(epoch_offset),
+        })
+        .collect()
 }
 
 impl Runtime {

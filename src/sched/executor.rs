@@ -85,6 +85,8 @@ struct Inner {
     remote_slot: FxHashMap<u32, u32>,
     ready: ReadyQueue,
     remaining: AtomicUsize,
+    /// Remote values delivered so far (so the tasks done can be told from `remaining`).
+    delivered: AtomicUsize,
     failed: AtomicBool,
     failure: Mutex<Option<TaskFailure>>,
     done: Latch,
@@ -128,6 +130,7 @@ impl Executor {
             remote_slot,
             ready: ReadyQueue::default(),
             remaining: AtomicUsize::new(plan.tasks.len() + plan.remote_slots()),
+            delivered: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
             failure: Mutex::new(None),
             done: Latch::default(),
@@ -164,6 +167,20 @@ impl Executor {
     /// The receiving side, for the transport.
     pub fn inbox(&self) -> Arc<dyn Inbox> {
         Arc::new(InboxHandle(Arc::clone(&self.inner)))
+    }
+
+    /// A reader of how many local tasks have finished so far, for progress reports. It costs
+    /// the run nothing: it derives the count from the counters the scheduler keeps anyway
+    /// (values still awaited, remote values delivered), so it may lag by a task or two.
+    pub fn done_counter(&self) -> Box<dyn Fn() -> u64 + Send> {
+        let inner = Arc::clone(&self.inner);
+        let units = inner.plan.tasks.len() + inner.plan.remote_slots();
+        Box::new(move || {
+            let left = inner.remaining.load(Ordering::Relaxed);
+            let delivered = inner.delivered.load(Ordering::Relaxed);
+            (units.saturating_sub(left).saturating_sub(delivered)).min(inner.plan.tasks.len())
+                as u64
+        })
     }
 
     /// The instant task timings are measured from.
@@ -514,6 +531,7 @@ impl Inbox for InboxHandle {
             let i = Arc::clone(inner);
             inner.pool.spawn(move || i.drain());
         }
+        inner.delivered.fetch_add(1, Ordering::Relaxed);
         inner.finish_one();
     }
 }
@@ -535,5 +553,67 @@ fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {
         format!("panicked: {s}")
     } else {
         "panicked".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{self, RankInfo};
+    use crate::transport::local::LocalNetwork;
+
+    /// The progress count derived from the scheduler's counters starts at 0 and ends at each
+    /// rank's task count, remote deliveries included (two in-process ranks).
+    #[test]
+    fn done_counter_counts_local_tasks_only() {
+        let text = include_str!("../../jobs/fanout.json");
+        let g = crate::job::from_str(text, "fanout", std::path::Path::new("."))
+            .expect("the fan-out job loads")
+            .graph;
+        let ranks = vec![
+            RankInfo {
+                threads: 1,
+                gpus: 0,
+            },
+            RankInfo {
+                threads: 1,
+                gpus: 0,
+            },
+        ];
+        let plans = plan::plan(&g, &ranks).expect("plans");
+        assert!(
+            plans.iter().all(|p| p.remote_slots() > 0),
+            "values cross ranks"
+        );
+        let net = LocalNetwork::new(2);
+        let execs: Vec<Executor> = plans
+            .into_iter()
+            .map(|p| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(1)
+                    .build()
+                    .unwrap();
+                let rank = p.rank;
+                let e = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+                net.attach(rank, e.inbox());
+                e
+            })
+            .collect();
+        let counters: Vec<_> = execs.iter().map(Executor::done_counter).collect();
+        let sizes: Vec<u64> = execs
+            .iter()
+            .map(|e| e.inner.plan.tasks.len() as u64)
+            .collect();
+        assert!(counters.iter().all(|c| c() == 0));
+        let runs: Vec<_> = execs
+            .into_iter()
+            .map(|e| std::thread::spawn(move || e.run().map(|f| f.timings.len())))
+            .collect();
+        for (r, h) in runs.into_iter().enumerate() {
+            assert_eq!(h.join().unwrap().unwrap() as u64, sizes[r]);
+        }
+        let done: Vec<u64> = counters.iter().map(|c| c()).collect();
+        assert_eq!(done, sizes);
+        assert_eq!(done.iter().sum::<u64>(), 392);
     }
 }

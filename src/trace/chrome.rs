@@ -1,62 +1,332 @@
-//! Chrome trace-event JSON (the format Perfetto and chrome://tracing open): one complete
-//! event (`"ph": "X"`) per task, `pid` = rank, `tid` = worker thread, the task id in
-//! `args.id`, plus metadata events naming each process and thread.
+//! Chrome trace-event JSON (the format Perfetto and chrome://tracing open).
+//!
+//! Layout: one process (`pid`) per rank, one track (`tid`) per worker thread, and one more
+//! track per rank, `tid` = [`MPI_TRACK`] named "mpi", for the progress thread's transfers.
+//!
+//! - a task is a complete event (`"ph": "X"`, `"cat": "task"`, `name` = op) whose `args` hold
+//!   `id`, `op`, `key` (global index), `deps` (keys of its inputs), `bytes_in`, `bytes_out`;
+//! - a transfer side is a complete event (`"cat": "mpi"`, `name` `send` or `recv`) whose
+//!   `args` hold `id` (the producing task), `key`, `peer`, `bytes`; each matched pair is joined
+//!   by a flow arrow (`"ph": "s"` at the send, `"ph": "f"` at the receive, one `id`);
+//! - metadata events (`"ph": "M"`) name and order processes and tracks.
+//!
+//! Checkpoints, when they exist, go on a third track per rank (`cat` "checkpoint") written
+//! beside the transfers below.
 
-use super::TaskEvent;
-use serde_json::json;
+use super::{Direction, TaskEvent, TraceEvents, TransferEvent};
+use crate::graph::{Graph, Task, ValueType};
+use serde::Serialize;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `events` as a Chrome trace to `path`, whole or not at all.
-pub fn write_chrome_trace(path: &Path, job: &str, events: &[TaskEvent]) -> std::io::Result<()> {
+/// The `tid` of each rank's MPI transfer track (above any worker thread index).
+pub const MPI_TRACK: u32 = 100_000;
+
+#[derive(Serialize)]
+struct TaskArgs<'a> {
+    id: &'a str,
+    op: &'a str,
+    key: u32,
+    deps: Vec<u32>,
+    bytes_in: u64,
+    bytes_out: u64,
+}
+
+#[derive(Serialize)]
+struct MpiArgs<'a> {
+    id: &'a str,
+    key: u32,
+    peer: u32,
+    bytes: u64,
+}
+
+#[derive(Serialize)]
+struct Complete<'a, A> {
+    ph: &'static str,
+    name: &'a str,
+    cat: &'static str,
+    pid: u32,
+    tid: u32,
+    ts: f64,
+    dur: f64,
+    args: A,
+}
+
+#[derive(Serialize)]
+struct Flow {
+    ph: &'static str,
+    name: &'static str,
+    cat: &'static str,
+    id: u64,
+    pid: u32,
+    tid: u32,
+    ts: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bp: Option<&'static str>,
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1000.0
+}
+
+/// Writes the events of a run of `graph` as a Chrome trace to `path`, whole or not at all.
+/// Each task's id, op, edges and byte counts come from the graph, by the event's key.
+pub fn write_chrome_trace(path: &Path, graph: &Graph, ev: &TraceEvents) -> std::io::Result<()> {
     let atomic = crate::store::AtomicPath::new(path);
-    let mut w = std::io::BufWriter::new(std::fs::File::create(atomic.tmp())?);
-    write!(
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(atomic.tmp())?);
+    write_to(&mut w, graph, ev)?;
+    w.flush()?;
+    drop(w);
+    atomic.commit()
+}
+
+fn write_to<W: Write>(w: &mut W, graph: &Graph, ev: &TraceEvents) -> std::io::Result<()> {
+    let job = graph.name.as_str();
+    let tasks = graph.tasks();
+    writeln!(
         w,
         "{{\"displayTimeUnit\":\"ms\",\"otherData\":{},\"traceEvents\":[",
-        json!({"job": job, "dirk_version": env!("CARGO_PKG_VERSION")})
+        serde_json::json!({"job": job, "dirk_version": env!("CARGO_PKG_VERSION"), "producer": "dirk"})
     )?;
     let mut first = true;
-    let mut sep = |w: &mut std::io::BufWriter<std::fs::File>| -> std::io::Result<()> {
+    let mut item = |w: &mut W, v: &dyn erased::Item| -> std::io::Result<()> {
         if !first {
             w.write_all(b",\n")?;
         }
         first = false;
-        Ok(())
+        v.write(w)
     };
-    let mut seen = std::collections::BTreeSet::new();
-    for e in events {
-        if seen.insert((e.rank, u32::MAX)) {
-            sep(&mut w)?;
-            serde_json::to_writer(
-                &mut w,
-                &json!({"ph": "M", "name": "process_name", "pid": e.rank, "args": {"name": format!("rank {}", e.rank)}}),
-            )?;
-        }
-        if seen.insert((e.rank, e.thread)) {
-            sep(&mut w)?;
-            serde_json::to_writer(
-                &mut w,
-                &json!({"ph": "M", "name": "thread_name", "pid": e.rank, "tid": e.thread, "args": {"name": format!("worker {}", e.thread)}}),
-            )?;
-        }
-        sep(&mut w)?;
-        serde_json::to_writer(
-            &mut w,
-            &json!({
-                "ph": "X",
-                "name": e.op,
-                "cat": "task",
-                "pid": e.rank,
-                "tid": e.thread,
-                "ts": e.start_ns as f64 / 1000.0,
-                "dur": (e.end_ns.saturating_sub(e.start_ns)) as f64 / 1000.0,
-                "args": {"id": e.id, "op": e.op},
-            }),
-        )?;
+    // Metadata: every rank and track seen.
+    let tracks: BTreeSet<(u32, u32)> = ev
+        .tasks
+        .iter()
+        .map(|e| (e.rank, e.thread))
+        .chain(ev.transfers.iter().map(|t| (t.rank, MPI_TRACK)))
+        .collect();
+    let ranks: BTreeSet<u32> = tracks.iter().map(|t| t.0).collect();
+    for &r in &ranks {
+        let v = serde_json::json!({"ph": "M", "name": "process_name", "pid": r, "args": {"name": format!("rank {r}")}});
+        item(w, &v)?;
+        let v = serde_json::json!({"ph": "M", "name": "process_sort_index", "pid": r, "args": {"sort_index": r}});
+        item(w, &v)?;
     }
-    w.write_all(b"]}\n")?;
-    w.flush()?;
-    drop(w);
-    atomic.commit()
+    for &(r, t) in &tracks {
+        let name = if t == MPI_TRACK {
+            "mpi".to_string()
+        } else {
+            format!("worker {t}")
+        };
+        let v = serde_json::json!({"ph": "M", "name": "thread_name", "pid": r, "tid": t, "args": {"name": name}});
+        item(w, &v)?;
+        let v = serde_json::json!({"ph": "M", "name": "thread_sort_index", "pid": r, "tid": t, "args": {"sort_index": t}});
+        item(w, &v)?;
+    }
+    for e in &ev.tasks {
+        let task = tasks
+            .get(e.key as usize)
+            .ok_or_else(|| unknown_key(e.key))?;
+        item(w, &task_event(e, task, tasks))?;
+    }
+    for t in &ev.transfers {
+        let task = tasks
+            .get(t.key as usize)
+            .ok_or_else(|| unknown_key(t.key))?;
+        item(w, &transfer_event(t, &task.id))?;
+    }
+    for (n, (s, r)) in flows(&ev.transfers).into_iter().enumerate() {
+        for (side, ph, bp) in [(s, "s", None), (r, "f", Some("e"))] {
+            let f = Flow {
+                ph,
+                name: "transfer",
+                cat: "mpi",
+                id: n as u64,
+                pid: side.rank,
+                tid: MPI_TRACK,
+                ts: us(side.start_ns),
+                bp,
+            };
+            item(w, &f)?;
+        }
+    }
+    // Checkpoint spans go here, on their own track, once checkpoints exist.
+    w.write_all(b"]}\n")
+}
+
+fn unknown_key(key: u32) -> std::io::Error {
+    std::io::Error::other(format!(
+        "trace event for task #{key}, which the graph lacks"
+    ))
+}
+
+/// Payload bytes of a value of this type.
+fn type_bytes(ty: &ValueType) -> u64 {
+    (ty.len() * ty.dtype().size()) as u64
+}
+
+fn task_event<'a>(e: &TaskEvent, task: &'a Task, tasks: &[Task]) -> Complete<'a, TaskArgs<'a>> {
+    let mut deps: Vec<u32> = task.inputs().map(|h| h.index() as u32).collect();
+    deps.sort_unstable();
+    deps.dedup();
+    let bytes_in = deps
+        .iter()
+        .map(|&d| type_bytes(&tasks[d as usize].ty))
+        .sum();
+    let op = task.op.name();
+    Complete {
+        ph: "X",
+        name: op,
+        cat: "task",
+        pid: e.rank,
+        tid: e.thread,
+        ts: us(e.start_ns),
+        dur: us(e.end_ns.saturating_sub(e.start_ns)),
+        args: TaskArgs {
+            id: &task.id,
+            op,
+            key: e.key,
+            deps,
+            bytes_in,
+            bytes_out: type_bytes(&task.ty),
+        },
+    }
+}
+
+fn transfer_event<'a>(t: &'a TransferEvent, id: &'a str) -> Complete<'a, MpiArgs<'a>> {
+    Complete {
+        ph: "X",
+        name: match t.dir {
+            Direction::Send => "send",
+            Direction::Recv => "recv",
+        },
+        cat: "mpi",
+        pid: t.rank,
+        tid: MPI_TRACK,
+        ts: us(t.start_ns),
+        dur: us(t.end_ns.saturating_sub(t.start_ns)),
+        args: MpiArgs {
+            id,
+            key: t.key,
+            peer: t.peer,
+            bytes: t.bytes,
+        },
+    }
+}
+
+/// Pairs each send with the receive of the same value on its peer (a value crosses to a given
+/// rank once, so (sender, receiver, key) names one transfer).
+pub(crate) fn flows(transfers: &[TransferEvent]) -> Vec<(&TransferEvent, &TransferEvent)> {
+    let recvs: HashMap<(u32, u32, u32), &TransferEvent> = transfers
+        .iter()
+        .filter(|t| t.dir == Direction::Recv)
+        .map(|t| ((t.peer, t.rank, t.key), t))
+        .collect();
+    transfers
+        .iter()
+        .filter(|t| t.dir == Direction::Send)
+        .filter_map(|s| recvs.get(&(s.rank, s.peer, s.key)).map(|r| (s, *r)))
+        .collect()
+}
+
+/// Lets one writer loop take both JSON values and the typed events.
+mod erased {
+    /// Something written as one JSON trace event.
+    pub(super) trait Item {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()>;
+    }
+
+    impl<T: serde::Serialize> Item for T {
+        fn write(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+            serde_json::to_writer(w, self).map_err(std::io::Error::from)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn diamond() -> Graph {
+        let text = include_str!("../../jobs/diamond.json");
+        crate::job::from_str(text, "diamond", Path::new("."))
+            .expect("the diamond loads")
+            .graph
+    }
+
+    fn task(rank: u32, key: u32) -> TaskEvent {
+        TaskEvent {
+            rank,
+            thread: 0,
+            key,
+            start_ns: 1000 * u64::from(key),
+            end_ns: 1000 * u64::from(key) + 500,
+        }
+    }
+
+    fn xfer(rank: u32, peer: u32, dir: Direction, key: u32) -> TransferEvent {
+        TransferEvent {
+            rank,
+            peer,
+            dir,
+            key,
+            bytes: 16,
+            start_ns: 600,
+            end_ns: 900,
+        }
+    }
+
+    #[test]
+    fn writes_tasks_from_the_graph_transfers_and_one_flow_per_matched_pair() {
+        // diamond: x = rand([5000]) (0), a = x + 1 (1), b, c, d = b - c (4).
+        let g = diamond();
+        let ev = TraceEvents {
+            tasks: vec![task(0, 0), task(1, 1), task(1, 4)],
+            transfers: vec![
+                xfer(0, 1, Direction::Send, 0),
+                xfer(1, 0, Direction::Recv, 0),
+                xfer(0, 1, Direction::Send, 3),
+            ],
+        };
+        let mut out = Vec::new();
+        write_to(&mut out, &g, &ev).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["otherData"]["job"], "diamond");
+        let evs = v["traceEvents"].as_array().unwrap();
+        let of = |ph: &str, cat: &str| {
+            evs.iter()
+                .filter(|e| e["ph"] == ph && e["cat"] == cat)
+                .count()
+        };
+        assert_eq!(of("X", "task"), 3);
+        assert_eq!(of("X", "mpi"), 3);
+        assert_eq!(of("s", "mpi"), 1);
+        assert_eq!(of("f", "mpi"), 1);
+        let find = |id: &str| {
+            evs.iter()
+                .find(|e| e["cat"] == "task" && e["args"]["id"] == id)
+                .unwrap()
+        };
+        let (x, a, d) = (find("x"), find("a"), find("d"));
+        assert_eq!(
+            (x["name"].as_str(), x["pid"].as_u64()),
+            (Some("rand"), Some(0))
+        );
+        assert_eq!(a["args"]["deps"], serde_json::json!([0]));
+        assert_eq!(a["args"]["bytes_in"], 40_000);
+        assert_eq!(d["args"]["deps"], serde_json::json!([2, 3]));
+        assert_eq!(d["args"]["bytes_in"], 80_000);
+        assert_eq!(d["args"]["bytes_out"], 40_000);
+        let send = evs.iter().find(|e| e["name"] == "send").unwrap();
+        assert_eq!(send["tid"], MPI_TRACK);
+        assert_eq!(send["args"]["id"], "x");
+    }
+
+    #[test]
+    fn a_key_the_graph_lacks_is_an_error_not_a_panic() {
+        let ev = TraceEvents {
+            tasks: vec![task(0, 99)],
+            transfers: vec![],
+        };
+        assert!(write_to(&mut Vec::new(), &diamond(), &ev).is_err());
+    }
 }

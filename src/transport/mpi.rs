@@ -11,17 +11,31 @@
 //!    into it (no copy on this side either);
 //! 3. tests its pending requests, hands completed receives to the scheduler's inbox and drops
 //!    completed sends;
-//! 4. spins briefly when idle, then parks (waking a parked thread costs ~30 µs on this VM; a
+//! 4. about twice a second, exchanges progress counts (below);
+//! 5. spins briefly when idle, then parks (waking a parked thread costs ~30 µs on this VM; a
 //!    send wakes it at once).
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
-//! expected value has arrived. Keys are task indices, so tags stay below 2^31-1, Open MPI's
-//! and MPICH's `MPI_TAG_UB`.
+//! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
+//! are task indices, so tags stay below 2^31-1, Open MPI's and MPICH's `MPI_TAG_UB`.
+//!
+//! **Tracing.** With a trace epoch (`--trace` on; every rank knows it from the settings) each
+//! send is recorded from posting to completion and each receive from matching to completion,
+//! as `TransferEvent`s that `Progress::finish` returns. Without one, no clock is read and
+//! nothing is recorded.
+//!
+//! **Progress counts.** On a communicator of their own (a duplicate, so counts never meet
+//! values), ranks other than 0 send their count of finished tasks to rank 0 every half second
+//! when it changed, with tag 0, and once at the end with tag 1; rank 0 adds them to its own
+//! count and hands the total to its `ProgressLink::on_tick` at the same pace. One 8-byte
+//! message per rank per half second at most: nothing a run can measure.
 
 use super::{Inbox, TransferStats, Transport};
 use crate::graph::{Array, DType, Data, Value, ValueType};
+use crate::trace::{Direction, TransferEvent};
 use mpi::ffi;
 use mpi::raw::AsRaw;
+use mpi::topology::Communicator;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -80,7 +94,40 @@ unsafe impl Send for RawComm {}
 /// The progress thread, until `finish`.
 pub struct Progress {
     shared: Arc<Shared>,
-    handle: JoinHandle<()>,
+    handle: JoinHandle<Vec<TransferEvent>>,
+}
+
+/// How often progress counts travel and rank 0's `on_tick` is called.
+const TICK: Duration = Duration::from_millis(500);
+
+/// Progress counting across ranks, driven by the progress thread (see the module doc).
+pub struct ProgressLink {
+    comm: RawComm,
+    rank: u32,
+    ranks: u32,
+    /// This rank's finished tasks so far.
+    done: Box<dyn Fn() -> u64 + Send>,
+    /// Rank 0 only: called about every `TICK` with the total finished on all ranks, and once
+    /// more at the end with `true`.
+    on_tick: Option<Box<dyn FnMut(u64, bool) + Send>>,
+}
+
+impl ProgressLink {
+    /// A link over `comm` (a communicator used for nothing else, which must outlive the
+    /// `Progress` it is given to). `on_tick` is used on rank 0 only.
+    pub fn new<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
+        comm: &C,
+        done: Box<dyn Fn() -> u64 + Send>,
+        on_tick: Option<Box<dyn FnMut(u64, bool) + Send>>,
+    ) -> ProgressLink {
+        ProgressLink {
+            comm: RawComm(comm.as_raw()),
+            rank: comm.rank() as u32,
+            ranks: comm.size() as u32,
+            done,
+            on_tick,
+        }
+    }
 }
 
 /// Makes the sender; start the progress thread with `start` once the inbox exists.
@@ -96,21 +143,39 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
 }
 
 /// Starts the progress thread of `sender` on `comm`, delivering to `inbox` until `expected`
-/// values have arrived. `comm` must outlive the returned `Progress`.
-pub fn start<C: AsRaw<Raw = ffi::MPI_Comm>>(
+/// values have arrived. `comm` must outlive the returned `Progress`. With `trace_epoch`,
+/// transfers are recorded in ns since that instant.
+pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
     sender: &MpiSender,
     comm: &C,
     inbox: Arc<dyn Inbox>,
     expected: usize,
+    trace_epoch: Option<Instant>,
+    link: ProgressLink,
 ) -> Progress {
     let shared = Arc::clone(&sender.shared);
     let raw = RawComm(comm.as_raw());
+    let rank = comm.rank() as u32;
     let s = Arc::clone(&shared);
     let handle = thread::Builder::new()
         .name("dirk-progress".into())
         .spawn(move || {
             let raw = raw;
-            progress_loop(&s, raw.0, inbox.as_ref(), expected)
+            let mut tracer = Tracer {
+                epoch: trace_epoch,
+                rank,
+                events: Vec::new(),
+            };
+            let mut counts = Counts::new(link);
+            progress_loop(
+                &s,
+                raw.0,
+                inbox.as_ref(),
+                expected,
+                &mut tracer,
+                &mut counts,
+            );
+            tracer.events
         })
         .expect("spawn the progress thread");
     *shared.progress.lock().expect("progress lock") = Some(handle.thread().clone());
@@ -118,12 +183,187 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm>>(
 }
 
 impl Progress {
-    /// Waits until every queued send has completed and every expected value has arrived.
-    pub fn finish(self) {
+    /// Waits until every queued send has completed and every expected value has arrived;
+    /// returns the transfers recorded (none unless tracing).
+    pub fn finish(self) -> Vec<TransferEvent> {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.wake();
-        if self.handle.join().is_err() {
-            panic!("the MPI progress thread panicked");
+        match self.handle.join() {
+            Ok(events) => events,
+            Err(_) => panic!("the MPI progress thread panicked"),
+        }
+    }
+}
+
+/// Records transfers when tracing is on.
+struct Tracer {
+    epoch: Option<Instant>,
+    rank: u32,
+    events: Vec<TransferEvent>,
+}
+
+impl Tracer {
+    /// Now, in ns since the epoch; 0 (and no clock read) when not tracing.
+    fn now(&self) -> u64 {
+        self.epoch.map_or(0, |e| e.elapsed().as_nanos() as u64)
+    }
+
+    fn record(&mut self, peer: u32, dir: Direction, key: u32, bytes: usize, start_ns: u64) {
+        if self.epoch.is_some() {
+            let end_ns = self.now();
+            self.events.push(TransferEvent {
+                rank: self.rank,
+                peer,
+                dir,
+                key,
+                bytes: bytes as u64,
+                start_ns,
+                end_ns,
+            });
+        }
+    }
+}
+
+/// Tag of a progress count sent during the run, and of the last one.
+const TAG_COUNT: c_int = 0;
+const TAG_FINAL: c_int = 1;
+
+/// The progress-count side of the loop (step 4).
+struct Counts {
+    link: ProgressLink,
+    next_tick: Instant,
+    /// Rank 0: the latest count of each rank; elsewhere: the last count sent.
+    latest: Vec<u64>,
+    /// Rank 0: final counts received so far.
+    finals: u32,
+    /// Elsewhere: sends in flight with their buffers.
+    sends: Vec<(ffi::MPI_Request, Box<u64>)>,
+    /// Elsewhere: the final count has been posted.
+    final_sent: bool,
+}
+
+impl Counts {
+    fn new(link: ProgressLink) -> Counts {
+        Counts {
+            latest: vec![0; link.ranks as usize],
+            link,
+            next_tick: Instant::now() + TICK,
+            finals: 0,
+            sends: Vec::new(),
+            final_sent: false,
+        }
+    }
+
+    /// Called by the loop from time to time: sends or gathers counts when a tick is due.
+    fn tick(&mut self, now: Instant) {
+        if now < self.next_tick {
+            return;
+        }
+        self.next_tick = now + TICK;
+        if self.link.rank == 0 {
+            self.drain();
+            let total = self.total();
+            if let Some(f) = self.link.on_tick.as_mut() {
+                f(total, false);
+            }
+        } else {
+            let done = (self.link.done)();
+            if done != self.latest[0] {
+                self.latest[0] = done;
+                self.post(done, TAG_COUNT);
+            }
+            self.sends.retain_mut(|(r, _)| !test(r));
+        }
+    }
+
+    fn total(&self) -> u64 {
+        (self.link.done)() + self.latest[1..].iter().sum::<u64>()
+    }
+
+    /// Rank 0: receives every count that has arrived.
+    fn drain(&mut self) {
+        loop {
+            let mut flag: c_int = 0;
+            // SAFETY: as in step 2 of the loop: live locals, a valid communicator.
+            let mut message = unsafe { ffi::RSMPI_MESSAGE_NULL };
+            let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
+            let rc = unsafe {
+                ffi::MPI_Improbe(
+                    ffi::RSMPI_ANY_SOURCE,
+                    ffi::RSMPI_ANY_TAG,
+                    self.link.comm.0,
+                    &mut flag,
+                    &mut message,
+                    &mut status,
+                )
+            };
+            assert_eq!(rc, 0, "MPI_Improbe failed");
+            if flag == 0 {
+                return;
+            }
+            let mut count: u64 = 0;
+            // SAFETY: one u64 into a live local; `message` came from MPI_Improbe above.
+            let rc = unsafe {
+                ffi::MPI_Mrecv(
+                    &mut count as *mut u64 as *mut c_void,
+                    1,
+                    ffi::RSMPI_UINT64_T,
+                    &mut message,
+                    ffi::RSMPI_STATUS_IGNORE,
+                )
+            };
+            assert_eq!(rc, 0, "MPI_Mrecv failed");
+            let src = status.MPI_SOURCE as usize;
+            self.latest[src] = self.latest[src].max(count);
+            if status.MPI_TAG == TAG_FINAL {
+                self.finals += 1;
+            }
+        }
+    }
+
+    /// Elsewhere: posts one count to rank 0.
+    fn post(&mut self, count: u64, tag: c_int) {
+        let buf = Box::new(count);
+        // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
+        let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+        // SAFETY: the boxed u64 stays alive (and unmoved on the heap) in `self.sends` until
+        // MPI_Test reports the request complete; the communicator is valid.
+        let rc = unsafe {
+            ffi::MPI_Isend(
+                &*buf as *const u64 as *const c_void,
+                1,
+                ffi::RSMPI_UINT64_T,
+                0,
+                tag,
+                self.link.comm.0,
+                &mut request,
+            )
+        };
+        assert_eq!(rc, 0, "MPI_Isend failed");
+        self.sends.push((request, buf));
+    }
+
+    /// At close: true once the counts are settled (rank 0: every final count arrived and the
+    /// last tick was given; elsewhere: the final count was sent).
+    fn settle(&mut self) -> bool {
+        if self.link.rank == 0 {
+            self.drain();
+            if self.finals + 1 < self.link.ranks {
+                return false;
+            }
+            let total = self.total();
+            if let Some(mut f) = self.link.on_tick.take() {
+                f(total, true);
+            }
+            true
+        } else {
+            if !self.final_sent {
+                self.final_sent = true;
+                let done = (self.link.done)();
+                self.post(done, TAG_FINAL);
+            }
+            self.sends.retain_mut(|(r, _)| !test(r));
+            self.sends.is_empty()
         }
     }
 }
@@ -138,13 +378,18 @@ enum RecvBuf {
 
 struct PendingRecv {
     key: u32,
+    source: u32,
+    start_ns: u64,
     ty: ValueType,
     buf: RecvBuf,
 }
 
 /// A send in flight: the value stays alive until its request completes.
 struct PendingSend {
-    _value: Arc<Value>,
+    dest: u32,
+    key: u32,
+    start_ns: u64,
+    value: Arc<Value>,
 }
 
 fn datatype(d: DType) -> ffi::MPI_Datatype {
@@ -180,7 +425,15 @@ fn payload(v: &Value) -> (*const c_void, c_int, ffi::MPI_Datatype) {
     }
 }
 
-fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expected: usize) {
+fn progress_loop(
+    shared: &Shared,
+    comm: ffi::MPI_Comm,
+    inbox: &dyn Inbox,
+    expected: usize,
+    tracer: &mut Tracer,
+    counts: &mut Counts,
+) {
+    let mut loops = 0u32;
     // Requests and what they keep alive, in two parallel lists each (MPI_Testsome wants a
     // plain array of requests).
     let mut backlog: std::collections::VecDeque<Outgoing> = std::collections::VecDeque::new();
@@ -203,6 +456,7 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
         while send_reqs.len() < MAX_IN_FLIGHT {
             let Some(o) = backlog.pop_front() else { break };
             active = true;
+            let start_ns = tracer.now();
             let (ptr, n, dt) = payload(&o.value);
             // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
             let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
@@ -223,7 +477,12 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(o.value.bytes());
             send_reqs.push(request);
-            sends.push(PendingSend { _value: o.value });
+            sends.push(PendingSend {
+                dest: o.dest,
+                key: o.key,
+                start_ns,
+                value: o.value,
+            });
         }
         // 2. Match incoming messages and post their receives.
         while matched < expected {
@@ -249,6 +508,7 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             }
             active = true;
             matched += 1;
+            let start_ns = tracer.now();
             let key = status.MPI_TAG as u32;
             let ty = inbox.expected(key).unwrap_or_else(|| {
                 panic!(
@@ -284,12 +544,19 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             };
             assert_eq!(rc, 0, "MPI_Imrecv failed");
             recv_reqs.push(request);
-            recvs.push(PendingRecv { key, ty, buf });
+            recvs.push(PendingRecv {
+                key,
+                source: status.MPI_SOURCE as u32,
+                start_ns,
+                ty,
+                buf,
+            });
         }
         // 3. Complete requests: one MPI_Testsome per list, so a long list costs one call.
         for i in completed(&mut send_reqs) {
             send_reqs.swap_remove(i);
-            sends.swap_remove(i);
+            let s = sends.swap_remove(i);
+            tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
             active = true;
         }
         for i in completed(&mut recv_reqs) {
@@ -299,6 +566,7 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             active = true;
             let value = finish_recv(r.buf, &r.ty);
             let bytes = value.bytes();
+            tracer.record(r.source, Direction::Recv, r.key, bytes, r.start_ns);
             inbox.deliver(r.key, value);
             // Counted once delivered, so a checkpoint that sees every message received also
             // sees every value in its slot.
@@ -309,10 +577,16 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             && backlog.is_empty()
             && received == expected
             && shared.queue.lock().expect("send queue lock").is_empty()
+            && counts.settle()
         {
             return;
         }
-        // 4. Back off when idle.
+        // 4. Progress counts, looking at the clock when idle or every 64th busy turn.
+        loops = loops.wrapping_add(1);
+        if !active || loops % 64 == 0 {
+            counts.tick(Instant::now());
+        }
+        // 5. Back off when idle.
         if active {
             idle_since = None;
             continue;
@@ -325,7 +599,10 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             thread::yield_now();
         } else {
             thread::park_timeout(Duration::from_micros(
-                if recvs.is_empty() && matched == expected {
+                if recvs.is_empty()
+                    && matched == expected
+                    && !shared.closing.load(Ordering::Relaxed)
+                {
                     2_000
                 } else {
                     50
@@ -333,6 +610,15 @@ fn progress_loop(shared: &Shared, comm: ffi::MPI_Comm, inbox: &dyn Inbox, expect
             ));
         }
     }
+}
+
+/// True once the request has completed.
+fn test(request: &mut ffi::MPI_Request) -> bool {
+    let mut flag: c_int = 0;
+    // SAFETY: `request` is a live request handle; STATUS_IGNORE is an initialised constant.
+    let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+    assert_eq!(rc, 0, "MPI_Test failed");
+    flag != 0
 }
 
 /// Indices of the requests that have completed, in decreasing order (so the caller can

@@ -7,6 +7,7 @@
 //! - `multihost`: three network namespaces over TCP: identical results, three fault scenarios;
 //! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
+//! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -19,5 +20,6 @@ mod device;
 mod failures;
 mod mpi_runs;
 mod multihost;
+mod observe;
 mod props;
 mod slurm;
