@@ -11,20 +11,15 @@ use crate::graph::{Placement, TileLayout};
 /// when possible, then the fewest tile boundaries between ranks, then more rank rows (row
 /// strips are contiguous in memory).
 fn block_grid(ranks: u32, rows: u32, cols: u32) -> (u32, u32) {
-    let mut best: Option<((u32, u64, u32), (u32, u32))> = None;
-    for p in 1..=ranks {
-        if ranks % p != 0 {
-            continue;
-        }
-        let q = ranks / p;
-        let idle = u32::from(p > rows) + u32::from(q > cols);
-        let cut = u64::from(p - 1) * u64::from(cols) + u64::from(q - 1) * u64::from(rows);
-        let key = (idle, cut, u32::MAX - p);
-        if best.is_none_or(|(k, _)| key < k) {
-            best = Some((key, (p, q)));
-        }
-    }
-    best.map_or((1, 1), |(_, g)| g)
+    (1..=ranks)
+        .filter(|p| ranks % p == 0)
+        .map(|p| (p, ranks / p))
+        .min_by_key(|&(p, q)| {
+            let idle = u32::from(p > rows) + u32::from(q > cols);
+            let cut = u64::from(p - 1) * u64::from(cols) + u64::from(q - 1) * u64::from(rows);
+            (idle, cut, u32::MAX - p)
+        })
+        .unwrap_or((1, 1))
 }
 
 /// The P×Q rank grid for block-cyclic layout: as square as possible, P ≤ Q.

@@ -72,12 +72,12 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
         )
         .map_err(graph_err)?;
         a[k][k] = lkk;
-        for i in k + 1..t {
-            a[i][k] = spawn(
+        for (i, row) in a.iter_mut().enumerate().skip(k + 1) {
+            row[k] = spawn(
                 g,
                 format!("chol.trsm.{i}_{k}"),
                 Op::Trsm,
-                vec![lkk.into(), a[i][k].into()],
+                vec![lkk.into(), row[k].into()],
                 i,
                 k,
             )
@@ -109,11 +109,8 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     // The strictly upper tiles of L are zeros, made on rank 0 where the output is written.
     let mut tiles = Vec::with_capacity(t * t);
     for (i, row) in a.iter().enumerate() {
-        for j in 0..t {
-            if j <= i {
-                tiles.push(row[j]);
-                continue;
-            }
+        tiles.extend_from_slice(row);
+        for j in i + 1..t {
             let zero = g
                 .spawn_named(
                     format!("chol.zero.{i}_{j}"),
