@@ -3,23 +3,23 @@
 //! Groups are dealt out in contiguous blocks. Tiles go to a P×Q grid of ranks (P·Q = ranks):
 //! by blocks of tiles for `TileLayout::Block`, cyclically for `TileLayout::Cyclic`. The rank
 //! grid is a pure function of the rank count and the tile grid, so the plan stays
-//! deterministic.
+//! deterministic. When no P×Q grid gives every rank a tile (5 ranks, 4×4 tiles), block
+//! layout falls back to contiguous runs of tiles in row-major order.
 
 use crate::graph::{Placement, TileLayout};
 
-/// The P×Q rank grid for block layout of a `rows`×`cols` tile grid: every rank gets tiles
-/// when possible, then the fewest tile boundaries between ranks, then more rank rows (row
-/// strips are contiguous in memory).
-fn block_grid(ranks: u32, rows: u32, cols: u32) -> (u32, u32) {
+/// The P×Q rank grid for block layout of a `rows`×`cols` tile grid: the fewest tile
+/// boundaries between ranks, then more rank rows (row strips are contiguous in memory);
+/// `None` when no P×Q grid gives every rank a tile.
+fn block_grid(ranks: u32, rows: u32, cols: u32) -> Option<(u32, u32)> {
     (1..=ranks)
         .filter(|p| ranks % p == 0)
         .map(|p| (p, ranks / p))
+        .filter(|&(p, q)| p <= rows && q <= cols)
         .min_by_key(|&(p, q)| {
-            let idle = u32::from(p > rows) + u32::from(q > cols);
             let cut = u64::from(p - 1) * u64::from(cols) + u64::from(q - 1) * u64::from(rows);
-            (idle, cut, u32::MAX - p)
+            (cut, u32::MAX - p)
         })
-        .unwrap_or((1, 1))
 }
 
 /// The P×Q rank grid for block-cyclic layout: as square as possible, P ≤ Q.
@@ -47,7 +47,15 @@ pub(super) fn preferred_rank(placement: &Placement, ranks: u32) -> Option<u32> {
             layout,
         } => {
             let (p, q) = match layout {
-                TileLayout::Block => block_grid(ranks, rows, cols),
+                TileLayout::Block => match block_grid(ranks, rows, cols) {
+                    Some(g) => g,
+                    // No rank grid fits: contiguous runs of tiles in row-major order.
+                    None => {
+                        let tiles = u64::from(rows) * u64::from(cols);
+                        let k = u64::from(row) * u64::from(cols) + u64::from(col);
+                        return Some((k * u64::from(ranks) / tiles.max(1)) as u32);
+                    }
+                },
                 TileLayout::Cyclic => cyclic_grid(ranks),
             };
             let (pr, pc) = match layout {
@@ -98,7 +106,7 @@ mod tests {
             Some(1)
         );
         // One tile row: split the columns instead.
-        assert_eq!(block_grid(2, 1, 8), (1, 2));
+        assert_eq!(block_grid(2, 1, 8), Some((1, 2)));
     }
 
     #[test]
@@ -116,6 +124,6 @@ mod tests {
     fn groups_are_contiguous_blocks() {
         let g = |index| preferred_rank(&Placement::Group { index, count: 8 }, 3).unwrap();
         let ranks: Vec<u32> = (0..8).map(g).collect();
-        assert_eq!(ranks, vec![0, 0, 0, 1, 1, 2, 2, 2]);
+        assert_eq!(ranks, vec![0, 0, 0, 1, 1, 1, 2, 2]);
     }
 }

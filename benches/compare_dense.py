@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""dirk's tiled Cholesky and tiled GEMM against one OpenBLAS call (numpy's LAPACK dpotrf and
+dgemm, scipy-openblas), side by side in one run, with the same number of threads.
+
+dirk's time is the makespan of the factorisation (or product) tasks taken from its Chrome
+trace: first start to last end of the tasks whose ids begin with `chol.potrf|trsm|syrk|gemm`
+(or `gemm.C.`), so generating A and gathering the result are not counted; the reference
+times only the numpy call on a matrix of the same definition (A = (R + Rᵀ)/2 + n·I).
+
+Usage: benches/compare_dense.py [--n 8192] [--tile 512] [--gemm 4096] [--gemm-tile 512]
+       [--threads 2] [--ranks 1]
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--n", type=int, default=8192)
+parser.add_argument("--tile", type=int, default=512)
+parser.add_argument("--gemm", type=int, default=4096)
+parser.add_argument("--gemm-tile", type=int, default=512)
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--ranks", type=int, default=1)
+args = parser.parse_args()
+os.environ["OPENBLAS_NUM_THREADS"] = str(args.threads)
+import numpy as np  # noqa: E402  (after OPENBLAS_NUM_THREADS)
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+dirk = os.path.join(target, "release", "dirk")
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+
+
+def dirk_makespan(workload, prefixes):
+    with tempfile.TemporaryDirectory() as tmp:
+        job = os.path.join(tmp, "job.json")
+        trace = os.path.join(tmp, "trace.json")
+        with open(job, "w") as f:
+            json.dump({"dirk": 1, "workload": workload}, f)
+        cmd = ["timeout", "600", "mpirun", "-n", str(args.ranks), "--oversubscribe",
+               "--bind-to", "none", "/usr/bin/time", "-f", "peak_rss_kb %M", dirk, "run", job,
+               "--threads", str(args.threads), "--trace", trace]
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode != 0:
+            sys.exit(f"dirk failed: {out.stderr}")
+        rss = max(int(l.split()[1]) for l in out.stderr.splitlines() if l.startswith("peak_rss_kb"))
+        with open(trace) as f:
+            events = json.load(f)
+        events = events["traceEvents"] if isinstance(events, dict) else events
+        spans = [(e["ts"], e["ts"] + e["dur"]) for e in events
+                 if e.get("ph") == "X" and e["args"]["id"].startswith(prefixes)]
+        return (max(b for _, b in spans) - min(a for a, _ in spans)) / 1e6, rss
+
+
+print(f"machine: {os.cpu_count()} cores; numpy {np.__version__}, "
+      f"{np.show_config.__module__ and 'scipy-openblas'}; {time.strftime('%Y-%m-%d', time.gmtime())}")
+print(f"threads: {args.threads} (OpenBLAS) vs {args.ranks} rank(s) x {args.threads} threads (dirk)")
+
+# Cholesky.
+n, t = args.n, args.tile
+rng = np.random.default_rng(1)
+r = rng.random((n, n))
+a = 0.5 * (r + r.T) + n * np.eye(n)
+del r
+np.linalg.cholesky(a[:256, :256])  # warm up the LAPACK threads
+
+
+def best_of(k, f):
+    best = float("inf")
+    for _ in range(k):
+        t0 = time.perf_counter()
+        f()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+ref = best_of(2, lambda: np.linalg.cholesky(a))
+del a
+flops = n ** 3 / 3
+got, rss = dirk_makespan({"kind": "cholesky", "n": n, "tile": t, "seed": 1},
+                         ("chol.potrf", "chol.trsm", "chol.syrk", "chol.gemm"))
+print(f"cholesky n={n}: dpotrf {ref:.3f} s ({flops / ref / 1e9:.1f} GFLOP/s); "
+      f"dirk tile {t}: {got:.3f} s ({flops / got / 1e9:.1f} GFLOP/s), peak rss {rss / 1024:.0f} MiB; "
+      f"dirk/LAPACK = {ref / got * 100:.0f} % (target >= 80 %)")
+
+# GEMM.
+m = args.gemm
+x = rng.random((m, m))
+y = rng.random((m, m))
+ref = best_of(2, lambda: x @ y)
+del x, y
+flops = 2 * m ** 3
+got, rss = dirk_makespan({"kind": "gemm", "m": m, "k": m, "n": m, "tile": args.gemm_tile,
+                          "seed": 1}, ("gemm.C.",))
+print(f"gemm {m}^3: dgemm {ref:.3f} s ({flops / ref / 1e9:.1f} GFLOP/s); dirk tile "
+      f"{args.gemm_tile}: {got:.3f} s ({flops / got / 1e9:.1f} GFLOP/s), peak rss {rss / 1024:.0f} MiB; "
+      f"dirk/BLAS = {ref / got * 100:.0f} % (target >= 85 %)")
