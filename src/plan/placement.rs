@@ -127,3 +127,55 @@ mod tests {
         assert_eq!(ranks, vec![0, 0, 0, 1, 1, 1, 2, 2]);
     }
 }
+
+#[cfg(test)]
+mod planner_tests {
+    use crate::graph::{Arg, DType, Graph, Op, Placement, Scope, TileLayout};
+    use crate::plan::{assign, RankInfo};
+
+    fn ranks(n: usize) -> Vec<RankInfo> {
+        vec![
+            RankInfo {
+                threads: 2,
+                gpus: 0
+            };
+            n
+        ]
+    }
+
+    /// Tile hints win over the finish-time heuristic; a scope still wins over a hint.
+    #[test]
+    fn hints_place_tiles_and_scopes_override_them() {
+        let mut g = Graph::new();
+        let mut tiles = Vec::new();
+        for i in 0..4u32 {
+            let op = Op::Rand {
+                seed: 0,
+                dtype: DType::F64,
+            };
+            let scope = if i == 3 { Scope::Rank(0) } else { Scope::Any };
+            let h = g
+                .spawn_named(format!("t{i}"), op, vec![Arg::Shape(vec![10])], scope)
+                .unwrap();
+            g.place(
+                h,
+                Placement::Tile {
+                    row: i,
+                    col: 0,
+                    rows: 4,
+                    cols: 1,
+                    layout: TileLayout::Block,
+                },
+            );
+            tiles.push(h);
+        }
+        let a = assign(&g, &ranks(2)).unwrap();
+        let owner: Vec<u32> = tiles.iter().map(|h| a.owner[h.index()]).collect();
+        // Rows 0-1 on rank 0, rows 2-3 on rank 1, except row 3, whose scope names rank 0.
+        assert_eq!(owner, vec![0, 0, 1, 0]);
+        // The same graph on 4 ranks: one row each (row 3 still pinned to rank 0).
+        let a = assign(&g, &ranks(4)).unwrap();
+        let owner: Vec<u32> = tiles.iter().map(|h| a.owner[h.index()]).collect();
+        assert_eq!(owner, vec![0, 1, 2, 0]);
+    }
+}
