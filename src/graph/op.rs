@@ -98,7 +98,11 @@ pub enum Op {
     /// One Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne, sw, se]`,
     /// the tile and its neighbours' one-cell strips; a number stands for a strip of that
     /// constant (cells outside a `dead` grid).
-    LifeStep,
+    LifeStep {
+        /// The inputs may hold bytes other than 0 and 1 (data loaded from a file): read every
+        /// nonzero byte as alive. Steps after the first see only 0 and 1.
+        normalize: bool,
+    },
     /// One explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips or
     /// numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the
     /// global grid keep their value.
@@ -161,7 +165,7 @@ impl Op {
             Op::RandSpd { .. } => "rand_spd",
             Op::LoadTile { .. } => "load_tile",
             Op::Slice { .. } => "slice",
-            Op::LifeStep => "life_step",
+            Op::LifeStep { .. } => "life_step",
             Op::HeatStep { .. } => "heat_step",
             Op::Conv2d { .. } => "conv2d",
             Op::Potrf => "potrf",

@@ -50,7 +50,7 @@ pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> 
             window_fits(name, shape, offset, whole)?;
             array(*dtype, shape.clone())
         }
-        Op::LifeStep => {
+        Op::LifeStep { .. } => {
             arity(9)?;
             stencil(name, args, DType::U8, [1, 1])
         }

@@ -4,26 +4,37 @@
 //! The tile is `h`×`w`; the halo is `hr` rows above and below and `hc` columns left and
 //! right. Padded row `r` runs from −hr to h+hr−1: rows above 0 come from the north strip
 //! (with the nw and ne corners), rows from h on from the south strip, the others from the
-//! west strip, the tile and the east strip. Building a row costs one copy of w+2hc elements
-//! into a small buffer that stays in cache, instead of copying the whole tile.
+//! west strip, the tile and the east strip. `parts` hands out a padded row as its three
+//! pieces without copying; `row` copies it into a buffer (w + 2hc elements, in cache).
 
 use super::Input;
 use crate::graph::Array;
 
-/// One side of the halo: a neighbour's strip (row-major, `cols` wide) or a constant.
-#[derive(Clone, Copy)]
+/// One side of the halo: a neighbour's strip (row-major, `cols` wide) or one row of a
+/// constant (every row of a constant side is the same).
 enum Side<'a, T> {
     Strip(&'a [T], usize),
-    Const(T),
+    Const(Vec<T>),
 }
 
 impl<T: Copy> Side<'_, T> {
-    fn copy_row(&self, row: usize, out: &mut [T]) {
-        match *self {
-            Side::Strip(v, cols) => out.copy_from_slice(&v[row * cols..(row + 1) * cols]),
-            Side::Const(x) => out.fill(x),
+    fn row(&self, row: usize) -> &[T] {
+        match self {
+            Side::Strip(v, cols) => &v[row * cols..(row + 1) * cols],
+            Side::Const(r) => r,
         }
     }
+}
+
+/// A padded row in three pieces: `hc` cells left of the tile, `w` cells above, in or below
+/// it, `hc` cells right of it.
+pub(super) struct RowParts<'r, T> {
+    /// The cells left of the tile's columns.
+    pub(super) left: &'r [T],
+    /// The cells in the tile's columns.
+    pub(super) mid: &'r [T],
+    /// The cells right of the tile's columns.
+    pub(super) right: &'r [T],
 }
 
 /// A tile and its halo, as passed to a stencil kernel.
@@ -56,17 +67,16 @@ impl<'a, T: Copy + Default> Halo<'a, T> {
         let (h, w) = (tile.shape()[0], tile.shape()[1]);
         let [hr, hc] = halo;
         let widths = [w, w, hc, hc, hc, hc, hc, hc];
-        let mut sides = [Side::Const(T::default()); 8];
-        for (k, side) in sides.iter_mut().enumerate() {
+        let sides = std::array::from_fn(|k| {
             let i = k + 1;
-            if i >= args.len() {
-                break;
+            match args.get(i) {
+                Some(Input::Value(_)) => Side::Strip(data(array(i)).expect("typed"), widths[k]),
+                Some(other) => {
+                    Side::Const(vec![from_f64(other.scalar().expect("typed")); widths[k]])
+                }
+                None => Side::Const(vec![T::default(); widths[k]]),
             }
-            *side = match args[i] {
-                Input::Value(_) => Side::Strip(data(array(i)).expect("typed"), widths[k]),
-                other => Side::Const(from_f64(other.scalar().expect("typed"))),
-            };
-        }
+        });
         Halo {
             tile: data(tile).expect("typed"),
             h,
@@ -82,27 +92,36 @@ impl<'a, T: Copy + Default> Halo<'a, T> {
         self.w + 2 * self.hc
     }
 
-    /// Writes padded row `r` (−hr ≤ r < h+hr) into `out` (length w + 2hc).
-    pub(super) fn row(&self, r: isize, out: &mut [T]) {
-        let (h, w, hc) = (self.h as isize, self.w, self.hc);
-        let (left, rest) = out.split_at_mut(hc);
-        let (mid, right) = rest.split_at_mut(w);
-        let [n, s, we, e, nw, ne, sw, se] = self.sides;
-        if r < 0 {
-            let k = (r + self.hr as isize) as usize;
-            nw.copy_row(k, left);
-            n.copy_row(k, mid);
-            ne.copy_row(k, right);
+    /// Padded row `r` (−hr ≤ r < h+hr) as its three pieces, without copying.
+    pub(super) fn parts(&self, r: isize) -> RowParts<'_, T> {
+        let (h, w) = (self.h as isize, self.w);
+        let [n, s, we, e, nw, ne, sw, se] = &self.sides;
+        let (l, m, rt, k) = if r < 0 {
+            (nw, n, ne, (r + self.hr as isize) as usize)
         } else if r >= h {
-            let k = (r - h) as usize;
-            sw.copy_row(k, left);
-            s.copy_row(k, mid);
-            se.copy_row(k, right);
+            (sw, s, se, (r - h) as usize)
         } else {
             let k = r as usize;
-            we.copy_row(k, left);
-            mid.copy_from_slice(&self.tile[k * w..(k + 1) * w]);
-            e.copy_row(k, right);
+            return RowParts {
+                left: we.row(k),
+                mid: &self.tile[k * w..(k + 1) * w],
+                right: e.row(k),
+            };
+        };
+        RowParts {
+            left: l.row(k),
+            mid: m.row(k),
+            right: rt.row(k),
         }
+    }
+
+    /// Writes padded row `r` (−hr ≤ r < h+hr) into `out` (length w + 2hc).
+    pub(super) fn row(&self, r: isize, out: &mut [T]) {
+        let p = self.parts(r);
+        let (left, rest) = out.split_at_mut(self.hc);
+        let (mid, right) = rest.split_at_mut(self.w);
+        left.copy_from_slice(p.left);
+        mid.copy_from_slice(p.mid);
+        right.copy_from_slice(p.right);
     }
 }

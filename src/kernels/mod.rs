@@ -114,7 +114,7 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
         } => crate::store::read_window(Path::new(file), dataset, *dtype, offset, shape)
             .map_err(|e| KernelError(e.to_string())),
         Op::Slice { offset, shape } => Ok(slice::slice(array(0), offset, shape)),
-        Op::LifeStep => Ok(life::life_step(args)),
+        Op::LifeStep { normalize } => Ok(life::life_step(args, *normalize)),
         Op::HeatStep {
             alpha,
             global,

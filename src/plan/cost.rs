@@ -48,7 +48,7 @@ pub fn task_ns(g: &Graph, t: &Task) -> u64 {
         Op::RandSpd { .. } => 200.0 + 6.0 * out,
         Op::LoadTile { .. } => 50_000.0 + t.ty.bytes() as f64,
         Op::Slice { .. } => 100.0 + 0.5 * out,
-        Op::LifeStep => 1_000.0 + 1.0 * out,
+        Op::LifeStep { .. } => 1_000.0 + 1.0 * out,
         Op::HeatStep { .. } => 1_000.0 + 1.5 * out,
         Op::Conv2d { kshape, .. } => 1_000.0 + out * (kshape[0] * kshape[1]) as f64,
         // Dense tile kernels: flops at about 20 per ns, like `matmul`.

@@ -7,7 +7,7 @@
 use super::inputs::{graph_err, source, tile_counts};
 use crate::graph::{Arg, DType, Graph, Op, Scope};
 use crate::job::{JobError, Params};
-use crate::tiles::{halo_args, Boundary, TileGrid, TiledArray};
+use crate::tiles::{halo_args, Boundary, Source, TileGrid, TiledArray};
 use std::path::Path;
 
 /// Spawns the Life workload.
@@ -40,8 +40,10 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                     halo_args(g, &cur, i, j, [1, 1], true, boundary, &format!("{id}."))
                         .map_err(graph_err)?,
                 );
+                // Only data from a file may hold bytes other than 0 and 1.
+                let normalize = s == 1 && matches!(src, Source::File { .. });
                 let h = g
-                    .spawn_named(id, Op::LifeStep, args, Scope::Any)
+                    .spawn_named(id, Op::LifeStep { normalize }, args, Scope::Any)
                     .map_err(graph_err)?;
                 g.place(h, cur.grid.placement(i, j));
                 next.push(h);
