@@ -1,13 +1,26 @@
 //! `heat_step`: one explicit finite-difference step of the heat equation on an f64 tile.
 //!
 //! Interior cells get `u + alpha * (n + s + e + w - 4.0 * u)` (evaluated left to right);
-//! cells on the outer ring of the global grid keep their value. Each cell depends only on
-//! its neighbourhood, so any chunking gives the same bits.
+//! cells on the outer ring of the global grid keep their value. Rows are read in place from
+//! the tile and the strips. Each cell depends only on its neighbourhood, so any chunking
+//! gives the same bits.
 
-use super::halo::Halo;
+use super::halo::{Halo, RowParts};
 use super::Input;
 use crate::graph::{Array, Value};
 use rayon::prelude::*;
+
+/// The cell at column `j` (−1 ≤ j ≤ w) of a padded row.
+#[inline]
+fn at(p: &RowParts<'_, f64>, j: isize, w: usize) -> f64 {
+    if j < 0 {
+        p.left[0]
+    } else if j as usize >= w {
+        p.right[0]
+    } else {
+        p.mid[j as usize]
+    }
+}
 
 /// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
 pub(super) fn heat_step(
@@ -18,27 +31,42 @@ pub(super) fn heat_step(
 ) -> Value {
     let halo = Halo::new(args, [1, 1], Array::as_f64, |x| x);
     let (h, w) = (halo.h, halo.w);
-    let pw = halo.padded_width();
     let (gh, gw) = (global[0], global[1]);
     let mut out = vec![0.0f64; h * w];
     let rows = (1usize << 13).div_ceil(w.max(1)).max(1);
     let chunk = |(ci, part): (usize, &mut [f64])| {
         let r0 = ci * rows;
-        let mut bufs = [vec![0.0; pw], vec![0.0; pw], vec![0.0; pw]];
-        halo.row(r0 as isize - 1, &mut bufs[0]);
-        halo.row(r0 as isize, &mut bufs[1]);
         for (k, orow) in part.chunks_mut(w).enumerate() {
-            halo.row((r0 + k + 1) as isize, &mut bufs[(k + 2) % 3]);
-            let (a, b, c) = (&bufs[k % 3], &bufs[(k + 1) % 3], &bufs[(k + 2) % 3]);
+            let r = (r0 + k) as isize;
+            let (a, b, c) = (halo.parts(r - 1), halo.parts(r), halo.parts(r + 1));
             let gr = offset[0] + r0 + k;
-            let ring_row = gr == 0 || gr + 1 == gh;
-            for (j, o) in orow.iter_mut().enumerate() {
+            if gr == 0 || gr + 1 == gh {
+                orow.copy_from_slice(b.mid);
+                continue;
+            }
+            let cell = |j: usize| {
+                let (ji, u) = (j as isize, b.mid[j]);
                 let gc = offset[1] + j;
-                let u = b[j + 1];
-                *o = if ring_row || gc == 0 || gc + 1 == gw {
+                if gc == 0 || gc + 1 == gw {
                     u
                 } else {
-                    u + alpha * (a[j + 1] + c[j + 1] + b[j + 2] + b[j] - 4.0 * u)
+                    let (n, s) = (a.mid[j], c.mid[j]);
+                    let (e, we) = (at(&b, ji + 1, w), at(&b, ji - 1, w));
+                    u + alpha * (n + s + e + we - 4.0 * u)
+                }
+            };
+            orow[0] = cell(0);
+            if w > 1 {
+                orow[w - 1] = cell(w - 1);
+            }
+            let inner = w.saturating_sub(1);
+            for (j, o) in orow.iter_mut().enumerate().take(inner).skip(1) {
+                let gc = offset[1] + j;
+                let u = b.mid[j];
+                *o = if gc + 1 == gw {
+                    u
+                } else {
+                    u + alpha * (a.mid[j] + c.mid[j] + b.mid[j + 1] + b.mid[j - 1] - 4.0 * u)
                 };
             }
         }
