@@ -7,7 +7,7 @@ here, so it would flatter dirk; it is not used.)
 dirk's time is the makespan of the factorisation (or product) tasks taken from its Chrome
 trace: first start to last end of the tasks whose ids begin with `chol.potrf|trsm|syrk|gemm`
 (or `gemm.C.`), so generating A and gathering the result are not counted; the reference
-times only the numpy call on a matrix of the same definition (A = (R + Rᵀ)/2 + n·I).
+times only the OpenBLAS call on a matrix of the same definition (A = (R + Rᵀ)/2 + n·I).
 
 Usage: benches/compare_dense.py [--n 8192] [--tile 512] [--gemm 4096] [--gemm-tile 1024]
        [--threads 2] [--ranks 1] [--repeat 2]
@@ -15,6 +15,7 @@ Usage: benches/compare_dense.py [--n 8192] [--tile 512] [--gemm 4096] [--gemm-ti
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -82,7 +83,7 @@ def dirk_once(workload, prefixes):
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if out.returncode != 0:
             sys.exit(f"dirk failed: {out.stderr}")
-        rss = max(int(l.split()[1]) for l in out.stderr.splitlines() if l.startswith("peak_rss_kb"))
+        rss = max(int(k) for k in re.findall(r"peak_rss_kb (\d+)", out.stderr))
         with open(trace) as f:
             events = json.load(f)
         events = events["traceEvents"] if isinstance(events, dict) else events

@@ -46,8 +46,7 @@ tmp = tempfile.mkdtemp(prefix="dirk-life-")
 
 
 def rss(stderr):
-    return sorted(int(l.split()[1]) // 1024 for l in stderr.splitlines()
-                  if l.startswith("peak_rss_kb"))
+    return sorted(int(k) // 1024 for k in re.findall(r"peak_rss_kb (\d+)", stderr))
 
 
 def run_baseline():
