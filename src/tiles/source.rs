@@ -18,17 +18,6 @@ pub enum Source {
 }
 
 impl Source {
-    /// The same source with another seed (a second matrix of one job) or another dataset.
-    pub fn with(&self, seed_offset: u64, dataset: &str) -> Source {
-        match self {
-            Source::Seed(s) => Source::Seed(s.wrapping_add(seed_offset)),
-            Source::File { path, .. } => Source::File {
-                path: path.clone(),
-                dataset: dataset.to_string(),
-            },
-        }
-    }
-
     /// Spawns task `id`: the window of the source array (of shape `global`) at `offset`.
     #[allow(clippy::too_many_arguments)]
     pub fn spawn_window(
