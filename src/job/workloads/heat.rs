@@ -1,7 +1,9 @@
 //! `heat`: explicit steps of the 2-D heat equation on a tiled f64 grid. Output `/u`.
 //!
 //! Interior cells get u + alpha·(N+S+E+W−4u); the outer ring of the grid keeps its initial
-//! values. Each step, each tile reads its four neighbours' one-cell strips.
+//! values. Each step, each tile reads its four neighbours' one-cell strips. Parameters:
+//! `grid`, `tiles`, `steps`, `alpha` (default 0.1, at most 0.25: the explicit scheme's
+//! stability limit), `seed` or `init`.
 
 use super::inputs::{graph_err, source, tile_counts};
 use crate::graph::{Arg, DType, Graph, Op, Scope};

@@ -1,8 +1,9 @@
 //! `life`: Conway's Game of Life (B3/S23) on a tiled u8 grid. Output `/grid` (0 or 1).
 //!
 //! Each step, each tile reads its eight neighbours' one-cell strips (cut by `slice` tasks on
-//! the neighbours' ranks) and produces its next state. `boundary`: `periodic` (a torus, the
-//! default) or `dead` (cells outside the grid are dead).
+//! the neighbours' ranks) and produces its next state. Parameters: `grid`, `tiles`, `steps`,
+//! `boundary`: `periodic` (a torus, the default) or `dead` (cells outside the grid are dead),
+//! `seed` (a uniform 0/1 grid) or `init` (a dataset; nonzero bytes are alive).
 
 use super::inputs::{graph_err, source, tile_counts};
 use crate::graph::{Arg, DType, Graph, Op, Scope};
