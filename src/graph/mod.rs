@@ -2,7 +2,9 @@
 //! check. No I/O and no MPI here.
 
 mod op;
+mod op_tiled;
 mod output;
+mod placement;
 mod scope;
 mod task_graph;
 mod topo;
@@ -10,6 +12,7 @@ mod value;
 
 pub use op::{ArgType, Op};
 pub use output::{Output, OutputPart};
+pub use placement::{Placement, TileLayout};
 pub use scope::{DeviceClass, Scope};
 pub use task_graph::{Arg, Graph, GraphError, Handle, Task};
 pub use topo::topo_order;

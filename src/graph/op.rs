@@ -3,6 +3,7 @@
 //! Type inference runs when a task is spawned, so a shape mismatch is reported against the task
 //! that causes it before anything runs. The kernels themselves live in `crate::kernels`.
 
+use super::op_tiled;
 use super::value::{DType, ValueType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -50,6 +51,88 @@ pub enum Op {
         /// Steps of a fixed arithmetic loop, about a nanosecond each.
         iterations: u64,
     },
+    // The ops below are spawned by the workload generators (tiled arrays); job files do not
+    // name them (they are not in `Op::NAMES`). Their typing rules live in `op_tiled.rs`.
+    /// The window at `offset` of `rand(seed, global, dtype)`: args `[shape]`. A tile of a
+    /// random array, the same bits whatever the tiling.
+    RandTile {
+        /// Seed of the counter-based generator.
+        seed: u64,
+        /// Element type.
+        dtype: DType,
+        /// Shape of the whole (virtual) random array.
+        global: Vec<usize>,
+        /// Where the window starts in it.
+        offset: Vec<usize>,
+    },
+    /// A tile of a symmetric positive definite matrix: the window at `offset` of
+    /// A = (R + Rᵀ)/2 + n·I, R = rand(seed, [n, n], f64). Args `[shape]`.
+    RandSpd {
+        /// Seed of R.
+        seed: u64,
+        /// Order of A.
+        n: usize,
+        /// Where the window starts in A.
+        offset: Vec<usize>,
+    },
+    /// The window at `offset` of an HDF5 dataset, read as `dtype` (HDF5 converts). No args.
+    LoadTile {
+        /// Path of the HDF5 file (resolved when the job was loaded).
+        file: String,
+        /// Dataset path inside the file.
+        dataset: String,
+        /// Element type of the result.
+        dtype: DType,
+        /// Where the window starts.
+        offset: Vec<usize>,
+        /// Extent of the window.
+        shape: Vec<usize>,
+    },
+    /// The block of `a` at `offset` with `shape` (a halo strip of a tile): args `[a]`.
+    Slice {
+        /// Where the block starts.
+        offset: Vec<usize>,
+        /// Extent of the block.
+        shape: Vec<usize>,
+    },
+    /// One Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne, sw, se]`,
+    /// the tile and its neighbours' one-cell strips; a number stands for a strip of that
+    /// constant (cells outside a `dead` grid).
+    LifeStep {
+        /// The inputs may hold bytes other than 0 and 1 (data loaded from a file): read every
+        /// nonzero byte as alive. Steps after the first see only 0 and 1.
+        normalize: bool,
+    },
+    /// One explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips or
+    /// numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the
+    /// global grid keep their value.
+    HeatStep {
+        /// Diffusion coefficient.
+        alpha: f64,
+        /// Shape of the whole grid.
+        global: Vec<usize>,
+        /// Where the tile starts in it.
+        offset: Vec<usize>,
+    },
+    /// 2-D correlation of an f64 tile with `kernel`: args `[c, n, s, w, e, nw, ne, sw, se]`,
+    /// strips kh/2 rows and kw/2 columns wide (numbers: constant outside the image).
+    Conv2d {
+        /// Kernel rows and columns (both odd).
+        kshape: [usize; 2],
+        /// Kernel values, row-major.
+        kernel: Vec<f64>,
+    },
+    /// Cholesky factor of a tile: args `[a]`; the lower L with L·Lᵀ = a, zeros above the
+    /// diagonal. A tile that is not positive definite fails the task.
+    Potrf,
+    /// Triangular solve: args `[l, b]`, returns X with X·lᵀ = b (l lower triangular).
+    Trsm,
+    /// Symmetric update: args `[c, a]`, returns c − a·aᵀ.
+    Syrk,
+    /// General update: args `[c, a, b]`, returns c − a·bᵀ.
+    GemmNt,
+    /// Accumulating product: args `[c, a, b]`, returns c + a·b.
+    MatmulAcc,
 }
 
 /// The static type of one positional argument, as seen by type inference.
@@ -78,6 +161,18 @@ impl Op {
             Op::Matmul => "matmul",
             Op::Transpose => "transpose",
             Op::Busy { .. } => "busy",
+            Op::RandTile { .. } => "rand_tile",
+            Op::RandSpd { .. } => "rand_spd",
+            Op::LoadTile { .. } => "load_tile",
+            Op::Slice { .. } => "slice",
+            Op::LifeStep { .. } => "life_step",
+            Op::HeatStep { .. } => "heat_step",
+            Op::Conv2d { .. } => "conv2d",
+            Op::Potrf => "potrf",
+            Op::Trsm => "trsm",
+            Op::Syrk => "syrk",
+            Op::GemmNt => "gemm_nt",
+            Op::MatmulAcc => "matmul_acc",
         }
     }
 
@@ -190,6 +285,7 @@ impl Op {
                     _ => Err("op busy takes the value of a task as args[0]".into()),
                 }
             }
+            _ => op_tiled::infer(self, args),
         }
     }
 }
@@ -200,7 +296,7 @@ impl fmt::Display for Op {
     }
 }
 
-fn expect_shape<'a>(a: &ArgType<'a>, i: usize) -> Result<&'a [usize], String> {
+pub(super) fn expect_shape<'a>(a: &ArgType<'a>, i: usize) -> Result<&'a [usize], String> {
     match a {
         ArgType::Shape(s) => Ok(s),
         _ => Err(format!("args[{i}] must be a shape (an array of integers)")),
@@ -227,7 +323,11 @@ fn operand<'a>(a: &ArgType<'a>, i: usize) -> Result<Option<&'a ValueType>, Strin
     }
 }
 
-fn matrix<'a>(a: &ArgType<'a>, i: usize, op: &str) -> Result<(DType, &'a [usize]), String> {
+pub(super) fn matrix<'a>(
+    a: &ArgType<'a>,
+    i: usize,
+    op: &str,
+) -> Result<(DType, &'a [usize]), String> {
     match a {
         ArgType::Value(ValueType::Array { dtype, shape }) if shape.len() == 2 => {
             Ok((*dtype, shape.as_slice()))

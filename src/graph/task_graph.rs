@@ -6,6 +6,7 @@
 
 use super::op::{ArgType, Op};
 use super::output::Output;
+use super::placement::Placement;
 use super::scope::Scope;
 use super::value::ValueType;
 use std::collections::HashMap;
@@ -66,8 +67,10 @@ pub struct Task {
     pub op: Op,
     /// Positional arguments.
     pub args: Vec<Arg>,
-    /// Placement constraint.
+    /// Placement constraint (hard).
     pub scope: Scope,
+    /// Placement preference (soft), mapped to a rank by the planner.
+    pub placement: Placement,
     /// The inferred type of the result.
     pub ty: ValueType,
 }
@@ -177,9 +180,15 @@ impl Graph {
             op,
             args,
             scope,
+            placement: Placement::Free,
             ty,
         });
         Ok(Handle(index))
+    }
+
+    /// Sets the placement preference of task `h` (see `Placement`); the scope still wins.
+    pub fn place(&mut self, h: Handle, placement: Placement) {
+        self.tasks[h.index()].placement = placement;
     }
 
     /// Marks a task's value as an output dataset called `name`.

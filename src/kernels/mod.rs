@@ -6,12 +6,24 @@
 //! Large inputs are processed in parallel on the calling rayon pool.
 
 mod busy;
+mod conv2d;
 mod elementwise;
 mod fill;
+mod gemm_nt;
+mod halo;
+mod heat;
+mod life;
 mod matmul;
+mod matmul_acc;
+mod potrf;
 mod rand;
+mod rand_spd;
+mod rand_tile;
+mod slice;
 mod sum;
+mod syrk;
 mod transpose;
+mod trsm;
 
 use crate::graph::{Op, Value};
 use std::path::Path;
@@ -56,6 +68,7 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
         Input::Value(v) => v,
         _ => panic!("op {op}: args[{i}] should be a value"),
     };
+    let array = |i: usize| value(i).as_array().expect("typed");
     match op {
         Op::Rand { seed, dtype } => Ok(rand::rand(*seed, *dtype, shape(0))),
         Op::Fill { dtype } => Ok(fill::fill(
@@ -79,6 +92,40 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
             busy::burn(*iterations);
             Ok(value(0).clone())
         }
+        Op::RandTile {
+            seed,
+            dtype,
+            global,
+            offset,
+        } => Ok(rand_tile::rand_tile(
+            *seed,
+            *dtype,
+            global,
+            offset,
+            shape(0),
+        )),
+        Op::RandSpd { seed, n, offset } => Ok(rand_spd::rand_spd(*seed, *n, offset, shape(0))),
+        Op::LoadTile {
+            file,
+            dataset,
+            dtype,
+            offset,
+            shape,
+        } => crate::store::read_window(Path::new(file), dataset, *dtype, offset, shape)
+            .map_err(|e| KernelError(e.to_string())),
+        Op::Slice { offset, shape } => Ok(slice::slice(array(0), offset, shape)),
+        Op::LifeStep { normalize } => Ok(life::life_step(args, *normalize)),
+        Op::HeatStep {
+            alpha,
+            global,
+            offset,
+        } => Ok(heat::heat_step(args, *alpha, global, offset)),
+        Op::Conv2d { kshape, kernel } => Ok(conv2d::conv2d(args, *kshape, kernel)),
+        Op::Potrf => potrf::potrf(array(0)),
+        Op::Trsm => Ok(trsm::trsm(array(0), array(1))),
+        Op::Syrk => Ok(syrk::syrk(array(0), array(1))),
+        Op::GemmNt => Ok(gemm_nt::gemm_nt(array(0), array(1), array(2))),
+        Op::MatmulAcc => Ok(matmul_acc::matmul_acc(array(0), array(1), array(2))),
     }
 }
 

@@ -33,18 +33,32 @@ fn generate<T: Send>(seed: u64, n: usize, f: impl Fn(u64) -> T + Sync + Send) ->
     }
 }
 
+/// The f64 in [0, 1) drawn from 64 random bits (53 mantissa bits).
+#[inline]
+pub(super) fn unit_f64(b: u64) -> f64 {
+    (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// The f32 in [0, 1) drawn from 64 random bits (24 mantissa bits).
+#[inline]
+pub(super) fn unit_f32(b: u64) -> f32 {
+    (b >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
+}
+
+/// 0 or 1 from 64 random bits (the top bit).
+#[inline]
+pub(super) fn coin(b: u64) -> u8 {
+    (b >> 63) as u8
+}
+
 /// A uniform random array.
 pub(super) fn rand(seed: u64, dtype: DType, shape: &[usize]) -> Value {
     let n: usize = shape.iter().product();
     let data = match dtype {
-        DType::F64 => Data::F64(generate(seed, n, |b| {
-            (b >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-        })),
-        DType::F32 => Data::F32(generate(seed, n, |b| {
-            (b >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
-        })),
-        DType::I64 => Data::I64(generate(seed, n, |b| (b >> 63) as i64)),
-        DType::U8 => Data::U8(generate(seed, n, |b| (b >> 63) as u8)),
+        DType::F64 => Data::F64(generate(seed, n, unit_f64)),
+        DType::F32 => Data::F32(generate(seed, n, unit_f32)),
+        DType::I64 => Data::I64(generate(seed, n, |b| i64::from(coin(b)))),
+        DType::U8 => Data::U8(generate(seed, n, coin)),
     };
     Value::Array(Array::new(shape.to_vec(), data))
 }

@@ -16,6 +16,14 @@ pub fn transfer_ns(bytes: usize) -> u64 {
     LATENCY_NS + (bytes as f64 * NS_PER_BYTE) as u64
 }
 
+/// Extent of axis `a` of an array type (1 for a scalar).
+fn dim(ty: &ValueType, a: usize) -> f64 {
+    match ty {
+        ValueType::Array { shape, .. } => shape.get(a).copied().unwrap_or(1) as f64,
+        ValueType::Scalar => 1.0,
+    }
+}
+
 /// Estimated run time of task `t` of `g`, at least 1 ns (so priorities strictly decrease along
 /// every edge).
 pub fn task_ns(g: &Graph, t: &Task) -> u64 {
@@ -36,6 +44,18 @@ pub fn task_ns(g: &Graph, t: &Task) -> u64 {
             1_000.0 + 2.0 * out * k as f64 / 20.0
         }
         Op::Busy { iterations } => 100.0 + *iterations as f64 + 0.5 * out,
+        Op::RandTile { .. } => 200.0 + 2.0 * out,
+        Op::RandSpd { .. } => 200.0 + 6.0 * out,
+        Op::LoadTile { .. } => 50_000.0 + t.ty.bytes() as f64,
+        Op::Slice { .. } => 100.0 + 0.5 * out,
+        Op::LifeStep { .. } => 1_000.0 + 1.0 * out,
+        Op::HeatStep { .. } => 1_000.0 + 1.5 * out,
+        Op::Conv2d { kshape, .. } => 1_000.0 + out * (kshape[0] * kshape[1]) as f64,
+        // Dense tile kernels: flops at about 20 per ns, like `matmul`.
+        Op::Potrf => 1_000.0 + out * dim(&t.ty, 0) / 3.0 / 20.0,
+        Op::Trsm => 1_000.0 + out * dim(&t.ty, 1) / 20.0,
+        Op::Syrk | Op::GemmNt => 1_000.0 + 2.0 * out * input(1).map_or(1.0, |a| dim(a, 1)) / 20.0,
+        Op::MatmulAcc => 1_000.0 + 2.0 * out * input(1).map_or(1.0, |a| dim(a, 1)) / 20.0,
     };
     (ns as u64).max(1)
 }

@@ -6,6 +6,7 @@ mod cost;
 mod fingerprint;
 mod local;
 mod partition;
+mod placement;
 mod priority;
 
 pub use cost::{task_ns, transfer_ns};

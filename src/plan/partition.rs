@@ -7,8 +7,12 @@
 //! idle enough to win despite the transfer; independent work spreads over the ranks. Ties go
 //! to the rank holding more of the task's input bytes, then to the lower rank, so the plan is
 //! a deterministic function of the graph and the rank list.
+//!
+//! A task with a placement hint (`graph::Placement`, such as a tile coordinate) goes to the
+//! rank the hint maps to, when its scope allows that rank; otherwise the hint is ignored.
 
 use super::cost;
+use super::placement::preferred_rank;
 use super::PlanError;
 use crate::graph::{DeviceClass, Graph, Scope};
 
@@ -76,6 +80,12 @@ pub(super) fn partition(
                         ),
                     ));
                 }
+            }
+        }
+        if let Some(r) = preferred_rank(&t.placement, n) {
+            if candidates.contains(&r) {
+                candidates.clear();
+                candidates.push(r);
             }
         }
         let mut best: Option<(u64, std::cmp::Reverse<usize>, u32, usize)> = None;

@@ -6,8 +6,10 @@ pub mod checkpoint;
 mod error;
 mod input;
 mod output;
+mod window;
 
 pub use atomic::AtomicPath;
 pub use error::StoreError;
 pub use input::{probe_dataset, read_dataset};
 pub use output::{write_outputs, OutputMeta};
+pub use window::read_window;

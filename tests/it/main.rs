@@ -8,6 +8,7 @@
 //! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
+//! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -23,3 +24,4 @@ mod multihost;
 mod observe;
 mod props;
 mod slurm;
+mod workloads;

@@ -1,0 +1,193 @@
+//! Typing rules of the tiled-array ops (`rand_tile`, `slice`, the stencil steps and the
+//! dense tile kernels). Split from `op.rs` so each file stays one idea: the ops a job file
+//! names there, the ops the workload generators spawn here.
+
+use super::op::{expect_shape, matrix, ArgType, Op};
+use super::value::{DType, ValueType};
+
+/// Infers the result type of a tiled-array op.
+pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+    let name = op.name();
+    let arity = |n: usize| -> Result<(), String> {
+        if args.len() == n {
+            Ok(())
+        } else {
+            Err(format!("op {name} takes {n} arguments, got {}", args.len()))
+        }
+    };
+    let array = |dtype: DType, shape: Vec<usize>| Ok(ValueType::Array { dtype, shape });
+    match op {
+        Op::RandTile {
+            dtype,
+            global,
+            offset,
+            ..
+        } => {
+            arity(1)?;
+            let shape = expect_shape(&args[0], 0)?;
+            window_fits(name, shape, offset, global)?;
+            array(*dtype, shape.to_vec())
+        }
+        Op::RandSpd { n, offset, .. } => {
+            arity(1)?;
+            let shape = expect_shape(&args[0], 0)?;
+            window_fits(name, shape, offset, &[*n, *n])?;
+            array(DType::F64, shape.to_vec())
+        }
+        Op::LoadTile { dtype, shape, .. } => {
+            arity(0)?;
+            array(*dtype, shape.clone())
+        }
+        Op::Slice { offset, shape } => {
+            arity(1)?;
+            let ArgType::Value(ValueType::Array {
+                dtype,
+                shape: whole,
+            }) = &args[0]
+            else {
+                return Err(format!("op {name}: args[0] must be an array task"));
+            };
+            window_fits(name, shape, offset, whole)?;
+            array(*dtype, shape.clone())
+        }
+        Op::LifeStep { .. } => {
+            arity(9)?;
+            stencil(name, args, DType::U8, [1, 1])
+        }
+        Op::HeatStep { global, offset, .. } => {
+            arity(5)?;
+            let t = stencil(name, args, DType::F64, [1, 1])?;
+            if let ValueType::Array { shape, .. } = &t {
+                window_fits(name, shape, offset, global)?;
+            }
+            Ok(t)
+        }
+        Op::Conv2d { kshape, kernel } => {
+            arity(9)?;
+            if kshape[0] % 2 == 0 || kshape[1] % 2 == 0 || kernel.len() != kshape[0] * kshape[1] {
+                return Err(format!(
+                    "op {name}: the kernel must have odd sides and {} values",
+                    kshape[0] * kshape[1]
+                ));
+            }
+            stencil(name, args, DType::F64, [kshape[0] / 2, kshape[1] / 2])
+        }
+        Op::Potrf => {
+            arity(1)?;
+            let s = square(&args[0], 0, name)?;
+            array(DType::F64, vec![s, s])
+        }
+        Op::Trsm => {
+            arity(2)?;
+            let s = square(&args[0], 0, name)?;
+            let b = f64_matrix(&args[1], 1, name)?;
+            if b[1] != s {
+                return Err(format!("op {name}: b has {} columns, l is {s}×{s}", b[1]));
+            }
+            array(DType::F64, b.to_vec())
+        }
+        Op::Syrk => {
+            arity(2)?;
+            let s = square(&args[0], 0, name)?;
+            let a = f64_matrix(&args[1], 1, name)?;
+            if a[0] != s {
+                return Err(format!("op {name}: a has {} rows, c is {s}×{s}", a[0]));
+            }
+            array(DType::F64, vec![s, s])
+        }
+        Op::GemmNt | Op::MatmulAcc => {
+            arity(3)?;
+            let c = f64_matrix(&args[0], 0, name)?;
+            let a = f64_matrix(&args[1], 1, name)?;
+            let b = f64_matrix(&args[2], 2, name)?;
+            // gemm_nt: c (m×n) − a (m×k) · bᵀ (b is n×k); matmul_acc: c + a (m×k) · b (k×n).
+            let (k_b, n_b) = if matches!(op, Op::GemmNt) {
+                (b[1], b[0])
+            } else {
+                (b[0], b[1])
+            };
+            if a[0] != c[0] || n_b != c[1] || a[1] != k_b {
+                return Err(format!(
+                    "op {name}: shapes do not agree (c {c:?}, a {a:?}, b {b:?})"
+                ));
+            }
+            array(DType::F64, c.to_vec())
+        }
+        _ => unreachable!("op {name} is typed in op.rs"),
+    }
+}
+
+fn window_fits(op: &str, shape: &[usize], offset: &[usize], whole: &[usize]) -> Result<(), String> {
+    let fits = shape.len() == whole.len()
+        && offset.len() == whole.len()
+        && (0..whole.len()).all(|a| offset[a] + shape[a] <= whole[a]);
+    if fits {
+        Ok(())
+    } else {
+        Err(format!(
+            "op {op}: window {shape:?} at {offset:?} does not fit in {whole:?}"
+        ))
+    }
+}
+
+fn f64_matrix<'a>(a: &ArgType<'a>, i: usize, op: &str) -> Result<&'a [usize], String> {
+    let (d, s) = matrix(a, i, op)?;
+    if d != DType::F64 {
+        return Err(format!("op {op}: args[{i}] must be f64, got {d}"));
+    }
+    Ok(s)
+}
+
+fn square(a: &ArgType<'_>, i: usize, op: &str) -> Result<usize, String> {
+    let s = f64_matrix(a, i, op)?;
+    if s[0] != s[1] {
+        return Err(format!("op {op}: args[{i}] must be square, got {s:?}"));
+    }
+    Ok(s[0])
+}
+
+/// A stencil's arguments: a 2-D tile `[h, w]` of `dtype`, then its neighbours' strips in the
+/// order n, s, w, e (and nw, ne, sw, se when there are 9 arguments), each either an array of
+/// the strip's shape or a number (a constant strip).
+fn stencil(
+    op: &str,
+    args: &[ArgType<'_>],
+    dtype: DType,
+    halo: [usize; 2],
+) -> Result<ValueType, String> {
+    let ArgType::Value(ValueType::Array { dtype: d, shape }) = &args[0] else {
+        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
+    };
+    if *d != dtype || shape.len() != 2 {
+        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
+    }
+    let (h, w) = (shape[0], shape[1]);
+    let [hr, hc] = halo;
+    let want = [
+        [hr, w],
+        [hr, w],
+        [h, hc],
+        [h, hc],
+        [hr, hc],
+        [hr, hc],
+        [hr, hc],
+        [hr, hc],
+    ];
+    for (i, a) in args.iter().enumerate().skip(1) {
+        match a {
+            ArgType::Number => {}
+            ArgType::Value(ValueType::Array { dtype: d, shape: s })
+                if *d == dtype && s.as_slice() == want[i - 1] => {}
+            other => {
+                return Err(format!(
+                    "op {op}: args[{i}] must be a number or a {dtype} strip of shape {:?}, got {other:?}",
+                    want[i - 1]
+                ))
+            }
+        }
+    }
+    Ok(ValueType::Array {
+        dtype,
+        shape: shape.clone(),
+    })
+}

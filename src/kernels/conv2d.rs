@@ -1,0 +1,44 @@
+//! `conv2d`: 2-D correlation of an f64 tile with a small kernel, reading kh/2 rows and kw/2
+//! columns of halo from the neighbours' strips (constants stand for outside the image).
+//!
+//! out[i, j] = Σ_a Σ_b k[a, b] · in[i + a − kh/2, j + b − kw/2], summed from 0.0 with `a`
+//! outer and `b` inner. Each output row is independent, so any chunking gives the same bits.
+
+use super::halo::Halo;
+use super::Input;
+use crate::graph::{Array, Value};
+use rayon::prelude::*;
+
+/// The correlation of the tile in `args[0]` (with its eight strips) with `kernel`.
+pub(super) fn conv2d(args: &[Input<'_>], kshape: [usize; 2], kernel: &[f64]) -> Value {
+    let [kh, kw] = kshape;
+    let halo = Halo::new(args, [kh / 2, kw / 2], Array::as_f64, |x| x);
+    let (h, w) = (halo.h, halo.w);
+    let pw = halo.padded_width();
+    let ph = h + 2 * (kh / 2);
+    let mut padded = vec![0.0f64; ph * pw];
+    for (r, row) in padded.chunks_mut(pw.max(1)).enumerate() {
+        halo.row(r as isize - (kh / 2) as isize, row);
+    }
+    let mut out = vec![0.0f64; h * w];
+    let one_row = |(i, orow): (usize, &mut [f64])| {
+        for (j, o) in orow.iter_mut().enumerate() {
+            let mut s = 0.0;
+            for a in 0..kh {
+                let prow = &padded[(i + a) * pw + j..(i + a) * pw + j + kw];
+                for b in 0..kw {
+                    s += kernel[a * kw + b] * prow[b];
+                }
+            }
+            *o = s;
+        }
+    };
+    if w > 0 {
+        if h * w * kh * kw >= super::PAR_MIN {
+            out.par_chunks_mut(w).enumerate().for_each(one_row);
+        } else {
+            out.chunks_mut(w).enumerate().for_each(one_row);
+        }
+    }
+    Value::Array(Array::from_f64(vec![h, w], out))
+}

@@ -1,0 +1,127 @@
+//! A tile with its neighbours' strips, read one padded row at a time: what the stencil
+//! kernels (`life_step`, `heat_step`, `conv2d`) iterate over.
+//!
+//! The tile is `h`×`w`; the halo is `hr` rows above and below and `hc` columns left and
+//! right. Padded row `r` runs from −hr to h+hr−1: rows above 0 come from the north strip
+//! (with the nw and ne corners), rows from h on from the south strip, the others from the
+//! west strip, the tile and the east strip. `parts` hands out a padded row as its three
+//! pieces without copying; `row` copies it into a buffer (w + 2hc elements, in cache).
+
+use super::Input;
+use crate::graph::Array;
+
+/// One side of the halo: a neighbour's strip (row-major, `cols` wide) or one row of a
+/// constant (every row of a constant side is the same).
+enum Side<'a, T> {
+    Strip(&'a [T], usize),
+    Const(Vec<T>),
+}
+
+impl<T: Copy> Side<'_, T> {
+    fn row(&self, row: usize) -> &[T] {
+        match self {
+            Side::Strip(v, cols) => &v[row * cols..(row + 1) * cols],
+            Side::Const(r) => r,
+        }
+    }
+}
+
+/// A padded row in three pieces: `hc` cells left of the tile, `w` cells above, in or below
+/// it, `hc` cells right of it.
+pub(super) struct RowParts<'r, T> {
+    /// The cells left of the tile's columns.
+    pub(super) left: &'r [T],
+    /// The cells in the tile's columns.
+    pub(super) mid: &'r [T],
+    /// The cells right of the tile's columns.
+    pub(super) right: &'r [T],
+}
+
+/// A tile and its halo, as passed to a stencil kernel.
+pub(super) struct Halo<'a, T> {
+    tile: &'a [T],
+    /// Tile rows.
+    pub(super) h: usize,
+    /// Tile columns.
+    pub(super) w: usize,
+    hr: usize,
+    hc: usize,
+    /// n, s, w, e, nw, ne, sw, se.
+    sides: [Side<'a, T>; 8],
+}
+
+impl<'a, T: Copy + Default> Halo<'a, T> {
+    /// Reads `[tile, n, s, w, e]` or `[tile, n, s, w, e, nw, ne, sw, se]` (missing corners
+    /// read as `T::default()`); `data` views an array as `T`, `from_f64` converts a number.
+    pub(super) fn new(
+        args: &[Input<'a>],
+        halo: [usize; 2],
+        data: fn(&'a Array) -> Option<&'a [T]>,
+        from_f64: fn(f64) -> T,
+    ) -> Halo<'a, T> {
+        let array = |i: usize| match args[i] {
+            Input::Value(v) => v.as_array().expect("typed"),
+            _ => panic!("args[{i}] should be an array"),
+        };
+        let tile = array(0);
+        let (h, w) = (tile.shape()[0], tile.shape()[1]);
+        let [hr, hc] = halo;
+        let widths = [w, w, hc, hc, hc, hc, hc, hc];
+        let sides = std::array::from_fn(|k| {
+            let i = k + 1;
+            match args.get(i) {
+                Some(Input::Value(_)) => Side::Strip(data(array(i)).expect("typed"), widths[k]),
+                Some(other) => {
+                    Side::Const(vec![from_f64(other.scalar().expect("typed")); widths[k]])
+                }
+                None => Side::Const(vec![T::default(); widths[k]]),
+            }
+        });
+        Halo {
+            tile: data(tile).expect("typed"),
+            h,
+            w,
+            hr,
+            hc,
+            sides,
+        }
+    }
+
+    /// Width of a padded row: w + 2hc.
+    pub(super) fn padded_width(&self) -> usize {
+        self.w + 2 * self.hc
+    }
+
+    /// Padded row `r` (−hr ≤ r < h+hr) as its three pieces, without copying.
+    pub(super) fn parts(&self, r: isize) -> RowParts<'_, T> {
+        let (h, w) = (self.h as isize, self.w);
+        let [n, s, we, e, nw, ne, sw, se] = &self.sides;
+        let (l, m, rt, k) = if r < 0 {
+            (nw, n, ne, (r + self.hr as isize) as usize)
+        } else if r >= h {
+            (sw, s, se, (r - h) as usize)
+        } else {
+            let k = r as usize;
+            return RowParts {
+                left: we.row(k),
+                mid: &self.tile[k * w..(k + 1) * w],
+                right: e.row(k),
+            };
+        };
+        RowParts {
+            left: l.row(k),
+            mid: m.row(k),
+            right: rt.row(k),
+        }
+    }
+
+    /// Writes padded row `r` (−hr ≤ r < h+hr) into `out` (length w + 2hc).
+    pub(super) fn row(&self, r: isize, out: &mut [T]) {
+        let p = self.parts(r);
+        let (left, rest) = out.split_at_mut(self.hc);
+        let (mid, right) = rest.split_at_mut(self.w);
+        left.copy_from_slice(p.left);
+        mid.copy_from_slice(p.mid);
+        right.copy_from_slice(p.right);
+    }
+}

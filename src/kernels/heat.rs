@@ -1,0 +1,82 @@
+//! `heat_step`: one explicit finite-difference step of the heat equation on an f64 tile.
+//!
+//! Interior cells get `u + alpha * (n + s + e + w - 4.0 * u)` (evaluated left to right);
+//! cells on the outer ring of the global grid keep their value. Rows are read in place from
+//! the tile and the strips. Each cell depends only on its neighbourhood, so any chunking
+//! gives the same bits.
+
+use super::halo::{Halo, RowParts};
+use super::Input;
+use crate::graph::{Array, Value};
+use rayon::prelude::*;
+
+/// The cell at column `j` (−1 ≤ j ≤ w) of a padded row.
+#[inline]
+fn at(p: &RowParts<'_, f64>, j: isize, w: usize) -> f64 {
+    if j < 0 {
+        p.left[0]
+    } else if j as usize >= w {
+        p.right[0]
+    } else {
+        p.mid[j as usize]
+    }
+}
+
+/// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
+pub(super) fn heat_step(
+    args: &[Input<'_>],
+    alpha: f64,
+    global: &[usize],
+    offset: &[usize],
+) -> Value {
+    let halo = Halo::new(args, [1, 1], Array::as_f64, |x| x);
+    let (h, w) = (halo.h, halo.w);
+    let (gh, gw) = (global[0], global[1]);
+    let mut out = vec![0.0f64; h * w];
+    let rows = (1usize << 13).div_ceil(w.max(1)).max(1);
+    let chunk = |(ci, part): (usize, &mut [f64])| {
+        let r0 = ci * rows;
+        for (k, orow) in part.chunks_mut(w).enumerate() {
+            let r = (r0 + k) as isize;
+            let (a, b, c) = (halo.parts(r - 1), halo.parts(r), halo.parts(r + 1));
+            let gr = offset[0] + r0 + k;
+            if gr == 0 || gr + 1 == gh {
+                orow.copy_from_slice(b.mid);
+                continue;
+            }
+            let cell = |j: usize| {
+                let (ji, u) = (j as isize, b.mid[j]);
+                let gc = offset[1] + j;
+                if gc == 0 || gc + 1 == gw {
+                    u
+                } else {
+                    let (n, s) = (a.mid[j], c.mid[j]);
+                    let (e, we) = (at(&b, ji + 1, w), at(&b, ji - 1, w));
+                    u + alpha * (n + s + e + we - 4.0 * u)
+                }
+            };
+            orow[0] = cell(0);
+            if w > 1 {
+                orow[w - 1] = cell(w - 1);
+            }
+            let inner = w.saturating_sub(1);
+            for (j, o) in orow.iter_mut().enumerate().take(inner).skip(1) {
+                let gc = offset[1] + j;
+                let u = b.mid[j];
+                *o = if gc + 1 == gw {
+                    u
+                } else {
+                    u + alpha * (a.mid[j] + c.mid[j] + b.mid[j + 1] + b.mid[j - 1] - 4.0 * u)
+                };
+            }
+        }
+    };
+    if w > 0 && h > 0 {
+        if h * w >= super::PAR_MIN {
+            out.par_chunks_mut(rows * w).enumerate().for_each(chunk);
+        } else {
+            out.chunks_mut(rows * w).enumerate().for_each(chunk);
+        }
+    }
+    Value::Array(Array::from_f64(vec![h, w], out))
+}

@@ -1,0 +1,19 @@
+//! `matmul_acc`: C + A·B, one step of a tiled GEMM's fixed-order accumulation over the inner
+//! tiles (faer GEMM, sequential inside the tile).
+
+use crate::graph::{Array, Value};
+use faer::{Accum, MatMut, MatRef, Par};
+
+/// C + A·B (C m×n, A m×k, B k×n).
+pub(super) fn matmul_acc(c: &Array, a: &Array, b: &Array) -> Value {
+    let (m, n) = (c.shape()[0], c.shape()[1]);
+    let k = a.shape()[1];
+    let am = MatRef::from_row_major_slice(a.as_f64().expect("typed"), m, k);
+    let bm = MatRef::from_row_major_slice(b.as_f64().expect("typed"), k, n);
+    let mut out = c.as_f64().expect("typed").to_vec();
+    if m > 0 && n > 0 {
+        let om = MatMut::from_row_major_slice_mut(&mut out, m, n);
+        faer::linalg::matmul::matmul(om, Accum::Add, am, bm, 1.0, Par::Seq);
+    }
+    Value::Array(Array::from_f64(vec![m, n], out))
+}

@@ -1,0 +1,52 @@
+//! `potrf`: the Cholesky factor of one diagonal tile (faer's LLᵀ, sequential inside the
+//! tile: the tile graph supplies the parallelism, and the result does not depend on threads).
+
+use super::KernelError;
+use crate::graph::{Array, Value};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::{Mat, Par};
+
+/// L with L·Lᵀ = a (lower triangle of `a` read), zeros above the diagonal.
+pub(super) fn potrf(a: &Array) -> Result<Value, KernelError> {
+    let n = a.shape()[0];
+    let v = a.as_f64().expect("typed");
+    let mut m = Mat::<f64>::from_fn(n, n, |i, j| if j <= i { v[i * n + j] } else { 0.0 });
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        m.as_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| KernelError(format!("the tile is not positive definite ({e:?})")))?;
+    let mut out = vec![0.0f64; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            out[i * n + j] = m[(i, j)];
+        }
+    }
+    Ok(Value::Array(Array::from_f64(vec![n, n], out)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn factors_a_small_spd_matrix() {
+        let a = Array::from_f64(vec![2, 2], vec![4.0, 2.0, 2.0, 5.0]);
+        let l = potrf(&a).unwrap();
+        assert_eq!(
+            l.as_array().unwrap().as_f64().unwrap(),
+            &[2.0, 0.0, 1.0, 2.0]
+        );
+        let bad = Array::from_f64(vec![2, 2], vec![1.0, 2.0, 2.0, 1.0]);
+        assert!(potrf(&bad).is_err());
+    }
+}

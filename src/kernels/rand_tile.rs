@@ -1,0 +1,95 @@
+//! `rand_tile`: a window of a virtual `rand` array, so a tiled array generated tile by tile has
+//! the same bits as `rand(seed, global)` whatever the tiling or rank count.
+
+use super::rand::{bits, coin, unit_f32, unit_f64};
+use crate::graph::{Array, DType, Data, Value};
+use rayon::prelude::*;
+
+/// Global linear index of the first element of each row (last axis) of the window.
+fn row_starts(global: &[usize], offset: &[usize], shape: &[usize]) -> Vec<u64> {
+    let d = shape.len();
+    if d == 0 {
+        return vec![0];
+    }
+    let rows: usize = shape[..d - 1].iter().product();
+    let mut starts = Vec::with_capacity(rows);
+    let mut idx = vec![0usize; d - 1];
+    for _ in 0..rows {
+        let mut lin = 0u64;
+        for a in 0..d - 1 {
+            lin = lin * global[a] as u64 + (offset[a] + idx[a]) as u64;
+        }
+        starts.push(lin * global[d - 1] as u64 + offset[d - 1] as u64);
+        for a in (0..d - 1).rev() {
+            idx[a] += 1;
+            if idx[a] < shape[a] {
+                break;
+            }
+            idx[a] = 0;
+        }
+    }
+    starts
+}
+
+fn window<T: Send + Copy + Default>(
+    seed: u64,
+    global: &[usize],
+    offset: &[usize],
+    shape: &[usize],
+    f: impl Fn(u64) -> T + Sync,
+) -> Vec<T> {
+    let w = shape.last().copied().unwrap_or(1);
+    let starts = row_starts(global, offset, shape);
+    let mut out = vec![T::default(); starts.len() * w];
+    if w == 0 {
+        return out;
+    }
+    let fill = |(row, chunk): (usize, &mut [T])| {
+        let s = starts[row];
+        for (j, x) in chunk.iter_mut().enumerate() {
+            *x = f(bits(seed, s + j as u64));
+        }
+    };
+    if out.len() >= super::PAR_MIN {
+        out.par_chunks_mut(w).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(w).enumerate().for_each(fill);
+    }
+    out
+}
+
+/// The window of `rand(seed, global, dtype)` at `offset` with `shape`.
+pub(super) fn rand_tile(
+    seed: u64,
+    dtype: DType,
+    global: &[usize],
+    offset: &[usize],
+    shape: &[usize],
+) -> Value {
+    let data = match dtype {
+        DType::F64 => Data::F64(window(seed, global, offset, shape, unit_f64)),
+        DType::F32 => Data::F32(window(seed, global, offset, shape, unit_f32)),
+        DType::I64 => Data::I64(window(seed, global, offset, shape, |b| i64::from(coin(b)))),
+        DType::U8 => Data::U8(window(seed, global, offset, shape, coin)),
+    };
+    Value::Array(Array::new(shape.to_vec(), data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_match_the_whole_array() {
+        let global = [7, 9];
+        let whole = super::super::rand::rand(3, DType::F64, &global);
+        let whole = whole.as_array().unwrap().as_f64().unwrap().to_vec();
+        let t = rand_tile(3, DType::F64, &global, &[2, 4], &[3, 5]);
+        let t = t.as_array().unwrap().as_f64().unwrap().to_vec();
+        for i in 0..3 {
+            for j in 0..5 {
+                assert_eq!(t[i * 5 + j], whole[(2 + i) * 9 + 4 + j]);
+            }
+        }
+    }
+}
