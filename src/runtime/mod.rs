@@ -236,7 +236,7 @@ impl Runtime {
             Distributed::Rejected(Some(e)) => return Err(RunError::Plan(e)),
             Distributed::Rejected(None) => return Err(RunError::Rejected),
         };
-        let preloaded = self.load_checkpoint_slots(&plan)?;
+        let (preloaded, resume_load_seconds) = self.load_checkpoint_slots(&plan)?;
         let plan_seconds = t_start.elapsed().as_secs_f64();
 
         // Step 4: run this rank's share.
@@ -365,6 +365,7 @@ impl Runtime {
             run_seconds,
             checkpoints: ck_stats.taken,
             checkpoint_seconds: ck_stats.seconds,
+            resume_load_seconds,
             per_rank,
         };
         Ok(RunResult {
@@ -397,10 +398,12 @@ fn task_events(
 
 impl Runtime {
     /// Reads this rank's checkpoint slots; if any rank cannot, every rank returns an error.
+    /// Also returns the slowest rank's load time, seconds.
     fn load_checkpoint_slots(
         &self,
         plan: &crate::plan::LocalPlan,
-    ) -> Result<Vec<(u32, Value)>, RunError> {
+    ) -> Result<(Vec<(u32, Value)>, f64), RunError> {
+        let t = Instant::now();
         let mut loaded = Vec::new();
         let mut ok = true;
         for (slot, s, file) in plan.checkpoint_slots() {
@@ -423,8 +426,14 @@ impl Runtime {
             &mut all_ok,
             mpi::collective::SystemOperation::min(),
         );
+        let mut slowest = 0f64;
+        self.world.all_reduce_into(
+            &t.elapsed().as_secs_f64(),
+            &mut slowest,
+            mpi::collective::SystemOperation::max(),
+        );
         if all_ok == 1 {
-            Ok(loaded)
+            Ok((loaded, slowest))
         } else if ok {
             Err(RunError::Rejected)
         } else {

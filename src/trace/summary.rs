@@ -44,6 +44,9 @@ pub struct Summary {
     /// Seconds rank 0 spent taking them (the run was paused meanwhile).
     #[serde(default)]
     pub checkpoint_seconds: f64,
+    /// A resumed run: seconds the slowest rank took to read its values from the checkpoint.
+    #[serde(default)]
+    pub resume_load_seconds: f64,
     /// Per-rank figures.
     pub per_rank: Vec<RankSummary>,
 }
