@@ -40,20 +40,7 @@ fn chains_job(dir: &Path) -> PathBuf {
 }
 
 fn spawn_run(n: u32, args: &[&str]) -> Child {
-    Command::new("timeout")
-        .args([
-            "120",
-            "mpirun",
-            "-n",
-            &n.to_string(),
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-        ])
-        .arg(DIRK)
-        .args(args)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    mpirun_command(n, 120, &[], args)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -184,6 +171,26 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
     }
 }
 
+/// A checkpointing run on 2 ranks with a fault injected (`DIRK_TEST_FAULT`, see
+/// `store::checkpoint`).
+fn with_fault(fault: &str, job: &Path, ck: &Path, out: &Path) -> std::process::Output {
+    let args = [
+        "run",
+        p(job),
+        "--output",
+        p(out),
+        "--threads",
+        "1",
+        "--checkpoint-dir",
+        p(ck),
+        "--checkpoint-interval",
+        "0.3",
+    ];
+    mpirun_command(2, 120, &["-x", fault], &args)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
     let dir = scratch();
@@ -203,35 +210,7 @@ fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
     // A full disk on rank 1 at checkpoint 3: the checkpoint is abandoned, the run goes on.
     let ck = dir.path().join("full");
     let out = dir.path().join("full.h5");
-    let run = Command::new("timeout")
-        .args([
-            "120",
-            "mpirun",
-            "-n",
-            "2",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            "-x",
-            "DIRK_TEST_FAULT=ckpt-fail:1:3",
-        ])
-        .arg(DIRK)
-        .args([
-            "run",
-            p(&job),
-            "--output",
-            p(&out),
-            "--threads",
-            "1",
-            "--checkpoint-dir",
-            p(&ck),
-            "--checkpoint-interval",
-            "0.3",
-        ])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .output()
-        .unwrap();
+    let run = with_fault("DIRK_TEST_FAULT=ckpt-fail:1:3", &job, &ck, &out);
     let text = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{text}");
     assert!(
@@ -243,35 +222,7 @@ fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
     // Rank 1 dies in the middle of writing checkpoint 3: resume uses checkpoint 2.
     let ck = dir.path().join("die");
     let out = dir.path().join("die.h5");
-    let run = Command::new("timeout")
-        .args([
-            "120",
-            "mpirun",
-            "-n",
-            "2",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            "-x",
-            "DIRK_TEST_FAULT=ckpt-die:1:3",
-        ])
-        .arg(DIRK)
-        .args([
-            "run",
-            p(&job),
-            "--output",
-            p(&out),
-            "--threads",
-            "1",
-            "--checkpoint-dir",
-            p(&ck),
-            "--checkpoint-interval",
-            "0.3",
-        ])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .output()
-        .unwrap();
+    let run = with_fault("DIRK_TEST_FAULT=ckpt-die:1:3", &job, &ck, &out);
     assert!(!run.status.success());
     assert!(ck.join("ckpt-000003").exists() && !ck.join("ckpt-000003/MANIFEST.json").exists());
     let r = mpirun(

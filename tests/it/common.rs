@@ -31,12 +31,11 @@ fn finish(out: Output, start: Instant) -> Run {
     }
 }
 
-/// Runs `dirk ARGS` on `n` ranks under mpirun, killed (SIGTERM, so mpirun cleans up) after
-/// `limit` seconds.
-pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
-    let start = Instant::now();
-    let out = Command::new("timeout")
-        .arg(limit.to_string())
+/// `timeout LIMIT mpirun -n N [MPI_ARGS] dirk ARGS`, allowed to run as root and to
+/// oversubscribe, not yet started. `limit` ends it with SIGTERM, so mpirun cleans up.
+pub(crate) fn mpirun_command(n: u32, limit: u32, mpi_args: &[&str], args: &[&str]) -> Command {
+    let mut c = Command::new("timeout");
+    c.arg(limit.to_string())
         .args([
             "mpirun",
             "-n",
@@ -45,11 +44,19 @@ pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
             "--bind-to",
             "none",
         ])
+        .args(mpi_args)
         .arg(DIRK)
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
+        .env("OMPI_MCA_rmaps_base_oversubscribe", "1");
+    c
+}
+
+/// Runs `dirk ARGS` on `n` ranks under mpirun, ended after `limit` seconds.
+pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
+    let start = Instant::now();
+    let out = mpirun_command(n, limit, &[], args)
         .output()
         .expect("run mpirun");
     finish(out, start)

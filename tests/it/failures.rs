@@ -22,24 +22,16 @@ fn a_frozen_rank_ends_the_job_within_the_peer_timeout() {
         ]}),
     );
     let log = dir.path().join("long.log");
-    let mut child = Command::new("timeout")
-        .args([
-            "60",
-            "mpirun",
-            "-n",
-            "3",
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-        ])
-        .arg(DIRK)
-        .args(["run", p(&job), "--threads", "1", "--peer-timeout", "3"])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let mut child = mpirun_command(
+        3,
+        60,
+        &[],
+        &["run", p(&job), "--threads", "1", "--peer-timeout", "3"],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::fs::File::create(&log).unwrap())
+    .spawn()
+    .unwrap();
     // Rank 0 names the job only after every rank has passed start-up, watchdogs included.
     assert!(
         wait_for_log(&log, "tasks on 3 ranks", Duration::from_secs(60)),
