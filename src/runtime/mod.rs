@@ -320,7 +320,7 @@ impl Runtime {
         if self.rank() != 0 {
             root.gather_into(&mine[..]);
             if settings.trace {
-                gather_all(&self.world, &events_mine);
+                gather_all(&self.world, events_mine);
             }
             return Ok(RunResult {
                 values: HashMap::new(),
@@ -333,7 +333,7 @@ impl Runtime {
         root.gather_into_root(&mine[..], &mut all[..]);
         let trace = if settings.trace {
             let mut all = TraceEvents::default();
-            for part in gather_all(&self.world, &events_mine) {
+            for part in gather_all(&self.world, events_mine) {
                 all.tasks.extend(part.tasks);
                 all.transfers.extend(part.transfers);
             }
@@ -453,13 +453,18 @@ pub struct Job<'a> {
 }
 
 /// Gathers one serialisable item from every rank on rank 0, in rank order (MPI_Gatherv of
-/// their postcard encodings); returns an empty list elsewhere.
+/// their postcard encodings; rank 0's own item is kept as it is, with a one-byte placeholder
+/// on the wire); returns an empty list elsewhere.
 fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
     world: &SimpleCommunicator,
-    mine: &T,
+    mine: T,
 ) -> Vec<T> {
     let root = world.process_at_rank(0);
-    let bytes = postcard::to_allocvec(mine).expect("gathered items encode");
+    let bytes = if world.rank() == 0 {
+        vec![0u8]
+    } else {
+        postcard::to_allocvec(&mine).expect("gathered items encode")
+    };
     let len = bytes.len() as i32;
     if world.rank() != 0 {
         root.gather_into(&len);
@@ -481,13 +486,11 @@ fn gather_all<T: serde::Serialize + serde::de::DeserializeOwned>(
         let mut part = mpi::datatype::PartitionMut::new(&mut buf[..], &lens[..], &displs[..]);
         root.gather_varcount_into_root(&bytes[..], &mut part);
     }
-    displs
-        .iter()
-        .zip(&lens)
-        .map(|(d, l)| {
+    std::iter::once(mine)
+        .chain(displs.iter().zip(&lens).skip(1).map(|(d, l)| {
             postcard::from_bytes(&buf[*d as usize..(*d + *l) as usize])
                 .expect("gathered items decode")
-        })
+        }))
         .collect()
 }
 
@@ -523,5 +526,5 @@ pub fn describe_ranks(rt: &Runtime) -> Vec<String> {
         gpu.visible,
         gpu.note
     );
-    gather_all(&rt.world, &line)
+    gather_all(&rt.world, line)
 }
