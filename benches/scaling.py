@@ -226,10 +226,11 @@ def esc(s):
 COLORS = {"strong": "#1f77b4", "weak": "#d62728", "ideal": "#7f7f7f"}
 
 
-def svg_plot(path, title, ylabel, series, xs, ideal, ymin=None, ymax=None, percent=False):
+def svg_plot(path, title, ylabel, series, xs, ideal, ymin=None, ymax=None, percent=False,
+             note=""):
     """series: {label: (color, [(x, y), ...])}; ideal: [(x, y), ...] drawn dashed."""
-    W, H = 640, 420
-    ml, mr, mt, mb = 70, 170, 40, 55
+    W, H = 800, 440
+    ml, mr, mt, mb = 70, 250, 40, 70
     pw, ph = W - ml - mr, H - mt - mb
     xlo, xhi = min(xs), max(xs)
     if xlo == xhi:
@@ -268,7 +269,9 @@ def svg_plot(path, title, ylabel, series, xs, ideal, ymin=None, ymax=None, perce
     # axes
     o.append(f'<line x1="{ml}" y1="{mt + ph}" x2="{ml + pw}" y2="{mt + ph}" stroke="black"/>')
     o.append(f'<line x1="{ml}" y1="{mt}" x2="{ml}" y2="{mt + ph}" stroke="black"/>')
-    o.append(f'<text x="{ml + pw / 2}" y="{H - 12}" text-anchor="middle">MPI ranks</text>')
+    o.append(f'<text x="{ml + pw / 2}" y="{mt + ph + 40}" text-anchor="middle">MPI ranks</text>')
+    if note:
+        o.append(f'<text x="{ml}" y="{H - 8}" font-size="10" fill="#555">{esc(note)}</text>')
     o.append(f'<text transform="translate(18,{mt + ph / 2}) rotate(-90)" '
              f'text-anchor="middle">{esc(ylabel)}</text>')
 
@@ -385,10 +388,13 @@ def main(argv=None):
         g = f"R·{a.weak_grid[0]}x{a.weak_grid[1]}"
         series_s[f"weak, scaled ({g})"] = (COLORS["weak"], pts("weak", "speedup"))
         series_e[f"weak ({g})"] = (COLORS["weak"], pts("weak", "efficiency"))
+    note = (f"{a.steps} steps, {a.tiles_per_rank} tile rows per rank, best of {a.repeats} "
+            f"(run_seconds), {a.launcher}; {socket.gethostname()}, {os.cpu_count()} CPUs, "
+            f"{started:%Y-%m-%d %H:%M} UTC")
     svg_plot(out / "speedup.svg", f"Speedup — {tag}", "speedup", series_s, xs,
-             [(x, float(x)) for x in xs], ymin=0)
+             [(x, float(x)) for x in xs], ymin=0, note=note)
     svg_plot(out / "efficiency.svg", f"Parallel efficiency — {tag}", "efficiency", series_e,
-             xs, [(x, 1.0) for x in xs], ymin=0, ymax=1.1, percent=True)
+             xs, [(x, 1.0) for x in xs], ymin=0, ymax=1.1, percent=True, note=note)
     print(f"scaling.py: wrote {out / 'scaling.csv'}, {out / 'speedup.svg'}, "
           f"{out / 'efficiency.svg'}, {out / 'scaling.json'}")
     for r in rows:
