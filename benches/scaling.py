@@ -87,16 +87,16 @@ def parse_args(argv):
     ap.add_argument("--weak-grid", type=pair, default=None, metavar="H,W",
                     help="one rank's share in the weak sweep; R ranks get R*H rows "
                          "(default: --grid)")
-    ap.add_argument("--steps", type=int, default=150,
-                    help="time steps per run (default 150)")
+    ap.add_argument("--steps", type=int, default=2000,
+                    help="time steps per run (default 2000)")
     ap.add_argument("--tiles-per-rank", type=int, default=4, metavar="N",
                     help="tiles along the rows per rank (default 4)")
     ap.add_argument("--tile-cols", type=int, default=1, metavar="N",
                     help="tiles along the columns (default 1: row strips)")
     ap.add_argument("--threads", type=int, default=1,
                     help="worker threads per rank (default 1)")
-    ap.add_argument("--repeats", type=int, default=3,
-                    help="runs per point; the best is kept (default 3)")
+    ap.add_argument("--repeats", type=int, default=5,
+                    help="runs per point; the best is kept (default 5)")
     ap.add_argument("--sweeps", default="strong,weak", metavar="strong,weak",
                     help="which sweeps to run (default both)")
     ap.add_argument("--launcher", choices=["auto", "srun", "mpirun"], default="auto",
@@ -104,6 +104,8 @@ def parse_args(argv):
     ap.add_argument("--launcher-args", default="", metavar="'ARGS'",
                     help="extra flags for the launcher, e.g. '--overcommit' (srun) or "
                          "'--mca btl self,vader' (mpirun)")
+    ap.add_argument("--dirk-args", default="", metavar="'ARGS'",
+                    help="extra flags for `dirk run`, e.g. '--steal off'")
     ap.add_argument("--dirk", default=os.environ.get("DIRK", str(REPO / "target/release/dirk")),
                     help="the dirk binary (default $DIRK or target/release/dirk)")
     ap.add_argument("--out", default=str(REPO / "benches/scaling-out"), metavar="DIR",
@@ -157,7 +159,7 @@ def run_point(a, out, problem, ranks, job, rep):
     jf.write_text(json.dumps(job, indent=1) + "\n")
     sf = runs / f"{job['name']}-{rep}.summary.json"
     cmd = launch_cmd(a, ranks) + [a.dirk, "run", str(jf), "--threads", str(a.threads),
-                                  "--summary", str(sf)]
+                                  "--summary", str(sf), *shlex.split(a.dirk_args)]
     if a.dry_run:
         print("  " + " ".join(shlex.quote(c) for c in cmd))
         return None
@@ -369,7 +371,8 @@ def main(argv=None):
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "launcher": a.launcher,
         "workload": a.workload, "grid": a.grid, "weak_grid": a.weak_grid, "steps": a.steps,
         "tiles_per_rank": a.tiles_per_rank, "tile_cols": a.tile_cols, "threads": a.threads,
-        "repeats": a.repeats, "load_after": loadavg(), "runs": raw,
+        "repeats": a.repeats, "launcher_args": a.launcher_args, "dirk_args": a.dirk_args,
+        "load_after": loadavg(), "runs": raw,
     }
     (out / "scaling.json").write_text(json.dumps(meta, indent=1) + "\n")
 
