@@ -21,8 +21,9 @@ impl Drop for Cluster {
     }
 }
 
-/// Submits `script` with `env` (KEY=VALUE, comma-separated) and waits for it to leave the queue.
-fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str) -> String {
+/// Submits `script` with `env` (KEY=VALUE, comma-separated) and `extra` sbatch options (which
+/// override the script's `#SBATCH` lines), and waits for it to leave the queue.
+fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str, extra: &[&str]) -> String {
     let out = Command::new("sbatch")
         .args([
             "--parsable",
@@ -31,6 +32,7 @@ fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str) -> String {
             "--export",
             &format!("ALL,{env}"),
         ])
+        .args(extra)
         .arg(format!("{REPO}/slurm/{script}"))
         .env("SLURM_CONF", conf)
         .output()
@@ -89,6 +91,7 @@ fn batch_scripts_run_on_a_real_slurm() {
         work,
         "diamond.sbatch",
         &format!("DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={}", p(&d)),
+        &[],
     );
     let log = std::fs::read_to_string(work.join(format!("dirk-{id}.out"))).unwrap_or_default();
     assert!(d.exists(), "diamond.sbatch wrote its output: {log}");
@@ -109,6 +112,7 @@ fn batch_scripts_run_on_a_real_slurm() {
             p(&l),
             p(&work.join("ck"))
         ),
+        &[],
     );
     let log = std::fs::read_to_string(work.join(format!("dirk-long-{id}.out"))).unwrap_or_default();
     assert!(l.exists(), "long-run.sbatch wrote its output: {log}");
@@ -121,4 +125,34 @@ fn batch_scripts_run_on_a_real_slurm() {
         bits(&dd),
         "the same result as the other script"
     );
+
+    // The multi-node script asks for 2 nodes; on this one-node cluster it runs with
+    // `--nodes=1` on the sbatch command line (as its header tells users), 2 ranks per node.
+    let m = work.join("multi.h5");
+    let id = sbatch(
+        &conf,
+        work,
+        "multi-node.sbatch",
+        &format!("DIRK={DIRK},JOB={REPO}/jobs/life.json,OUT={}", p(&m)),
+        &["--nodes=1"],
+    );
+    let log =
+        std::fs::read_to_string(work.join(format!("dirk-multi-{id}.out"))).unwrap_or_default();
+    assert!(m.exists(), "multi-node.sbatch wrote its output: {log}");
+    let f = hdf5::File::open(&m).unwrap_or_else(|e| panic!("open {}: {e}", m.display()));
+    let grid = f
+        .dataset("grid")
+        .unwrap_or_else(|e| panic!("multi-node.sbatch: dataset /grid: {e}: {log}"));
+    assert_eq!(grid.shape(), vec![512, 512], "the grid of jobs/life.json");
+    let cells = grid.read_raw::<u8>().unwrap();
+    assert!(cells.iter().all(|&c| c <= 1), "Life cells are 0 or 1");
+    assert!(
+        log.contains("tasks on 2 ranks"),
+        "two ranks under srun on one node: {log}"
+    );
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(work.join("multi.summary.json")).unwrap_or_default(),
+    )
+    .unwrap_or_else(|e| panic!("multi-node.sbatch wrote its summary: {e}: {log}"));
+    assert_eq!(summary["ranks"], 2, "the summary counts two ranks: {log}");
 }
