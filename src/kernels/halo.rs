@@ -37,6 +37,21 @@ pub(super) struct RowParts<'r, T> {
     pub(super) right: &'r [T],
 }
 
+impl<T: Copy> RowParts<'_, T> {
+    /// The cell at column `j` (−1 ≤ j ≤ w, w the tile's width) of the row padded by its
+    /// left and right halo cells.
+    #[inline]
+    pub(super) fn at(&self, j: isize, w: usize) -> T {
+        if j < 0 {
+            self.left[0]
+        } else if j as usize >= w {
+            self.right[0]
+        } else {
+            self.mid[j as usize]
+        }
+    }
+}
+
 /// A tile and its halo, as passed to a stencil kernel.
 pub(super) struct Halo<'a, T> {
     tile: &'a [T],

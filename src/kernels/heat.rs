@@ -5,22 +5,10 @@
 //! the tile and the strips. Each cell depends only on its neighbourhood, so any chunking
 //! gives the same bits.
 
-use super::halo::{Halo, RowParts};
+use super::halo::Halo;
 use super::Input;
 use crate::graph::{Array, Value};
 use rayon::prelude::*;
-
-/// The cell at column `j` (−1 ≤ j ≤ w) of a padded row.
-#[inline]
-fn at(p: &RowParts<'_, f64>, j: isize, w: usize) -> f64 {
-    if j < 0 {
-        p.left[0]
-    } else if j as usize >= w {
-        p.right[0]
-    } else {
-        p.mid[j as usize]
-    }
-}
 
 /// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
 pub(super) fn heat_step(
@@ -51,7 +39,7 @@ pub(super) fn heat_step(
                     u
                 } else {
                     let (n, s) = (a.mid[j], c.mid[j]);
-                    let (e, we) = (at(&b, ji + 1, w), at(&b, ji - 1, w));
+                    let (e, we) = (b.at(ji + 1, w), b.at(ji - 1, w));
                     u + alpha * (n + s + e + we - 4.0 * u)
                 }
             };

@@ -16,18 +16,6 @@ fn chunk_rows(w: usize) -> usize {
     (1usize << 16).div_ceil(w.max(1)).max(1)
 }
 
-/// The cell at column `j` (−1 ≤ j ≤ w) of a padded row.
-#[inline]
-fn at(p: &RowParts<'_, u8>, j: isize, w: usize) -> u8 {
-    if j < 0 {
-        p.left[0]
-    } else if j as usize >= w {
-        p.right[0]
-    } else {
-        p.mid[j as usize]
-    }
-}
-
 #[inline]
 fn rule(s: u8, alive: u8) -> u8 {
     (s == 3) as u8 | ((s == 2) as u8 & alive)
@@ -38,15 +26,15 @@ fn step_row(a: &RowParts<'_, u8>, b: &RowParts<'_, u8>, c: &RowParts<'_, u8>, ou
     let w = out.len();
     let edge = |j: usize| {
         let j = j as isize;
-        let s = at(a, j - 1, w)
-            + at(a, j, w)
-            + at(a, j + 1, w)
-            + at(b, j - 1, w)
-            + at(b, j + 1, w)
-            + at(c, j - 1, w)
-            + at(c, j, w)
-            + at(c, j + 1, w);
-        rule(s, at(b, j, w))
+        let s = a.at(j - 1, w)
+            + a.at(j, w)
+            + a.at(j + 1, w)
+            + b.at(j - 1, w)
+            + b.at(j + 1, w)
+            + c.at(j - 1, w)
+            + c.at(j, w)
+            + c.at(j + 1, w);
+        rule(s, b.at(j, w))
     };
     out[0] = edge(0);
     if w == 1 {

@@ -3,7 +3,7 @@
 //! every rank and sent to each; no rank ever holds the whole graph except rank 0 while
 //! planning.
 
-use crate::graph::{Arg, DeviceClass, Graph, Op, Output, Scope, ValueType};
+use crate::graph::{Arg, DeviceClass, Graph, Op, Output, Scope, Task, ValueType};
 use rustc_hash::FxHashMap as HashMap;
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +122,68 @@ impl LocalPlan {
     }
 }
 
+/// The state of one split of the graph into shares, while it is being built.
+struct Split<'g> {
+    tasks: &'g [Task],
+    owner: &'g [u32],
+    resume: Option<&'g Resume>,
+    plans: Vec<LocalPlan>,
+    /// Global task -> its local task index on its owner.
+    local_task: Vec<u32>,
+    /// Global task -> its slot on its owner.
+    local_slot: Vec<u32>,
+    /// (rank, global task) -> the slot of a copy on that rank (received or from a checkpoint).
+    copies: HashMap<(u32, u32), u32>,
+}
+
+impl Split<'_> {
+    fn finished(&self, i: usize) -> bool {
+        self.resume.is_some_and(|r| r.finished[i])
+    }
+
+    fn push_slot(&mut self, r: u32, key: u32, source: Source) -> u32 {
+        let p = &mut self.plans[r as usize];
+        p.slots.push(Slot {
+            key,
+            source,
+            ty: self.tasks[key as usize].ty.clone(),
+            readers: Vec::new(),
+            pinned: false,
+        });
+        (p.slots.len() - 1) as u32
+    }
+
+    /// The slot on rank `r` that holds the value of task `i`: its own slot when `r` made it,
+    /// else one copy per rank, read from the checkpoint (a finished task) or received from
+    /// the producer (which then sends it to `r`, once).
+    fn slot_on(&mut self, r: u32, i: u32) -> Result<u32, String> {
+        let iu = i as usize;
+        if !self.finished(iu) && self.owner[iu] == r {
+            return Ok(self.local_slot[iu]);
+        }
+        if let Some(&s) = self.copies.get(&(r, i)) {
+            return Ok(s);
+        }
+        let source = match self.resume.filter(|_| self.finished(iu)) {
+            Some(res) => Source::Checkpoint(*res.holder.get(&i).ok_or_else(|| {
+                format!(
+                    "the checkpoint lacks the value of finished task {:?}",
+                    self.tasks[iu].id
+                )
+            })?),
+            None => {
+                let src = self.owner[iu];
+                let producer = &mut self.plans[src as usize].tasks[self.local_task[iu] as usize];
+                producer.send_to.push(r);
+                Source::Remote(src)
+            }
+        };
+        let s = self.push_slot(r, i, source);
+        self.copies.insert((r, i), s);
+        Ok(s)
+    }
+}
+
 /// Splits the graph into one `LocalPlan` per rank. With `resume`, finished tasks are left
 /// out and the values they made that are still needed come from the checkpoint; fails with
 /// the id of a finished task whose needed value the checkpoint lacks.
@@ -133,119 +195,40 @@ pub(super) fn build(
     ranks: u32,
     resume: Option<&Resume>,
 ) -> Result<Vec<LocalPlan>, String> {
-    let finished = |i: usize| resume.is_some_and(|r| r.finished[i]);
     let tasks = g.tasks();
-    let mut plans: Vec<LocalPlan> = (0..ranks)
-        .map(|rank| LocalPlan {
-            rank,
-            ranks,
-            name: g.name.clone(),
-            total_tasks: tasks.len() as u64,
-            tasks: Vec::new(),
-            slots: Vec::new(),
-            outputs: Vec::new(),
-            checkpoint_files: resume.map(|r| r.files.clone()).unwrap_or_default(),
-        })
-        .collect();
-    // Global task -> (its local task index on its owner, its slot there).
-    let mut local_task = vec![u32::MAX; tasks.len()];
-    let mut local_slot = vec![u32::MAX; tasks.len()];
-    // (rank, global task) -> slot of a remote copy on that rank.
-    let mut remote: HashMap<(u32, u32), u32> = HashMap::default();
-
-    /// A slot on rank `r` for the value of finished task `i`, read from the checkpoint.
-    fn checkpoint_slot(
-        plans: &mut [LocalPlan],
-        remote: &mut HashMap<(u32, u32), u32>,
-        resume: &Resume,
-        ty: &ValueType,
-        r: u32,
-        i: u32,
-        id: &str,
-    ) -> Result<u32, String> {
-        if let Some(&s) = remote.get(&(r, i)) {
-            return Ok(s);
-        }
-        let file = *resume
-            .holder
-            .get(&i)
-            .ok_or_else(|| format!("the checkpoint lacks the value of finished task {id:?}"))?;
-        let p = &mut plans[r as usize];
-        p.slots.push(Slot {
-            key: i,
-            source: Source::Checkpoint(file),
-            ty: ty.clone(),
-            readers: Vec::new(),
-            pinned: false,
-        });
-        let s = (p.slots.len() - 1) as u32;
-        remote.insert((r, i), s);
-        Ok(s)
-    }
-
-    fn remote_slot(
-        plans: &mut [LocalPlan],
-        remote: &mut HashMap<(u32, u32), u32>,
-        local_task: &[u32],
-        owner: &[u32],
-        ty: &ValueType,
-        r: u32,
-        i: u32,
-    ) -> u32 {
-        *remote.entry((r, i)).or_insert_with(|| {
-            let src = owner[i as usize];
-            let producer = &mut plans[src as usize].tasks[local_task[i as usize] as usize];
-            if !producer.send_to.contains(&r) {
-                producer.send_to.push(r);
-            }
-            let p = &mut plans[r as usize];
-            p.slots.push(Slot {
-                key: i,
-                source: Source::Remote(src),
-                ty: ty.clone(),
-                readers: Vec::new(),
-                pinned: false,
-            });
-            (p.slots.len() - 1) as u32
-        })
-    }
-
+    let mut split = Split {
+        tasks,
+        owner,
+        resume,
+        plans: (0..ranks)
+            .map(|rank| LocalPlan {
+                rank,
+                ranks,
+                name: g.name.clone(),
+                total_tasks: tasks.len() as u64,
+                tasks: Vec::new(),
+                slots: Vec::new(),
+                outputs: Vec::new(),
+                checkpoint_files: resume.map(|r| r.files.clone()).unwrap_or_default(),
+            })
+            .collect(),
+        local_task: vec![u32::MAX; tasks.len()],
+        local_slot: vec![u32::MAX; tasks.len()],
+        copies: HashMap::default(),
+    };
     // Spawn order is topological: every producer is placed before its consumers.
     for (gi, t) in tasks.iter().enumerate() {
-        if finished(gi) {
+        if split.finished(gi) {
             continue;
         }
         let r = owner[gi];
-        let lt = plans[r as usize].tasks.len() as u32;
+        let lt = split.plans[r as usize].tasks.len() as u32;
         let mut args = Vec::with_capacity(t.args.len());
         let mut inputs: Vec<u32> = Vec::new();
         for a in &t.args {
             args.push(match a {
                 Arg::Task(h) => {
-                    let i = h.index() as u32;
-                    let slot = if let (true, Some(res)) = (finished(i as usize), resume) {
-                        checkpoint_slot(
-                            &mut plans,
-                            &mut remote,
-                            res,
-                            &tasks[i as usize].ty,
-                            r,
-                            i,
-                            &tasks[i as usize].id,
-                        )?
-                    } else if owner[i as usize] == r {
-                        local_slot[i as usize]
-                    } else {
-                        remote_slot(
-                            &mut plans,
-                            &mut remote,
-                            &local_task,
-                            owner,
-                            &tasks[i as usize].ty,
-                            r,
-                            i,
-                        )
-                    };
+                    let slot = split.slot_on(r, h.index() as u32)?;
                     if !inputs.contains(&slot) {
                         inputs.push(slot);
                     }
@@ -255,19 +238,11 @@ pub(super) fn build(
                 Arg::Shape(s) => LocalArg::Shape(s.clone()),
             });
         }
-        let p = &mut plans[r as usize];
         for &s in &inputs {
-            p.slots[s as usize].readers.push(lt);
+            split.plans[r as usize].slots[s as usize].readers.push(lt);
         }
-        p.slots.push(Slot {
-            key: gi as u32,
-            source: Source::Local(lt),
-            ty: t.ty.clone(),
-            readers: Vec::new(),
-            pinned: false,
-        });
-        let out = (p.slots.len() - 1) as u32;
-        p.tasks.push(LocalTask {
+        let out = split.push_slot(r, gi as u32, Source::Local(lt));
+        split.plans[r as usize].tasks.push(LocalTask {
             id: t.id.clone(),
             op: t.op.clone(),
             args,
@@ -280,39 +255,16 @@ pub(super) fn build(
                 _ => None,
             },
         });
-        local_task[gi] = lt;
-        local_slot[gi] = out;
+        split.local_task[gi] = lt;
+        split.local_slot[gi] = out;
     }
     // Outputs are gathered on rank 0.
     for o in &outputs {
         for part in &o.parts {
-            let i = part.task;
-            let slot = if let (true, Some(res)) = (finished(i as usize), resume) {
-                checkpoint_slot(
-                    &mut plans,
-                    &mut remote,
-                    res,
-                    &tasks[i as usize].ty,
-                    0,
-                    i,
-                    &tasks[i as usize].id,
-                )?
-            } else if owner[i as usize] == 0 {
-                local_slot[i as usize]
-            } else {
-                remote_slot(
-                    &mut plans,
-                    &mut remote,
-                    &local_task,
-                    owner,
-                    &tasks[i as usize].ty,
-                    0,
-                    i,
-                )
-            };
-            plans[0].slots[slot as usize].pinned = true;
+            let slot = split.slot_on(0, part.task)?;
+            split.plans[0].slots[slot as usize].pinned = true;
         }
     }
-    plans[0].outputs = outputs;
-    Ok(plans)
+    split.plans[0].outputs = outputs;
+    Ok(split.plans)
 }

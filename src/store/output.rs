@@ -6,7 +6,7 @@ use super::atomic::AtomicPath;
 use super::error::StoreError;
 use crate::graph::{DType, Data, Output, Value, ValueType};
 use hdf5::types::VarLenUnicode;
-use hdf5::{H5Type, Hyperslab, SliceOrIndex};
+use hdf5::{H5Type, Hyperslab};
 use std::path::Path;
 
 /// Metadata written as attributes of the output file's root group.
@@ -90,18 +90,7 @@ fn write_one<'v>(
             .as_array()
             .expect("array output checked when marked");
         let whole = part.offset.iter().all(|&o| o == 0) && a.shape() == shape.as_slice();
-        let sel: Hyperslab = part
-            .offset
-            .iter()
-            .zip(a.shape())
-            .map(|(&start, &count)| SliceOrIndex::SliceCount {
-                start,
-                step: 1,
-                count,
-                block: 1,
-            })
-            .collect::<Vec<_>>()
-            .into();
+        let sel = super::window::hyperslab(&part.offset, a.shape());
         match a.data() {
             Data::F64(v) => put(&ds, v, a.shape(), whole, sel),
             Data::F32(v) => put(&ds, v, a.shape(), whole, sel),

@@ -22,7 +22,19 @@ pub fn read_window(
     let err = |e: hdf5::Error| StoreError::dataset(path, dataset, e);
     let file = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
     let ds = file.dataset(dataset).map_err(err)?;
-    let sel: Hyperslab = offset
+    let sel = hyperslab(offset, shape);
+    let data = match dtype {
+        DType::F64 => Data::F64(read(&ds, sel).map_err(err)?),
+        DType::F32 => Data::F32(read(&ds, sel).map_err(err)?),
+        DType::I64 => Data::I64(read(&ds, sel).map_err(err)?),
+        DType::U8 => Data::U8(read(&ds, sel).map_err(err)?),
+    };
+    Ok(Value::Array(Array::new(shape.to_vec(), data)))
+}
+
+/// The block of `shape` elements starting at `offset`, as an HDF5 selection.
+pub(crate) fn hyperslab(offset: &[usize], shape: &[usize]) -> Hyperslab {
+    offset
         .iter()
         .zip(shape)
         .map(|(&start, &count)| SliceOrIndex::SliceCount {
@@ -32,12 +44,5 @@ pub fn read_window(
             block: 1,
         })
         .collect::<Vec<_>>()
-        .into();
-    let data = match dtype {
-        DType::F64 => Data::F64(read(&ds, sel).map_err(err)?),
-        DType::F32 => Data::F32(read(&ds, sel).map_err(err)?),
-        DType::I64 => Data::I64(read(&ds, sel).map_err(err)?),
-        DType::U8 => Data::U8(read(&ds, sel).map_err(err)?),
-    };
-    Ok(Value::Array(Array::new(shape.to_vec(), data)))
+        .into()
 }

@@ -282,25 +282,7 @@ impl Counts {
 
     /// Rank 0: receives every count that has arrived.
     fn drain(&mut self) {
-        loop {
-            let mut flag: c_int = 0;
-            // SAFETY: as in step 2 of the loop: live locals, a valid communicator.
-            let mut message = unsafe { ffi::RSMPI_MESSAGE_NULL };
-            let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
-            let rc = unsafe {
-                ffi::MPI_Improbe(
-                    ffi::RSMPI_ANY_SOURCE,
-                    ffi::RSMPI_ANY_TAG,
-                    self.link.comm.0,
-                    &mut flag,
-                    &mut message,
-                    &mut status,
-                )
-            };
-            assert_eq!(rc, 0, "MPI_Improbe failed");
-            if flag == 0 {
-                return;
-            }
+        while let Some((mut message, status)) = improbe(self.link.comm.0) {
             let mut count: u64 = 0;
             // SAFETY: one u64 into a live local; `message` came from MPI_Improbe above.
             let rc = unsafe {
@@ -486,26 +468,9 @@ fn progress_loop(
         }
         // 2. Match incoming messages and post their receives.
         while matched < expected {
-            let mut flag: c_int = 0;
-            // SAFETY: MPI_MESSAGE_NULL is an initialised extern static; the zeroed status is
-            // a plain C struct that MPI fills in.
-            let mut message = unsafe { ffi::RSMPI_MESSAGE_NULL };
-            let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
-            // SAFETY: all pointers refer to live locals; `comm` is valid.
-            let rc = unsafe {
-                ffi::MPI_Improbe(
-                    ffi::RSMPI_ANY_SOURCE,
-                    ffi::RSMPI_ANY_TAG,
-                    comm,
-                    &mut flag,
-                    &mut message,
-                    &mut status,
-                )
-            };
-            assert_eq!(rc, 0, "MPI_Improbe failed");
-            if flag == 0 {
+            let Some((mut message, status)) = improbe(comm) else {
                 break;
-            }
+            };
             active = true;
             matched += 1;
             let start_ns = tracer.now();
@@ -619,6 +584,28 @@ fn test(request: &mut ffi::MPI_Request) -> bool {
     let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
     assert_eq!(rc, 0, "MPI_Test failed");
     flag != 0
+}
+
+/// Matches one arrived message from any source with any tag (`MPI_Improbe`), if there is one.
+fn improbe(comm: ffi::MPI_Comm) -> Option<(ffi::MPI_Message, ffi::MPI_Status)> {
+    let mut flag: c_int = 0;
+    // SAFETY: MPI_MESSAGE_NULL is an initialised extern static; the zeroed status is a plain C
+    // struct that MPI fills in.
+    let mut message = unsafe { ffi::RSMPI_MESSAGE_NULL };
+    let mut status: ffi::MPI_Status = unsafe { std::mem::zeroed() };
+    // SAFETY: all pointers refer to live locals; `comm` is a valid communicator.
+    let rc = unsafe {
+        ffi::MPI_Improbe(
+            ffi::RSMPI_ANY_SOURCE,
+            ffi::RSMPI_ANY_TAG,
+            comm,
+            &mut flag,
+            &mut message,
+            &mut status,
+        )
+    };
+    assert_eq!(rc, 0, "MPI_Improbe failed");
+    (flag != 0).then_some((message, status))
 }
 
 /// Indices of the requests that have completed, in decreasing order (so the caller can

@@ -66,18 +66,8 @@ fn outputs(file: &Path) -> (Vec<u64>, Vec<u64>) {
 /// Starts a checkpointing run, kills one rank with SIGKILL after a random delay, and waits for
 /// the job to end. Returns false if the run finished before the kill.
 fn run_and_kill(n: u32, job: &Path, ck: &Path, out: &Path, resume: bool, rng: &mut Lcg) -> bool {
-    let mut args = vec![
-        "run",
-        p(job),
-        "--output",
-        p(out),
-        "--threads",
-        "1",
-        "--checkpoint-dir",
-        p(ck),
-        "--checkpoint-interval",
-        "0.3",
-    ];
+    let mut args = ck_args(job, ck, out);
+    args.extend_from_slice(&["--checkpoint-interval", "0.3"]);
     if resume {
         args.push("--resume");
     }
@@ -140,22 +130,12 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
             );
             std::fs::remove_file(&out).unwrap();
         }
-        let r = mpirun(
+        let r = ck_run(
             n_resume,
-            &[
-                "run",
-                p(&job),
-                "--output",
-                p(&out),
-                "--threads",
-                "1",
-                "--checkpoint-dir",
-                p(&ck),
-                "--checkpoint-interval",
-                "0.3",
-                "--resume",
-            ],
-            120,
+            &job,
+            &ck,
+            &out,
+            &["--checkpoint-interval", "0.3", "--resume"],
         );
         assert_eq!(r.code, Some(0), "trial {trial}: {}", r.text);
         assert!(
@@ -171,10 +151,9 @@ fn killed_runs_resume_to_the_uninterrupted_result() {
     }
 }
 
-/// A checkpointing run on 2 ranks with a fault injected (`DIRK_TEST_FAULT`, see
-/// `store::checkpoint`).
-fn with_fault(fault: &str, job: &Path, ck: &Path, out: &Path) -> std::process::Output {
-    let args = [
+/// `run JOB --output OUT --threads 1 --checkpoint-dir CK`: the arguments of every run here.
+fn ck_args<'a>(job: &'a Path, ck: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
         "run",
         p(job),
         "--output",
@@ -183,9 +162,21 @@ fn with_fault(fault: &str, job: &Path, ck: &Path, out: &Path) -> std::process::O
         "1",
         "--checkpoint-dir",
         p(ck),
-        "--checkpoint-interval",
-        "0.3",
-    ];
+    ]
+}
+
+/// `dirk run JOB --output OUT --threads 1 --checkpoint-dir CK EXTRA` on `n` ranks.
+fn ck_run(n: u32, job: &Path, ck: &Path, out: &Path, extra: &[&str]) -> Run {
+    let mut args = ck_args(job, ck, out);
+    args.extend_from_slice(extra);
+    mpirun(n, &args, 120)
+}
+
+/// A checkpointing run on 2 ranks, checkpoints every 0.3 s, with a fault injected
+/// (`DIRK_TEST_FAULT`, see `store::checkpoint`).
+fn with_fault(fault: &str, job: &Path, ck: &Path, out: &Path) -> std::process::Output {
+    let mut args = ck_args(job, ck, out);
+    args.extend_from_slice(&["--checkpoint-interval", "0.3"]);
     mpirun_command(2, 120, &["-x", fault], &args)
         .output()
         .unwrap()
@@ -225,21 +216,7 @@ fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
     let run = with_fault("DIRK_TEST_FAULT=ckpt-die:1:3", &job, &ck, &out);
     assert!(!run.status.success());
     assert!(ck.join("ckpt-000003").exists() && !ck.join("ckpt-000003/MANIFEST.json").exists());
-    let r = mpirun(
-        2,
-        &[
-            "run",
-            p(&job),
-            "--output",
-            p(&out),
-            "--threads",
-            "1",
-            "--checkpoint-dir",
-            p(&ck),
-            "--resume",
-        ],
-        120,
-    );
+    let r = ck_run(2, &job, &ck, &out, &["--resume"]);
     assert_eq!(r.code, Some(0), "{}", r.text);
     assert!(
         r.text.contains("ckpt-000003") && r.text.contains("incomplete"),
@@ -256,22 +233,7 @@ fn corrupt_and_foreign_checkpoints_are_never_used() {
     let job = chains_job(dir.path());
     let ck = dir.path().join("ck");
     let out = dir.path().join("out.h5");
-    let r = mpirun(
-        2,
-        &[
-            "run",
-            p(&job),
-            "--output",
-            p(&out),
-            "--threads",
-            "1",
-            "--checkpoint-dir",
-            p(&ck),
-            "--checkpoint-interval",
-            "0.3",
-        ],
-        120,
-    );
+    let r = ck_run(2, &job, &ck, &out, &["--checkpoint-interval", "0.3"]);
     assert_eq!(r.code, Some(0), "{}", r.text);
     let expect = outputs(&out);
     let mut seqs: Vec<u64> = std::fs::read_dir(&ck)
@@ -294,21 +256,7 @@ fn corrupt_and_foreign_checkpoints_are_never_used() {
     }
     std::fs::write(&newest, bytes).unwrap();
     let out2 = dir.path().join("out2.h5");
-    let r = mpirun(
-        2,
-        &[
-            "run",
-            p(&job),
-            "--output",
-            p(&out2),
-            "--threads",
-            "1",
-            "--checkpoint-dir",
-            p(&ck),
-            "--resume",
-        ],
-        120,
-    );
+    let r = ck_run(2, &job, &ck, &out2, &["--resume"]);
     assert_eq!(r.code, Some(0), "{}", r.text);
     assert!(r.text.contains("corrupt"), "{}", r.text);
     assert!(

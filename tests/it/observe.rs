@@ -2,33 +2,19 @@
 //! checks the trace's events, `dirk plot` (Gantt and DAG), `dirk report` (trace and summary),
 //! the progress line of a long run, and that bad files given to plot/report exit 2.
 
+use crate::common::{mpirun_command, DIRK};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const DIRK: &str = env!("CARGO_BIN_EXE_dirk");
-
 fn repo(p: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
 }
 
-/// `timeout 60 mpirun -n RANKS dirk ARGS...`, as root where need be.
+/// `timeout 60 mpirun -n RANKS dirk ARGS...`, which must succeed.
 fn mpirun(ranks: u32, args: &[&str]) -> Output {
-    let out = Command::new("timeout")
-        .args([
-            "60",
-            "mpirun",
-            "-n",
-            &ranks.to_string(),
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-            DIRK,
-        ])
-        .args(args)
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    let out = mpirun_command(ranks, 60, &[], args)
         .output()
         .expect("mpirun starts");
     assert!(
