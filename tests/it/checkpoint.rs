@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-/// Independent chains of `busy` (about 40 ms each) and `mul` tasks, summed at the end: a few
-/// seconds of work whose result depends on every task.
-fn chains_job(dir: &Path) -> PathBuf {
+/// Independent chains of `busy` (`iterations` steps each, 40 M is about 40 ms here) and `mul`
+/// tasks, summed at the end: a few seconds of work whose result depends on every task.
+fn chains_job(dir: &Path, iterations: u64) -> PathBuf {
     let mut tasks = Vec::new();
     let (chains, steps) = (6, 40);
     for k in 0..chains {
@@ -21,7 +21,7 @@ fn chains_job(dir: &Path) -> PathBuf {
         for s in 1..steps {
             let prev = format!("c{k}_{}", s - 1);
             tasks.push(if s % 2 == 1 {
-                json!({"id": format!("c{k}_{s}"), "op": "busy", "args": [prev], "params": {"iterations": 40_000_000}})
+                json!({"id": format!("c{k}_{s}"), "op": "busy", "args": [prev], "params": {"iterations": iterations}})
             } else {
                 json!({"id": format!("c{k}_{s}"), "op": "mul", "args": [prev, 1.5]})
             });
@@ -37,6 +37,55 @@ fn chains_job(dir: &Path) -> PathBuf {
         "chains.json",
         &json!({"dirk": 1, "name": "chains", "tasks": tasks, "outputs": ["s", format!("t{}", chains - 1)]}),
     )
+}
+
+/// The chains job sized so that an uninterrupted 2-rank run takes at least `MIN_RUN` on this
+/// machine (the kill and fault points need time to land on a fast machine), with the wall
+/// time and outputs of that uninterrupted run.
+struct Calibrated {
+    job: PathBuf,
+    wall: Duration,
+    expect: (Vec<u64>, Vec<u64>),
+}
+
+const MIN_RUN: Duration = Duration::from_secs(3);
+
+fn calibrated_chains(dir: &Path) -> Calibrated {
+    let reference = dir.join("ref.h5");
+    let mut iterations = 40_000_000u64;
+    loop {
+        let job = chains_job(dir, iterations);
+        let r = mpirun(
+            2,
+            &["run", p(&job), "--output", p(&reference), "--threads", "1"],
+            120,
+        );
+        assert_eq!(r.code, Some(0), "{}", r.text);
+        let wall = run_time(&r.text);
+        if wall >= MIN_RUN || iterations >= 4_000_000_000 {
+            let expect = outputs(&reference);
+            return Calibrated { job, wall, expect };
+        }
+        let scale = (1.3 * MIN_RUN.as_secs_f64() / wall.as_secs_f64()).max(1.5);
+        iterations = (iterations as f64 * scale) as u64;
+    }
+}
+
+/// The run time rank 0 reports on its last line (`done: N tasks in S s`), which leaves out
+/// MPI start-up (seconds on a loaded machine).
+fn run_time(log: &str) -> Duration {
+    let secs = log
+        .lines()
+        .find_map(|l| {
+            l.split_once(" tasks in ")?
+                .1
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no `done: N tasks in S s` line in\n{log}"));
+    Duration::from_secs_f64(secs)
 }
 
 fn spawn_run(n: u32, args: &[&str]) -> Child {
@@ -63,27 +112,44 @@ fn outputs(file: &Path) -> (Vec<u64>, Vec<u64>) {
     (bits(&read_f64(file, "s")), bits(&read_f64(file, "t5")))
 }
 
-/// Starts a checkpointing run, kills one rank with SIGKILL after a random delay, and waits for
-/// the job to end. Returns false if the run finished before the kill.
-fn run_and_kill(n: u32, job: &Path, ck: &Path, out: &Path, resume: bool, rng: &mut Lcg) -> bool {
+/// Starts a checkpointing run, waits for its `n` ranks to start, kills one with SIGKILL after
+/// a further random delay between 20 % and 60 % of an uninterrupted run's time `wall`, and
+/// waits for the job to end. Returns false if the run finished before the kill.
+fn run_and_kill(
+    n: u32,
+    job: &Path,
+    ck: &Path,
+    out: &Path,
+    resume: bool,
+    wall: Duration,
+    rng: &mut Lcg,
+) -> bool {
     let mut args = ck_args(job, ck, out);
     args.extend_from_slice(&["--checkpoint-interval", "0.3"]);
     if resume {
         args.push("--resume");
     }
     let mut child = spawn_run(n, &args);
-    let delay = Duration::from_millis(400 + rng.next(900));
+    let launched = Instant::now();
+    let mut pids = Vec::new();
+    while pids.len() < n as usize {
+        assert!(
+            launched.elapsed() < Duration::from_secs(60),
+            "{n} ranks started within a minute"
+        );
+        if child.try_wait().unwrap().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        pids = rank_pids(p(ck));
+    }
+    let delay = wall.mul_f64(0.2 + 0.4 * rng.next(1000) as f64 / 1000.0);
     let start = Instant::now();
     while start.elapsed() < delay {
         if child.try_wait().unwrap().is_some() {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20));
-    }
-    let pids = rank_pids(p(ck));
-    if pids.is_empty() {
-        child.wait().unwrap();
-        return false;
     }
     let victim = pids[rng.next(pids.len() as u64) as usize];
     let _ = Command::new("kill")
@@ -102,26 +168,18 @@ fn run_and_kill(n: u32, job: &Path, ck: &Path, out: &Path, resume: bool, rng: &m
 #[test]
 fn killed_runs_resume_to_the_uninterrupted_result() {
     let dir = scratch();
-    let job = chains_job(dir.path());
-    let reference = dir.path().join("ref.h5");
-    let r = mpirun(
-        2,
-        &["run", p(&job), "--output", p(&reference), "--threads", "1"],
-        120,
-    );
-    assert_eq!(r.code, Some(0), "{}", r.text);
-    let expect = outputs(&reference);
+    let Calibrated { job, wall, expect } = calibrated_chains(dir.path());
     let mut rng = Lcg(0x5eed);
     for (trial, (n, n_resume)) in [(2, 2), (3, 3), (2, 3)].into_iter().enumerate() {
         let ck = dir.path().join(format!("ck{trial}"));
         let out = dir.path().join(format!("out{trial}.h5"));
         // Kill the first run, then kill the first resume too: several kills per trial.
         assert!(
-            run_and_kill(n, &job, &ck, &out, false, &mut rng),
+            run_and_kill(n, &job, &ck, &out, false, wall, &mut rng),
             "trial {trial}: the job finished before the kill"
         );
         assert!(!out.exists(), "trial {trial}: no output from a killed run");
-        if !run_and_kill(n_resume, &job, &ck, &out, true, &mut rng) {
+        if !run_and_kill(n_resume, &job, &ck, &out, true, wall, &mut rng) {
             // The resume finished before the second kill: it must already be right.
             assert_eq!(
                 outputs(&out),
@@ -185,18 +243,7 @@ fn with_fault(fault: &str, job: &Path, ck: &Path, out: &Path) -> std::process::O
 #[test]
 fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
     let dir = scratch();
-    let job = chains_job(dir.path());
-    let reference = dir.path().join("ref.h5");
-    assert_eq!(
-        mpirun(
-            2,
-            &["run", p(&job), "--output", p(&reference), "--threads", "1"],
-            120
-        )
-        .code,
-        Some(0)
-    );
-    let expect = outputs(&reference);
+    let Calibrated { job, expect, .. } = calibrated_chains(dir.path());
 
     // A full disk on rank 1 at checkpoint 3: the checkpoint is abandoned, the run goes on.
     let ck = dir.path().join("full");
@@ -230,12 +277,12 @@ fn a_failed_or_interrupted_checkpoint_write_leaves_the_previous_one_usable() {
 #[test]
 fn corrupt_and_foreign_checkpoints_are_never_used() {
     let dir = scratch();
-    let job = chains_job(dir.path());
+    let Calibrated { job, expect, .. } = calibrated_chains(dir.path());
     let ck = dir.path().join("ck");
     let out = dir.path().join("out.h5");
     let r = ck_run(2, &job, &ck, &out, &["--checkpoint-interval", "0.3"]);
     assert_eq!(r.code, Some(0), "{}", r.text);
-    let expect = outputs(&out);
+    assert_eq!(outputs(&out), expect, "a checkpointing run changes nothing");
     let mut seqs: Vec<u64> = std::fs::read_dir(&ck)
         .unwrap()
         .flatten()
