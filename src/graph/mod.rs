@@ -1,6 +1,7 @@
 //! The task graph: values, ops and their typing rules, tasks, edges, outputs and the cycle
 //! check. No I/O and no MPI here.
 
+pub mod buffers;
 mod op;
 mod op_tiled;
 mod output;

@@ -184,8 +184,8 @@ impl Array {
     }
 
     /// Consumes the array, returning its elements.
-    pub fn into_data(self) -> Data {
-        self.data
+    pub fn into_data(mut self) -> Data {
+        std::mem::replace(&mut self.data, Data::U8(Vec::new()))
     }
 
     /// The element type.
@@ -217,6 +217,13 @@ impl Array {
             Data::U8(v) => Some(v),
             _ => None,
         }
+    }
+}
+
+/// A dying array hands its buffer to the tile-buffer pool (see `graph::buffers`).
+impl Drop for Array {
+    fn drop(&mut self) {
+        super::buffers::give(std::mem::replace(&mut self.data, Data::U8(Vec::new())));
     }
 }
 

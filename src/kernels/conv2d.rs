@@ -6,7 +6,7 @@
 
 use super::halo::Halo;
 use super::Input;
-use crate::graph::{Array, Value};
+use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
 
 /// The correlation of the tile in `args[0]` (with its eight strips) with `kernel`.
@@ -16,11 +16,12 @@ pub(super) fn conv2d(args: &[Input<'_>], kshape: [usize; 2], kernel: &[f64]) -> 
     let (h, w) = (halo.h, halo.w);
     let pw = halo.padded_width();
     let ph = h + 2 * (kh / 2);
-    let mut padded = vec![0.0f64; ph * pw];
+    // Every row of `padded` and every cell of `out` is written below.
+    let mut padded = buffers::take::<f64>(ph * pw);
     for (r, row) in padded.chunks_mut(pw.max(1)).enumerate() {
         halo.row(r as isize - (kh / 2) as isize, row);
     }
-    let mut out = vec![0.0f64; h * w];
+    let mut out = buffers::take::<f64>(h * w);
     let one_row = |(i, orow): (usize, &mut [f64])| {
         for (j, o) in orow.iter_mut().enumerate() {
             let mut s = 0.0;
@@ -40,5 +41,6 @@ pub(super) fn conv2d(args: &[Input<'_>], kshape: [usize; 2], kernel: &[f64]) -> 
             out.chunks_mut(w).enumerate().for_each(one_row);
         }
     }
+    buffers::give(Data::F64(padded));
     Value::Array(Array::from_f64(vec![h, w], out))
 }

@@ -8,7 +8,7 @@
 
 use super::halo::{Halo, RowParts};
 use super::Input;
-use crate::graph::{Array, Data, Value};
+use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
 
 /// Rows per parallel chunk: about 64 KiB of output.
@@ -58,7 +58,8 @@ fn step_row(a: &RowParts<'_, u8>, b: &RowParts<'_, u8>, c: &RowParts<'_, u8>, ou
 fn step(args: &[Input<'_>]) -> Value {
     let halo = Halo::new(args, [1, 1], Array::as_u8, |x| (x != 0.0) as u8);
     let (h, w) = (halo.h, halo.w);
-    let mut out = vec![0u8; h * w];
+    // Every cell is written below.
+    let mut out = buffers::take::<u8>(h * w);
     let rows = chunk_rows(w);
     let chunk = |(ci, part): (usize, &mut [u8])| {
         let r0 = (ci * rows) as isize;

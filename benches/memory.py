@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Peak memory per rank against the data the rank owns (issue 3: at most 1.5x the data the
+rank owns plus its halos).
+
+For each workload this runs the benchmark-size job and the *same task graph* on a tiny grid
+(same tiles, steps and ranks, 16 x 16 cells), each rank under /usr/bin/time, and reports
+
+    (peak RSS of the real job - peak RSS of the tiny job) / bytes the rank owns
+
+The tiny run carries every cost that does not grow with the data: the binary, MPI's shared
+memory segments and eager buffers, HDF5, the thread pool, the plan and per-task records. What
+is left is what the data costs: live tiles, extra versions of them, halos, messages in flight
+and allocator slack. The raw RSS figures are printed too, next to an empty run (one tiny tile),
+so nothing is hidden by the choice of baseline. Rank 0 also gathers every output tile to write
+the result file (the output contract), so it is reported apart; the figure is for the other
+ranks.
+
+Usage: benches/memory.py [--ranks 2] [--threads 1] [--repeat 2] [--workloads life heat]
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import tempfile
+
+p = argparse.ArgumentParser()
+p.add_argument("--ranks", type=int, default=2)
+p.add_argument("--threads", type=int, default=1)
+p.add_argument("--repeat", type=int, default=2)
+p.add_argument("--workloads", nargs="+", default=["life", "heat"])
+args = p.parse_args()
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=root, env=env, check=True)
+dirk = os.path.join(target, "release", "dirk")
+
+# Benchmark sizes (jobs/bench/) and the bytes per cell of each workload's grid.
+WORKLOADS = {
+    "life": ({"kind": "life", "grid": [8192, 8192], "tiles": [4, 4], "steps": 20,
+              "boundary": "periodic", "seed": 1}, 1),
+    "heat": ({"kind": "heat", "grid": [8192, 8192], "tiles": [4, 4], "steps": 20,
+              "alpha": 0.2, "seed": 1}, 8),
+}
+
+
+def peak_rss_mib(workload, tmp):
+    """Peak RSS (MiB) of each rank, rank order."""
+    job = os.path.join(tmp, "job.json")
+    with open(job, "w") as f:
+        json.dump({"dirk": 1, "workload": workload}, f)
+    wrapper = os.path.join(tmp, "rank.sh")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\nexec /usr/bin/time -o "$DIRK_RSS.$OMPI_COMM_WORLD_RANK" '
+                '-f "%M" "$@"\n')
+    os.chmod(wrapper, 0o755)
+    out = os.path.join(tmp, "rss")
+    subprocess.run(["mpirun", "-n", str(args.ranks), "--oversubscribe", "--bind-to", "none",
+                    "-x", "DIRK_RSS=" + out, wrapper, dirk, "run", job,
+                    "--output", os.path.join(tmp, "out.h5"), "--threads", str(args.threads)],
+                   env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rss = []
+    for r in range(args.ranks):
+        with open(f"{out}.{r}") as f:
+            rss.append(int(re.findall(r"\d+", f.read())[-1]) / 1024)
+    return rss
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    for name in args.workloads:
+        real, cell = WORKLOADS[name]
+        tiny = dict(real, grid=[16, 16])
+        empty = dict(real, grid=[16, 16], tiles=[1, 1], steps=1)
+        owned = real["grid"][0] * real["grid"][1] * cell / args.ranks / 2**20
+        print(f"{name} {real['grid'][0]}x{real['grid'][1]}, {real['steps']} steps, "
+              f"{args.ranks} ranks x {args.threads} threads: {owned:.0f} MiB owned per rank")
+        for i in range(args.repeat):
+            e, t, r = (peak_rss_mib(w, tmp) for w in (empty, tiny, real))
+            others = range(1, args.ranks) if args.ranks > 1 else range(1)
+            ratio = max((r[k] - t[k]) / owned for k in others)
+            print(f"  run {i + 1}: peak RSS MiB per rank: real {[round(x) for x in r]}, "
+                  f"same graph 16x16 {[round(x) for x in t]}, empty {[round(x) for x in e]}")
+            print(f"         (real - same graph) / owned, ranks 1..: {ratio:.2f} "
+                  f"(rank 0 with the gathered output: {(r[0] - t[0]) / owned:.2f}); "
+                  f"(real - empty) / owned: "
+                  f"{max((r[k] - e[k]) / owned for k in others):.2f}")
