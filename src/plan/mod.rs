@@ -42,7 +42,7 @@ impl PlanError {
 pub struct Assignment {
     /// Rank of each task, by graph index.
     pub owner: Vec<u32>,
-    /// Bottom level of each task.
+    /// Bottom level of each task, counting the transfers between ranks on the way down.
     pub priority: Vec<u64>,
 }
 
@@ -54,6 +54,7 @@ pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
     // keep spawn order.
     order.sort_by_key(|&i| (std::cmp::Reverse(priority[i as usize]), i));
     let owner = partition::partition(g, ranks, &order, &costs)?;
+    let priority = priority::bottom_levels_placed(g, &owner, &costs);
     Ok(Assignment { owner, priority })
 }
 
