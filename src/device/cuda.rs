@@ -1,5 +1,17 @@
 //! The CUDA device: one context per rank on its chosen GPU, several streams, kernels
-//! compiled at start-up by NVRTC from the embedded `.cu` sources, cuBLAS for `matmul`.
+//! compiled at start-up by NVRTC from the embedded `.cu` sources, cuBLAS for `matmul` and the
+//! Cholesky tile updates (`gemm_nt`, `syrk`, `trsm`), cuSOLVER for `potrf` where its library
+//! loads (else `potrf` reports `Unsupported` and runs on the CPU).
+//!
+//! Stencils (`life_step`, `heat_step`, `conv2d`): `pad_*` (halo.cu) assembles the padded tile
+//! on the device from the tile and its strip arrays (numbers become constant sides), then the
+//! step kernel runs on the padded array, so the device reads exactly what the CPU's `Halo`
+//! reads. The padded array is a temporary of the launch (not counted by the memory manager;
+//! it is the tile's size plus its halo).
+//!
+//! Copies between host and device go through `pinned::PinnedPool`, a small pool of reused
+//! page-locked buffers (see there), so they run asynchronously on the calling thread's stream
+//! and overlap kernels on the other streams.
 //!
 //! Streams: a call runs on the stream of the calling worker thread (thread index modulo the
 //! stream count), so tasks on different threads overlap their copies and kernels. Every call
@@ -10,16 +22,20 @@
 //! libraries can be loaded before touching cudarc (which panics when they cannot).
 
 use super::nvrtc::{self, SOURCES};
+use super::pinned::{typed, PinnedPool, Plain};
 use super::{supports, Device, DeviceArray, DeviceError, DeviceInput, DeviceOutput};
 use crate::graph::{Array, DType, Data, Op};
 use cudarc::cublas::sys::cublasOperation_t;
 use cudarc::cublas::{CudaBlas, Gemm, GemmConfig};
+use cudarc::cusolver::DnHandle;
 use cudarc::driver::{
     CudaContext, CudaFunction, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, PushKernelArg,
     ValidAsZeroBits,
 };
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
+
+mod tiles;
 
 /// Fraction of the free device memory (at open) dirk lets its cache and results use.
 const MEMORY_SHARE: f64 = 0.9;
@@ -43,7 +59,10 @@ pub struct CudaDevice {
     capacity: usize,
     streams: Vec<Arc<CudaStream>>,
     blas: Vec<Mutex<CudaBlas>>,
+    /// cuSOLVER handles, one per stream; `None` when libcusolver cannot be loaded.
+    solver: Option<Vec<Mutex<DnHandle>>>,
     functions: FxHashMap<&'static str, CudaFunction>,
+    pinned: PinnedPool,
 }
 
 fn cuda<E: std::fmt::Debug>(e: E) -> DeviceError {
@@ -60,6 +79,12 @@ pub(crate) fn driver_present() -> bool {
 fn cublas_present() -> bool {
     // SAFETY: only tries to dlopen libcublas by its usual names; no symbol is called.
     unsafe { cudarc::cublas::sys::is_culib_present() }
+}
+
+/// True when the cuSOLVER library (and the cuBLASLt and cuSPARSE it links) can be loaded.
+fn cusolver_present() -> bool {
+    // SAFETY: only tries to dlopen libcusolver by its usual names; no symbol is called.
+    unsafe { cudarc::cusolver::sys::is_culib_present() }
 }
 
 /// GPUs the driver shows this process (after `CUDA_VISIBLE_DEVICES`); an error says why none.
@@ -108,13 +133,24 @@ impl CudaDevice {
             .iter()
             .map(|s| CudaBlas::new(Arc::clone(s)).map(Mutex::new).map_err(cuda))
             .collect::<Result<Vec<_>, _>>()?;
+        let solver = if cusolver_present() {
+            let handles = streams
+                .iter()
+                .map(|s| DnHandle::new(Arc::clone(s)).map(Mutex::new).map_err(cuda))
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(handles)
+        } else {
+            None
+        };
         Ok(CudaDevice {
             ordinal,
             name,
             capacity: (free as f64 * MEMORY_SHARE) as usize,
             streams,
             blas,
+            solver,
             functions,
+            pinned: PinnedPool::new(ctx),
         })
     }
 
@@ -139,7 +175,7 @@ impl CudaDevice {
 }
 
 /// An element type with a device buffer variant.
-trait Elem: DeviceRepr + ValidAsZeroBits + Copy + Unpin + 'static {
+trait Elem: DeviceRepr + ValidAsZeroBits + Plain + Unpin + 'static {
     const NAME: &'static str;
     const DTYPE: DType;
     fn wrap(s: CudaSlice<Self>) -> Buf;
@@ -173,22 +209,66 @@ elem!(f32, F32, "f32");
 elem!(i64, I64, "i64");
 elem!(u8, U8, "u8");
 
+/// An f64 result array of `shape`.
+fn made_f64(shape: Vec<usize>, b: CudaSlice<f64>) -> Result<DeviceOutput, DeviceError> {
+    Ok(DeviceOutput::Array(DeviceArray::new(
+        shape,
+        DType::F64,
+        Box::new(Buf::F64(b)),
+    )))
+}
+
 fn buf(a: &DeviceArray) -> &Buf {
     a.buffer::<Buf>()
         .expect("a CUDA device array holds a CUDA buffer")
 }
 
 impl CudaDevice {
+    /// Copies `v` to a new device buffer through a pinned staging buffer (or straight from
+    /// pageable memory when too large to stage). Empty arrays are stored as one element
+    /// (CUDA refuses empty allocations).
     fn upload_typed<T: Elem>(&self, v: &[T]) -> Result<Buf, DeviceError> {
         let s = &self.streams[self.stream_index()];
-        let d = s.clone_htod(v).map_err(cuda)?;
-        s.synchronize().map_err(cuda)?;
+        if v.is_empty() {
+            return Ok(T::wrap(s.alloc_zeros::<T>(1).map_err(cuda)?));
+        }
+        // SAFETY: the buffer is uninitialised until the copy below fills all of it, and it is
+        // not read before the stream is synchronised.
+        let mut d = unsafe { s.alloc::<T>(v.len()) }.map_err(cuda)?;
+        match self.pinned.take(std::mem::size_of_val(v))? {
+            Some(mut p) => {
+                let stage = typed::<T>(&mut p, v.len())?;
+                stage.copy_from_slice(v);
+                s.memcpy_htod(&*stage, &mut d).map_err(cuda)?;
+                s.synchronize().map_err(cuda)?;
+                self.pinned.give(p);
+            }
+            None => {
+                s.memcpy_htod(v, &mut d).map_err(cuda)?;
+                s.synchronize().map_err(cuda)?;
+            }
+        }
         Ok(T::wrap(d))
     }
 
-    fn download_typed<T: Elem>(&self, b: &Buf) -> Result<Vec<T>, DeviceError> {
+    /// The first `n` elements of a device buffer, through a pinned staging buffer.
+    fn download_typed<T: Elem>(&self, b: &Buf, n: usize) -> Result<Vec<T>, DeviceError> {
+        if n == 0 {
+            return Ok(Vec::new());
+        }
         let s = &self.streams[self.stream_index()];
-        s.clone_dtoh(T::unwrap(b)).map_err(cuda)
+        let src = T::unwrap(b).slice(..n);
+        match self.pinned.take(n * std::mem::size_of::<T>())? {
+            Some(mut p) => {
+                let stage = typed::<T>(&mut p, n)?;
+                s.memcpy_dtoh(&src, stage).map_err(cuda)?;
+                s.synchronize().map_err(cuda)?;
+                let v = stage.to_vec();
+                self.pinned.give(p);
+                Ok(v)
+            }
+            None => s.clone_dtoh(&src).map_err(cuda),
+        }
     }
 
     fn generate<T: Elem, P: DeviceRepr>(
@@ -358,31 +438,14 @@ impl Device for CudaDevice {
 
     fn download(&self, a: &DeviceArray) -> Result<Array, DeviceError> {
         let b = buf(a);
+        // Empty arrays are stored as one element (CUDA refuses empty allocations): copy the
+        // array's own length only.
         let n = a.len();
         let data = match b {
-            Buf::F64(_) => Data::F64(self.download_typed(b)?),
-            Buf::F32(_) => Data::F32(self.download_typed(b)?),
-            Buf::I64(_) => Data::I64(self.download_typed(b)?),
-            Buf::U8(_) => Data::U8(self.download_typed(b)?),
-        };
-        // Empty arrays are stored as one element (CUDA refuses empty allocations).
-        let data = match data {
-            Data::F64(mut v) => Data::F64({
-                v.truncate(n);
-                v
-            }),
-            Data::F32(mut v) => Data::F32({
-                v.truncate(n);
-                v
-            }),
-            Data::I64(mut v) => Data::I64({
-                v.truncate(n);
-                v
-            }),
-            Data::U8(mut v) => Data::U8({
-                v.truncate(n);
-                v
-            }),
+            Buf::F64(_) => Data::F64(self.download_typed(b, n)?),
+            Buf::F32(_) => Data::F32(self.download_typed(b, n)?),
+            Buf::I64(_) => Data::I64(self.download_typed(b, n)?),
+            Buf::U8(_) => Data::U8(self.download_typed(b, n)?),
         };
         Ok(Array::new(a.shape().to_vec(), data))
     }
@@ -473,6 +536,28 @@ impl Device for CudaDevice {
                     dtype.name()
                 ))),
             },
+            Op::LifeStep { .. } => {
+                // A number side is a constant strip: alive when nonzero, as on the CPU.
+                let (p, [h, w]) = self.pad::<u8>(args, [1, 1], |x| (x != 0.0) as u8)?;
+                made(vec![h, w], self.life(&p, h, w)?)
+            }
+            Op::HeatStep {
+                alpha,
+                global,
+                offset,
+            } => {
+                let (p, [h, w]) = self.pad::<f64>(args, [1, 1], |x| x)?;
+                made(vec![h, w], self.heat(&p, [h, w], *alpha, global, offset)?)
+            }
+            Op::Conv2d { kshape, kernel } => {
+                let halo = [kshape[0] / 2, kshape[1] / 2];
+                let (p, [h, w]) = self.pad::<f64>(args, halo, |x| x)?;
+                made(vec![h, w], self.conv2d(&p, [h, w], *kshape, kernel)?)
+            }
+            Op::Potrf => self.potrf(array(0)),
+            Op::Trsm => self.trsm(array(0), array(1)),
+            Op::Syrk => self.syrk(array(0), array(1)),
+            Op::GemmNt => self.gemm_nt(array(0), array(1), array(2)),
             _ => Err(DeviceError::Unsupported(op.to_string())),
         }
     }

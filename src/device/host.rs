@@ -3,7 +3,10 @@
 //! It exists so that everything above the trait — placement of GPU-scoped tasks, staging,
 //! the device-copy cache, eviction under a memory limit, the CPU fallback — runs and is
 //! tested on every machine, GPU or not. Its capacity is whatever the test asks for, so a tiny
-//! limit forces eviction. It supports exactly the (op, dtype) pairs the CUDA device does.
+//! limit forces eviction. It supports exactly the (op, dtype) pairs the CUDA device does (`potrf`
+//! included, which the CUDA device runs only where libcusolver loads). Its stencil and
+//! Cholesky tile kernels are the CPU kernels themselves, so tests through it check the
+//! placement and staging of those ops, and the NVRTC and real-GPU tests check the CUDA side.
 
 use super::{supports, Device, DeviceArray, DeviceError, DeviceInput, DeviceOutput};
 use crate::graph::{Array, Op, Value};

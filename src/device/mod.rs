@@ -18,7 +18,7 @@
 //!    from measured timings; decides where a task without a device scope runs.
 //! 5. `detect`: which GPU this rank takes (local rank modulo visible devices), `--gpus`.
 //!
-//! `unsafe` lives here (CUDA launches and cuBLAS calls) and in `transport/mpi.rs` only; every
+//! `unsafe` lives here (CUDA launches, cuBLAS and cuSOLVER calls, pinned staging buffers) and in `transport/mpi.rs` only; every
 //! block carries a `// SAFETY:` note.
 
 pub mod context;
@@ -28,6 +28,7 @@ pub mod detect;
 pub mod host;
 pub mod memory;
 pub mod nvrtc;
+mod pinned;
 
 pub use context::{DeviceContext, DeviceStats};
 pub use cost::CostModel;
@@ -160,26 +161,45 @@ pub fn has_kernel(op: &Op) -> bool {
             | Op::Div
             | Op::Sum
             | Op::Matmul
+            | Op::LifeStep { .. }
+            | Op::HeatStep { .. }
+            | Op::Conv2d { .. }
+            | Op::Potrf
+            | Op::Trsm
+            | Op::Syrk
+            | Op::GemmNt
     )
 }
 
 /// True when the device kernel for `op` gives the same bits as the CPU kernel, so the rank
 /// may move a task without a device scope to the device without changing any result
-/// (contract: results are bit-identical whatever the rank and thread counts). cuBLAS sums in
-/// its own order, so `matmul` goes to the GPU only when scoped there.
+/// (contract: results are bit-identical whatever the rank and thread counts). The stencil
+/// kernels (`life_step`, `heat_step`, `conv2d`) are: integer-exact, or the CPU's order of
+/// float operations with FMA contraction forbidden. cuBLAS and cuSOLVER sum in their own
+/// order, so `matmul` and the Cholesky tile kernels go to the GPU only when scoped there.
 pub fn bit_identical(op: &Op) -> bool {
-    has_kernel(op) && !matches!(op, Op::Matmul)
+    has_kernel(op)
+        && !matches!(
+            op,
+            Op::Matmul | Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt
+        )
 }
 
 /// True when the device kernels cover `op` on arrays of `dtype` (both devices answer alike,
 /// so the host-backed device falls back to the CPU exactly where the CUDA device would):
 /// floats everywhere; integers for `rand`, `fill`, `sum`, `add`, `sub`, `mul` (wrapping);
 /// integer `div` (which must report division by zero) and integer `matmul` stay on the CPU.
+/// The tiled ops have one dtype each: `life_step` u8; `heat_step`, `conv2d` and the Cholesky
+/// tile kernels (`potrf`, `trsm`, `syrk`, `gemm_nt`) f64.
 pub fn supports(op: &Op, dtype: DType) -> bool {
     let float = matches!(dtype, DType::F64 | DType::F32);
     match op {
         Op::Rand { .. } | Op::Fill { .. } | Op::Sum | Op::Add | Op::Sub | Op::Mul => true,
         Op::Div | Op::Matmul => float,
+        Op::LifeStep { .. } => dtype == DType::U8,
+        Op::HeatStep { .. } | Op::Conv2d { .. } | Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt => {
+            dtype == DType::F64
+        }
         _ => false,
     }
 }

@@ -88,8 +88,11 @@ pub const SOURCES: &[Source] = &[
     ),
     source!("fill.cu", ["fill_f64", "fill_f32", "fill_i64", "fill_u8"]),
     source!("rand.cu", ["rand_f64", "rand_f32", "rand_i64", "rand_u8"]),
-    source!("life.cu", []),
-    source!("heat.cu", []),
+    source!("halo.cu", ["pad_f64", "pad_u8"]),
+    source!("life.cu", ["life_step"]),
+    source!("heat.cu", ["heat_step"]),
+    source!("conv2d.cu", ["conv2d_f64"]),
+    source!("triangle.cu", ["mirror_lower_f64", "zero_upper_f64"]),
 ];
 
 /// True when the NVRTC library can be loaded (checked before any NVRTC call: cudarc panics

@@ -290,6 +290,138 @@ fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
     assert_eq!(stat(&st.fallbacks), 0);
 }
 
+/// The graph of a built-in workload (`spec` is its `workload` object).
+fn workload(spec: serde_json::Value) -> Graph {
+    let job = serde_json::json!({"dirk": 1, "workload": spec});
+    dirk::job::from_str(&job.to_string(), "test", std::path::Path::new("."))
+        .expect("a valid workload")
+        .graph
+}
+
+/// The output tiles of a run, in output and part order.
+fn tiles_of(g: &Graph, r: &HashMap<u32, Arc<Value>>) -> Vec<Value> {
+    g.outputs()
+        .iter()
+        .flat_map(|o| o.parts.iter().map(|p| (*r[&p.task]).clone()))
+        .collect()
+}
+
+/// Tasks of `g` with op `name`.
+fn count_op(g: &Graph, name: &str) -> u64 {
+    g.tasks().iter().filter(|t| t.op.name() == name).count() as u64
+}
+
+/// Life (both boundaries), heat and a 3×5 convolution, small enough for a unit test, with
+/// every step task scoped to `device`.
+fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
+    use serde_json::json;
+    vec![
+        json!({"kind": "life", "grid": [48, 40], "tiles": [3, 2], "steps": 4,
+               "boundary": "periodic", "seed": 1, "device": device}),
+        json!({"kind": "life", "grid": [30, 33], "tiles": [2, 3], "steps": 3,
+               "boundary": "dead", "seed": 2, "device": device}),
+        json!({"kind": "heat", "grid": [40, 36], "tiles": [3, 2], "steps": 3,
+               "alpha": 0.2, "seed": 3, "device": device}),
+        json!({"kind": "conv2d", "image": [30, 28], "tiles": [2, 2], "seed": 4,
+               "kernel": [[0.1, -0.2, 0.3, 0.05, 1.0], [0.7, 0.5, -1.5, 0.25, 0.125],
+                          [0.3, 0.3, 0.3, -0.3, 2.0]], "device": device}),
+    ]
+}
+
+#[test]
+fn stencil_steps_on_the_device_match_the_cpu_bit_for_bit() {
+    for (cpu_spec, gpu_spec) in stencil_specs("cpu").into_iter().zip(stencil_specs("gpu")) {
+        let kind = cpu_spec["kind"].as_str().unwrap().to_string();
+        let cpu_g = workload(cpu_spec);
+        let cpu = tiles_of(&cpu_g, &run_in_process(&cpu_g, 2, 2).unwrap());
+        let g = workload(gpu_spec);
+        let dev = host(64 << 20);
+        let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev)), None]).unwrap();
+        assert_eq!(
+            tiles_of(&g, &got),
+            cpu,
+            "{kind}: device tiles equal CPU tiles"
+        );
+        let steps = ["life_step", "heat_step", "conv2d"]
+            .iter()
+            .map(|op| count_op(&g, op))
+            .sum::<u64>();
+        assert!(steps > 0);
+        let st = dev.stats();
+        assert_eq!(
+            stat(&st.launches),
+            steps,
+            "{kind}: every step on the device"
+        );
+        assert_eq!(stat(&st.fallbacks), 0, "{kind}");
+        assert!(
+            stat(&st.uploads) > 0,
+            "{kind}: strips cut on the CPU were uploaded"
+        );
+        assert_eq!(dev.memory().used(), 0, "{kind}");
+    }
+}
+
+#[test]
+fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
+    use dirk::device::{bit_identical, has_kernel, supports};
+    let life = Op::LifeStep { normalize: false };
+    let heat = Op::HeatStep {
+        alpha: 0.1,
+        global: vec![4, 4],
+        offset: vec![0, 0],
+    };
+    let conv = Op::Conv2d {
+        kshape: [1, 1],
+        kernel: vec![1.0],
+    };
+    for op in [&life, &heat, &conv] {
+        assert!(has_kernel(op) && bit_identical(op), "{op}");
+    }
+    assert!(supports(&life, DType::U8) && !supports(&life, DType::F64));
+    assert!(supports(&heat, DType::F64) && supports(&conv, DType::F64));
+    for op in [Op::Potrf, Op::Trsm, Op::Syrk, Op::GemmNt] {
+        assert!(has_kernel(&op) && !bit_identical(&op), "{op}: scoped only");
+        assert!(supports(&op, DType::F64));
+    }
+}
+
+#[test]
+fn cholesky_tiles_scoped_to_the_gpu_reproduce_the_factor() {
+    use serde_json::json;
+    let spec = |device: &str| json!({"kind": "cholesky", "n": 40, "tile": 12, "seed": 5, "device": device});
+    let cpu_g = workload(spec("cpu"));
+    let cpu = tiles_of(&cpu_g, &run_in_process(&cpu_g, 2, 2).unwrap());
+    let g = workload(spec("gpu"));
+    let dev = host(64 << 20);
+    let got = run_in_process_with_devices(&g, 2, vec![None, Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(tiles_of(&g, &got), cpu);
+    let kernels = ["potrf", "trsm", "syrk", "gemm_nt"]
+        .iter()
+        .map(|op| count_op(&g, op))
+        .sum::<u64>();
+    assert_eq!(
+        stat(&dev.stats().launches),
+        kernels,
+        "every tile kernel on the device"
+    );
+    assert_eq!(stat(&dev.stats().fallbacks), 0);
+    assert_eq!(dev.memory().used(), 0);
+}
+
+#[test]
+fn a_bad_workload_device_is_an_error_at_its_json_path() {
+    let job = r#"{"dirk": 1, "workload": {"kind": "life", "grid": [8, 8], "tiles": [1, 1],
+        "steps": 1, "seed": 1, "device": "tpu"}}"#;
+    let e = dirk::job::from_str(job, "bad", std::path::Path::new("."))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("workload.device") && e.contains("cpu or gpu"),
+        "{e}"
+    );
+}
+
 #[test]
 fn gpus_auto_without_a_gpu_says_so_once_and_runs_on_cpu() {
     let dir = scratch();
@@ -317,7 +449,11 @@ fn gpu_jobs_exit_2_without_a_gpu() {
         println!("SKIPPED gpu_jobs_exit_2_without_a_gpu: this node has a GPU");
         return;
     }
-    for job in ["jobs/gpu-sum.json", "jobs/gpu-gemm.json"] {
+    for job in [
+        "jobs/gpu-sum.json",
+        "jobs/gpu-gemm.json",
+        "jobs/gpu-life.json",
+    ] {
         let v = dirk(&["validate", job]);
         assert_eq!(v.code, Some(0), "{job} is a valid job: {}", v.text);
         let r = mpirun(2, &["run", job], 60);
@@ -341,7 +477,8 @@ fn dirk_info_lists_what_each_rank_sees() {
 }
 
 /// On a GPU node: the real CUDA device gives the CPU's results (bit for bit, except the
-/// cuBLAS product, to 1e-12 relative). Skipped with a message elsewhere.
+/// cuBLAS product and the Cholesky tile kernels, to 1e-12 relative), for the elementwise
+/// graph, Life, heat, conv2d and a tiled Cholesky. Skipped with a message elsewhere.
 #[test]
 fn real_gpu_matches_the_cpu() {
     let (dev, probe) = dirk::device::select(true, 0);
@@ -361,10 +498,43 @@ fn real_gpu_matches_the_cpu() {
     for k in [0, 1, 3, 4] {
         assert_eq!(got[k], cpu[k], "output {k}");
     }
-    let a = got[2].as_array().unwrap().as_f64().unwrap();
-    let b = cpu[2].as_array().unwrap().as_f64().unwrap();
-    let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    for (x, y) in a.iter().zip(b) {
-        assert!((x - y).abs() <= 1e-12 * scale, "{x} vs {y}");
+    close(&got[2..3], &cpu[2..3], 1e-12);
+    // Life, heat and conv2d steps: bit for bit, every step on the GPU.
+    for (cpu_spec, gpu_spec) in stencil_specs("cpu").into_iter().zip(stencil_specs("gpu")) {
+        let kind = cpu_spec["kind"].as_str().unwrap().to_string();
+        let cpu_g = workload(cpu_spec);
+        let want = tiles_of(&cpu_g, &run_in_process(&cpu_g, 1, 2).unwrap());
+        let g = workload(gpu_spec);
+        let before = stat(&dev.stats().fallbacks);
+        let got = tiles_of(
+            &g,
+            &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+        );
+        assert_eq!(got, want, "{kind} on the GPU");
+        assert_eq!(stat(&dev.stats().fallbacks), before, "{kind}");
+    }
+    // Cholesky through cuBLAS (and cuSOLVER where present): 1e-12 relative.
+    let spec = |device: &str| serde_json::json!({"kind": "cholesky", "n": 200, "tile": 64, "seed": 5, "device": device});
+    let cpu_g = workload(spec("cpu"));
+    let want = tiles_of(&cpu_g, &run_in_process(&cpu_g, 1, 2).unwrap());
+    let g = workload(spec("gpu"));
+    let got = tiles_of(
+        &g,
+        &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+    );
+    close(&got, &want, 1e-12);
+}
+
+/// Each array of `got` within `rel` of `want`, relative to the largest element of `want`.
+fn close(got: &[Value], want: &[Value], rel: f64) {
+    assert_eq!(got.len(), want.len());
+    for (g, w) in got.iter().zip(want) {
+        let a = g.as_array().unwrap().as_f64().unwrap();
+        let b = w.as_array().unwrap().as_f64().unwrap();
+        assert_eq!(a.len(), b.len());
+        let scale = b.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= rel * scale, "{x} vs {y}");
+        }
     }
 }

@@ -6,9 +6,10 @@
 //! update A[j][j] = syrk(A[j][j], L[j][k]) and A[i][j] = gemm_nt(A[i][j], L[i][k], L[j][k])
 //! for i > j > k. Only the lower tiles of A are read. A seed-generated A is
 //! (R + Rᵀ)/2 + n·I with R uniform in [0, 1): symmetric and diagonally dominant, so SPD;
-//! `init: {file, dataset}` reads A (n×n) from HDF5.
+//! `init: {file, dataset}` reads A (n×n) from HDF5. `device` (`"gpu"` or `"cpu"`) puts a
+//! device scope on the potrf, trsm, syrk and gemm_nt tasks.
 
-use super::inputs::{graph_err, source};
+use super::inputs::{device_scope, graph_err, source};
 use crate::graph::{Arg, DType, Graph, Handle, Op, Placement, Scope, TileLayout};
 use crate::job::{JobError, Params};
 use crate::tiles::{Source, TileGrid, TiledArray};
@@ -21,8 +22,15 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let src = source(p, base, &[n, n])?;
     let grid = TileGrid::fixed([n, n], tile, TileLayout::Cyclic);
     let t = grid.tiles()[0];
+    let scope = device_scope(p)?;
     let spawn = |g: &mut Graph, id: String, op: Op, args: Vec<Arg>, i: usize, j: usize| {
-        let h = g.spawn_named(id, op, args, Scope::Any)?;
+        let kernel = matches!(op, Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt);
+        let h = g.spawn_named(
+            id,
+            op,
+            args,
+            if kernel { scope.clone() } else { Scope::Any },
+        )?;
         g.place(h, grid.placement(i, j));
         Ok::<Handle, crate::graph::GraphError>(h)
     };

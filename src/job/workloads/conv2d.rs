@@ -1,9 +1,10 @@
 //! `conv2d`: 2-D correlation of a tiled f64 image with a small kernel, zero outside the
 //! image. Output `/out`. Each tile reads kh/2 rows and kw/2 columns of its eight
-//! neighbours (corners included).
+//! neighbours (corners included). `device` (`"gpu"` or `"cpu"`) puts a device scope on every
+//! convolution task.
 
-use super::inputs::{graph_err, source, tile_counts};
-use crate::graph::{Arg, DType, Graph, Op, Scope};
+use super::inputs::{device_scope, graph_err, source, tile_counts};
+use crate::graph::{Arg, DType, Graph, Op};
 use crate::job::{JobError, Params};
 use crate::tiles::{halo_args, Boundary, TileGrid, TiledArray};
 use serde_json::Value;
@@ -51,6 +52,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let shape = [image[0], image[1]];
     let (kshape, values) = kernel(p)?;
     let tiles = tile_counts(p, "tiles", shape)?;
+    let scope = device_scope(p)?;
     let grid = TileGrid::even(shape, tiles);
     let halo = [kshape[0] / 2, kshape[1] / 2];
     if grid.rows.min_len() < halo[0] || grid.cols.min_len() < halo[1] {
@@ -90,7 +92,9 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 kshape,
                 kernel: values.clone(),
             };
-            let h = g.spawn_named(id, op, args, Scope::Any).map_err(graph_err)?;
+            let h = g
+                .spawn_named(id, op, args, scope.clone())
+                .map_err(graph_err)?;
             g.place(h, input.grid.placement(i, j));
             out.push(h);
         }

@@ -3,10 +3,11 @@
 //! Interior cells get u + alpha·(N+S+E+W−4u); the outer ring of the grid keeps its initial
 //! values. Each step, each tile reads its four neighbours' one-cell strips. Parameters:
 //! `grid`, `tiles`, `steps`, `alpha` (default 0.1, at most 0.25: the explicit scheme's
-//! stability limit), `seed` or `init`.
+//! stability limit), `seed` or `init`, `device` (`"gpu"` or `"cpu"`: a device scope on
+//! every step task).
 
-use super::inputs::{graph_err, source, tile_counts};
-use crate::graph::{Arg, DType, Graph, Op, Scope};
+use super::inputs::{device_scope, graph_err, source, tile_counts};
+use crate::graph::{Arg, DType, Graph, Op};
 use crate::job::{JobError, Params};
 use crate::tiles::{halo_args, Boundary, TileGrid, TiledArray};
 use std::path::Path;
@@ -18,6 +19,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let tiles = tile_counts(p, "tiles", shape)?;
     let steps = p.u64("steps")?;
     let alpha = p.f64_or("alpha", 0.1)?;
+    let scope = device_scope(p)?;
     if !(0.0..=0.25).contains(&alpha) {
         return Err(p.error(
             "alpha",
@@ -54,7 +56,9 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                     global: grid.clone(),
                     offset: cur.grid.offset(i, j).to_vec(),
                 };
-                let h = g.spawn_named(id, op, args, Scope::Any).map_err(graph_err)?;
+                let h = g
+                    .spawn_named(id, op, args, scope.clone())
+                    .map_err(graph_err)?;
                 g.place(h, cur.grid.placement(i, j));
                 next.push(h);
             }

@@ -1,12 +1,24 @@
 //! Parameters the tiled workloads share: where the initial data comes from (`seed` or
 //! `init`), tile counts, and turning graph errors into job errors.
 
-use crate::graph::{GraphError, ValueType};
+use crate::graph::{DeviceClass, GraphError, Scope, ValueType};
 use crate::job::{resolve_input, JobError, Params};
 use crate::store;
 use crate::tiles::Source;
 use serde_json::Value;
 use std::path::Path;
+
+/// The `device` parameter: where the workload's compute tasks (stencil steps, Cholesky tile
+/// kernels) must run: `"gpu"` or `"cpu"` (a device scope on each), or absent (no scope: the
+/// rank decides, moving bit-identical kernels to its GPU when the cost model prefers it).
+pub(super) fn device_scope(p: &mut Params<'_>) -> Result<Scope, JobError> {
+    match p.str_opt("device")? {
+        None => Ok(Scope::Any),
+        Some("gpu") => Ok(Scope::Device(DeviceClass::Gpu)),
+        Some("cpu") => Ok(Scope::Device(DeviceClass::Cpu)),
+        Some(other) => Err(p.error("device", format!("unknown device {other:?} (cpu or gpu)"))),
+    }
+}
 
 /// A graph error raised while generating a workload (a bug or an impossible size).
 pub(super) fn graph_err(e: GraphError) -> JobError {

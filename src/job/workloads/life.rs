@@ -3,10 +3,11 @@
 //! Each step, each tile reads its eight neighbours' one-cell strips (cut by `slice` tasks on
 //! the neighbours' ranks) and produces its next state. Parameters: `grid`, `tiles`, `steps`,
 //! `boundary`: `periodic` (a torus, the default) or `dead` (cells outside the grid are dead),
-//! `seed` (a uniform 0/1 grid) or `init` (a dataset; nonzero bytes are alive).
+//! `seed` (a uniform 0/1 grid) or `init` (a dataset; nonzero bytes are alive), `device`
+//! (`"gpu"` or `"cpu"`: a device scope on every step task).
 
-use super::inputs::{graph_err, source, tile_counts};
-use crate::graph::{Arg, DType, Graph, Op, Scope};
+use super::inputs::{device_scope, graph_err, source, tile_counts};
+use crate::graph::{Arg, DType, Graph, Op};
 use crate::job::{JobError, Params};
 use crate::tiles::{halo_args, Boundary, Source, TileGrid, TiledArray};
 use std::path::Path;
@@ -27,6 +28,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             ))
         }
     };
+    let scope = device_scope(p)?;
     let src = source(p, base, &grid)?;
     let mut cur =
         TiledArray::from_source(g, TileGrid::even(shape, tiles), &src, DType::U8, "life.0.")
@@ -44,7 +46,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 // Only data from a file may hold bytes other than 0 and 1.
                 let normalize = s == 1 && matches!(src, Source::File { .. });
                 let h = g
-                    .spawn_named(id, Op::LifeStep { normalize }, args, Scope::Any)
+                    .spawn_named(id, Op::LifeStep { normalize }, args, scope.clone())
                     .map_err(graph_err)?;
                 g.place(h, cur.grid.placement(i, j));
                 next.push(h);
