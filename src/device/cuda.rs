@@ -133,12 +133,14 @@ impl CudaDevice {
             .iter()
             .map(|s| CudaBlas::new(Arc::clone(s)).map(Mutex::new).map_err(cuda))
             .collect::<Result<Vec<_>, _>>()?;
+        // Without cuSOLVER (library missing, or it will not start) only `potrf` is lost: it
+        // reports `Unsupported` and runs on the CPU.
         let solver = if cusolver_present() {
-            let handles = streams
+            streams
                 .iter()
-                .map(|s| DnHandle::new(Arc::clone(s)).map(Mutex::new).map_err(cuda))
-                .collect::<Result<Vec<_>, _>>()?;
-            Some(handles)
+                .map(|s| DnHandle::new(Arc::clone(s)).map(Mutex::new))
+                .collect::<Result<Vec<_>, _>>()
+                .ok()
         } else {
             None
         };
@@ -410,11 +412,16 @@ impl CudaDevice {
 impl Device for CudaDevice {
     fn describe(&self) -> String {
         format!(
-            "GPU {} ({}, {} MiB for dirk, {} streams)",
+            "GPU {} ({}, {} MiB for dirk, {} streams{})",
             self.ordinal,
             self.name,
             self.capacity >> 20,
-            self.streams.len()
+            self.streams.len(),
+            if self.solver.is_some() {
+                ""
+            } else {
+                "; no cuSOLVER: potrf on CPU"
+            }
         )
     }
 
