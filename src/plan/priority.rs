@@ -94,6 +94,10 @@ mod tests {
         let placed = bottom_levels_placed(&g, &owner, &costs);
         assert!(placed[x.index()] > placed[y.index()]);
         assert_eq!(placed[y.index()], flat[y.index()]);
+        // Sinks keep their own cost.
+        for sink in [x2, y2] {
+            assert_eq!(placed[sink.index()], costs[sink.index()]);
+        }
         for (i, t) in g.tasks().iter().enumerate() {
             for h in t.inputs() {
                 assert!(placed[h.index()] >= placed[i] + costs[h.index()]);

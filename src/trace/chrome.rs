@@ -245,13 +245,7 @@ mod erased {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn diamond() -> Graph {
-        let text = include_str!("../../jobs/diamond.json");
-        crate::job::from_str(text, "diamond", Path::new("."))
-            .expect("the diamond loads")
-            .graph
-    }
+    use crate::trace::tests::diamond;
 
     fn task(rank: u32, key: u32) -> TaskEvent {
         TaskEvent {

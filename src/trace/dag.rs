@@ -177,13 +177,7 @@ fn esc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn diamond() -> Graph {
-        let text = include_str!("../../jobs/diamond.json");
-        crate::job::from_str(text, "diamond", Path::new("."))
-            .expect("the diamond loads")
-            .graph
-    }
+    use crate::trace::tests::diamond;
 
     #[test]
     fn dot_and_svg_show_every_task_and_edge() {

@@ -91,3 +91,17 @@ pub fn write_json_atomic<T: Serialize>(path: &std::path::Path, value: &T) -> std
     drop(w);
     atomic.commit()
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use crate::graph::Graph;
+    use std::path::Path;
+
+    /// The graph of `jobs/diamond.json`, for the drawing and trace tests.
+    pub(crate) fn diamond() -> Graph {
+        let text = include_str!("../../jobs/diamond.json");
+        crate::job::from_str(text, "diamond", Path::new("."))
+            .expect("the diamond loads")
+            .graph
+    }
+}
