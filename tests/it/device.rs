@@ -384,6 +384,17 @@ fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
         assert!(has_kernel(&op) && !bit_identical(&op), "{op}: scoped only");
         assert!(supports(&op, DType::F64));
     }
+    // Unscoped heat steps on 256×256 tiles (1 MiB in and out) are large enough for the
+    // cost model to send some to the device; the result is the CPU's all the same.
+    let spec = serde_json::json!({"kind": "heat", "grid": [512, 512], "tiles": [2, 2],
+                                  "steps": 2, "seed": 6});
+    let g = workload(spec);
+    let cpu = tiles_of(&g, &run_in_process(&g, 1, 2).unwrap());
+    let dev = host(1 << 30);
+    let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(tiles_of(&g, &got), cpu);
+    assert!(stat(&dev.stats().launches) >= 1, "some heat steps went to the device");
+    assert_eq!(stat(&dev.stats().fallbacks), 0);
 }
 
 #[test]
