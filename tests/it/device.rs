@@ -393,7 +393,10 @@ fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
     let dev = host(1 << 30);
     let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
     assert_eq!(tiles_of(&g, &got), cpu);
-    assert!(stat(&dev.stats().launches) >= 1, "some heat steps went to the device");
+    assert!(
+        stat(&dev.stats().launches) >= 1,
+        "some heat steps went to the device"
+    );
     assert_eq!(stat(&dev.stats().fallbacks), 0);
 }
 
