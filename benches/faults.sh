@@ -94,7 +94,8 @@ done
 
 # No false alarm, and what the heartbeats cost: every rank computes for 30 s or more in one
 # task with --peer-timeout 5; the job must succeed. Half-way, the CPU time of each rank's
-# watchdog thread (heartbeats sent and received, silence checks) over its lifetime.
+# heartbeat thread (heartbeats sent and received) and watchdog thread (silence checks) over
+# their lifetime. (`faults.sh 0` runs only this.)
 slow=$work/slow.json
 cat > "$slow" <<EOF
 {"dirk": 1, "name": "slow", "tasks": [
@@ -115,14 +116,16 @@ hz=$(getconf CLK_TCK)
 cpu=$(for p in $(pgrep -f "run $slow"); do
   [ "$(readlink "/proc/$p/exe")" = "$dirk" ] || continue
   for t in /proc/"$p"/task/*; do
-    [ "$(cat "$t/comm" 2>/dev/null)" = dirk-watchdog ] || continue
+    name=$(cat "$t/comm" 2>/dev/null)
+    case $name in dirk-heartbeat|dirk-watchdog) ;; *) continue ;; esac
     # after the command name: utime, stime (fields 14, 15) and starttime (22), in clock ticks
     awk -v hz="$hz" -v up="$(cut -d' ' -f1 /proc/uptime)" '{ sub(/^.*\) /, ""); t = $12 + $13; life = up - $20 / hz;
-      printf "%d ticks (%.2f s) in %.1f s = %.3f %%; ", t, t / hz, life, 100 * t / hz / life }' "$t/stat"
+      printf "pid %s %s %d ticks (%.2f s) in %.1f s = %.3f %%\n", p, name, t, t / hz, life, 100 * t / hz / life }' \
+      p="$p" name="$name" "$t/stat"
   done
 done)
 wait "$mp"; rc=$?
 echo "no false alarm: 30 s tasks, --peer-timeout 5: exit $rc after $(since "$start") s, $(grep -c 'has not answered' "$log") alarms"
-echo "watchdog thread CPU per rank: $cpu"
-echo
-printf "%b" "$summary"
+echo "CPU time of the failure detector's threads (pid, thread, CPU, lifetime, share of one core):"
+echo "$cpu"
+[ -z "$summary" ] || { echo; printf "%b" "$summary"; }
