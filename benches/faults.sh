@@ -88,7 +88,7 @@ for sc in sigstop linkdown partition; do
     printf '%-10s %5s %8s %8s %8s %4s %6s %s\n' "$sc" "$t" "$job_end" "$gone" "$empty" "$rc" "$named" "$ok"
     ends="$ends $job_end"
   done
-  summary="$summary$(printf '%-10s %2d/%d within %d s; job end after the fault: min %s, median %s, max %s s' "$sc" "$pass" "$trials" "$limit" \
+  [ "$trials" -gt 0 ] && summary="$summary$(printf '%-10s %2d/%d within %d s; job end after the fault: min %s, median %s, max %s s' "$sc" "$pass" "$trials" "$limit" \
     $(echo $ends | tr ' ' '\n' | sort -n | awk '{ v[NR] = $1 } END { print v[1], v[int((NR + 1) / 2)], v[NR] }'))\n"
 done
 
