@@ -347,7 +347,7 @@ fn life_job(dir: &Path, steps: u64) -> PathBuf {
 /// An uninterrupted shared-memory run must take at least this long (its own `done: N tasks
 /// in S s`, MPI start-up left out), so that the checkpoints and the kill land mid-run also on
 /// a faster machine; the TCP run is slower still.
-const MIN_RUN: Duration = Duration::from_secs(3);
+const MIN_RUN: Duration = Duration::from_secs(2);
 
 #[test]
 fn a_lost_host_resumes_from_its_checkpoint() {
