@@ -1,7 +1,8 @@
 //! Transfer bandwidth: a 64 MiB f64 array moved from rank 0 to rank 1 by dirk (a `fill` task
 //! on rank 0 feeding a task on rank 1; time from the producer's end to the consumer's start,
 //! from the run's own task records) against plain MPI send/receive of the same bytes, in the
-//! same run on the same two ranks. Run: `cargo bench --bench transfer`.
+//! same run on the same two ranks. Run: `cargo bench --bench transfer` (shared memory), or
+//! `sudo benches/transfer_tcp.sh` (the two ranks on two network namespaces, over TCP).
 
 mod common;
 
@@ -116,8 +117,9 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
 
 fn main() {
     if !common::is_child() {
+        let launcher = std::env::var("DIRK_BENCH_MPIRUN").unwrap_or_else(|_| "mpirun".into());
         println!(
-            "# transfer of 64 MiB between 2 ranks, median of {REPS}; {}",
+            "# transfer of 64 MiB between 2 ranks, median of {REPS}, launched by {launcher}; {}",
             common::machine()
         );
         common::launch(2, &[]);

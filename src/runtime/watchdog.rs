@@ -3,13 +3,21 @@
 //! ends the whole job within `--peer-timeout` seconds instead of hanging it until the
 //! allocation's time limit.
 //!
-//! Each rank runs one watchdog thread from MPI start-up to the end, on its own duplicated
-//! communicator, never on a worker thread (so a task computing for ten minutes does not look
-//! dead). Every `timeout / 5` (at most 1 s) it sends a one-byte heartbeat to every peer and
-//! drains the heartbeats it received. A peer silent for longer than the timeout is declared
-//! dead: the rank logs which rank and host went silent and aborts the job (`MPI_Abort`); a
-//! timer makes the process exit by itself 2 s later if the abort cannot reach the launcher
-//! (a cut-off node). At the end, every rank says goodbye so that peers stop watching it.
+//! Each rank runs two threads from MPI start-up to the end, never a worker thread (so a task
+//! computing for ten minutes does not look dead):
+//! - the heartbeat thread (`dirk-heartbeat`), on its own duplicated communicator: every
+//!   `timeout / 5` (at most 1 s) it sends a one-byte heartbeat to every peer, and it drains the
+//!   heartbeats it received, noting when it last heard from each peer;
+//! - the watchdog thread (`dirk-watchdog`), which makes no MPI call but the abort: a peer
+//!   unheard for longer than the timeout is declared dead. Kept apart so that an MPI call
+//!   that blocks (as one can on a TCP link to a partitioned peer, until TCP gives up on it)
+//!   cannot delay the verdict; a heartbeat thread stuck that long stops hearing anyone and
+//!   ends the job too, as its peers, no longer hearing it, would.
+//!
+//! A dead peer: the rank logs which rank and host went silent and aborts the job
+//! (`MPI_Abort`); a timer makes the process exit by itself 2 s later if the abort cannot reach
+//! the launcher (a cut-off node). At the end, every rank says goodbye so that peers stop
+//! watching it.
 
 use mpi::request::StaticScope;
 use mpi::topology::SimpleCommunicator;
@@ -23,40 +31,75 @@ const ALIVE: i32 = 1;
 const BYE: i32 = 2;
 static PAYLOAD: [u8; 1] = [0];
 
-/// The running watchdog thread of this rank.
+/// What the heartbeat thread learns and the watchdog thread judges.
+struct Heard {
+    start: Instant,
+    /// Per rank: milliseconds after `start` when it was last heard (this rank: never read).
+    last_ms: Vec<AtomicU64>,
+    /// Per rank: said goodbye (or is this rank): no longer watched.
+    gone: Vec<AtomicBool>,
+}
+
+impl Heard {
+    fn now_ms(&self) -> u64 {
+        self.start.elapsed().as_millis() as u64
+    }
+}
+
+/// The running heartbeat and watchdog threads of this rank.
 pub(super) struct Watchdog {
     stop: Arc<AtomicBool>,
     timeout_ms: Arc<AtomicU64>,
-    handle: Option<JoinHandle<()>>,
+    handles: Vec<JoinHandle<()>>,
 }
 
 impl Watchdog {
     /// Starts watching every other rank. Collective: every rank calls it at the same point,
-    /// with no other collective on `MPI_COMM_WORLD` in flight, since the watchdog thread
+    /// with no other collective on `MPI_COMM_WORLD` in flight, since the heartbeat thread
     /// duplicates the world communicator for its own use before this returns.
     /// `hosts[r]` names rank r's host in messages.
     pub(super) fn start(hosts: Vec<String>, timeout: Duration) -> Watchdog {
         let stop = Arc::new(AtomicBool::new(false));
         let timeout_ms = Arc::new(AtomicU64::new(timeout.as_millis() as u64));
-        let (s, t) = (Arc::clone(&stop), Arc::clone(&timeout_ms));
+        let n = hosts.len();
+        let heard = Arc::new(Heard {
+            start: Instant::now(),
+            last_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            gone: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        let handle = std::thread::Builder::new()
-            .name("dirk-watchdog".into())
-            .spawn(move || {
-                // A communicator handle cannot move between threads, so the thread makes its
-                // own; the caller waits for it before any other collective.
-                let comm = SimpleCommunicator::world().duplicate();
-                let _ = ready_tx.send(());
-                watch(comm, hosts, &s, &t)
-            })
-            .expect("spawn the watchdog thread");
-        ready_rx
+        let beat = {
+            let (s, t, h) = (
+                Arc::clone(&stop),
+                Arc::clone(&timeout_ms),
+                Arc::clone(&heard),
+            );
+            std::thread::Builder::new()
+                .name("dirk-heartbeat".into())
+                .spawn(move || {
+                    // A communicator handle cannot move between threads, so the thread makes
+                    // its own; the caller waits for it before any other collective.
+                    let comm = SimpleCommunicator::world().duplicate();
+                    let _ = ready_tx.send(comm.rank());
+                    heartbeats(comm, &h, &s, &t)
+                })
+                .expect("spawn the heartbeat thread")
+        };
+        let me = ready_rx
             .recv()
-            .expect("the watchdog thread starts its communicator");
+            .expect("the heartbeat thread starts its communicator");
+        heard.gone[me as usize].store(true, Ordering::Relaxed);
+        let watch = {
+            let (s, t) = (Arc::clone(&stop), Arc::clone(&timeout_ms));
+            std::thread::Builder::new()
+                .name("dirk-watchdog".into())
+                .spawn(move || watch(&heard, &hosts, &s, &t))
+                .expect("spawn the watchdog thread")
+        };
         Watchdog {
             stop,
             timeout_ms,
-            handle: Some(handle),
+            handles: vec![watch, beat],
         }
     }
 
@@ -69,23 +112,25 @@ impl Watchdog {
     /// Says goodbye to every peer and stops. Call on every rank after the last collective.
     pub(super) fn stop(mut self) {
         self.stop.store(true, Ordering::Release);
-        if let Some(h) = self.handle.take() {
+        for h in self.handles.drain(..) {
             let _ = h.join();
         }
     }
 }
 
-fn watch(comm: SimpleCommunicator, hosts: Vec<String>, stop: &AtomicBool, timeout_ms: &AtomicU64) {
+fn period(timeout_ms: &AtomicU64) -> (Duration, Duration) {
+    let timeout = Duration::from_millis(timeout_ms.load(Ordering::Relaxed).max(100));
+    (timeout, (timeout / 5).min(Duration::from_secs(1)))
+}
+
+/// The heartbeat thread: sends heartbeats, notes what it hears, says goodbye at the end.
+fn heartbeats(comm: SimpleCommunicator, heard: &Heard, stop: &AtomicBool, timeout_ms: &AtomicU64) {
     let me = comm.rank();
     let n = comm.size();
-    let start = Instant::now();
-    let mut last: Vec<Instant> = vec![start; n as usize];
-    let mut gone: Vec<bool> = (0..n).map(|r| r == me).collect();
     let mut sends: Vec<mpi::request::Request<'static, [u8], StaticScope>> = Vec::new();
-    let mut next_beat = start;
+    let mut next_beat = Instant::now();
     loop {
-        let timeout = Duration::from_millis(timeout_ms.load(Ordering::Relaxed).max(100));
-        let period = (timeout / 5).min(Duration::from_secs(1));
+        let (_, period) = period(timeout_ms);
         let stopping = stop.load(Ordering::Acquire);
         let now = Instant::now();
         if now >= next_beat || stopping {
@@ -105,9 +150,9 @@ fn watch(comm: SimpleCommunicator, hosts: Vec<String>, stop: &AtomicBool, timeou
         while let Some(status) = comm.any_process().immediate_probe() {
             let src = status.source_rank();
             let (_, st): (u8, _) = comm.process_at_rank(src).receive_with_tag(status.tag());
-            last[src as usize] = Instant::now();
+            heard.last_ms[src as usize].store(heard.now_ms(), Ordering::Relaxed);
             if st.tag() == BYE {
-                gone[src as usize] = true;
+                heard.gone[src as usize].store(true, Ordering::Relaxed);
             }
         }
         if stopping {
@@ -121,13 +166,25 @@ fn watch(comm: SimpleCommunicator, hosts: Vec<String>, stop: &AtomicBool, timeou
             std::mem::forget(sends);
             return;
         }
-        let now = Instant::now();
-        for r in 0..n as usize {
-            if !gone[r] && now.duration_since(last[r]) > timeout {
+        std::thread::sleep(Duration::from_millis(20).min(period));
+    }
+}
+
+/// The watchdog thread: ends the job when a peer has been silent for longer than the timeout.
+fn watch(heard: &Heard, hosts: &[String], stop: &AtomicBool, timeout_ms: &AtomicU64) {
+    loop {
+        let (timeout, period) = period(timeout_ms);
+        if stop.load(Ordering::Acquire) {
+            return;
+        }
+        let now = heard.now_ms();
+        for (r, last) in heard.last_ms.iter().enumerate() {
+            let silent = Duration::from_millis(now.saturating_sub(last.load(Ordering::Relaxed)));
+            if !heard.gone[r].load(Ordering::Relaxed) && silent > timeout {
                 tracing::error!(
                     "rank {r} on host {} has not answered for {:.1} s (--peer-timeout {:.1}): it died, froze or was cut off; ending the job",
                     hosts.get(r).map_or("?", String::as_str),
-                    now.duration_since(last[r]).as_secs_f64(),
+                    silent.as_secs_f64(),
                     timeout.as_secs_f64()
                 );
                 // If the abort cannot reach the launcher (this node is cut off), leave anyway.

@@ -73,7 +73,7 @@ fn calibrated_chains(dir: &Path) -> Calibrated {
 
 /// The run time rank 0 reports on its last line (`done: N tasks in S s`), which leaves out
 /// MPI start-up (seconds on a loaded machine).
-fn run_time(log: &str) -> Duration {
+pub(crate) fn run_time(log: &str) -> Duration {
     let secs = log
         .lines()
         .find_map(|l| {

@@ -4,7 +4,8 @@
 //! - `mpi_runs`: the real binary under mpirun at 1–4 ranks, against independent references;
 //! - `checkpoint`: kill-and-resume, failed checkpoint writes, corrupt and foreign checkpoints;
 //! - `failures`: the failure detector (a frozen rank, long tasks that are not dead);
-//! - `multihost`: three network namespaces over TCP: identical results, three fault scenarios;
+//! - `multihost`: three network namespaces over TCP: identical results (diamond, random, Life),
+//!   SIGSTOP, link down and partition each end the job in time, a lost host's checkpoint resumes;
 //! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
