@@ -334,28 +334,35 @@ fn every_pattern_runs_at_1_and_2_ranks_and_prints_the_summary() {
             "rank 0 only"
         );
     }
-    for (pattern, steps, width, radix, period) in graphs {
-        let mut a: Vec<String> = vec!["taskbench".into()];
-        a.extend(pattern_args(pattern));
-        a.extend(
-            [
-                "-steps",
-                "5",
-                "-width",
-                "5",
-                "-kernel",
-                "compute_bound",
-                "-iter",
-                "16",
-                "--threads",
-                "1",
-            ]
-            .map(String::from),
-        );
-        let argv: Vec<&str> = a.iter().map(String::as_str).collect();
-        let r = mpirun(2, &argv, 60);
+    // Each pattern alone at 2 ranks (width 5: uneven blocks), the runs side by side.
+    let runs: Vec<_> = graphs
+        .into_iter()
+        .map(|(pattern, _, _, radix, period)| {
+            std::thread::spawn(move || {
+                let mut a: Vec<String> = vec!["taskbench".into()];
+                a.extend(pattern_args(pattern));
+                a.extend(
+                    [
+                        "-steps",
+                        "5",
+                        "-width",
+                        "5",
+                        "-kernel",
+                        "compute_bound",
+                        "-iter",
+                        "16",
+                    ]
+                    .map(String::from),
+                );
+                a.extend(["--threads", "1"].map(String::from));
+                let argv: Vec<&str> = a.iter().map(String::as_str).collect();
+                (pattern, radix, period, mpirun(2, &argv, 120))
+            })
+        })
+        .collect();
+    for h in runs {
+        let (pattern, radix, period, r) = h.join().expect("run thread");
         assert_eq!(r.code, Some(0), "{pattern:?}: {}", r.text);
-        let _ = (steps, width);
         check_summary(&r.text, &[(pattern, 5, 5, radix, period)], 16);
     }
 }
