@@ -12,7 +12,9 @@ granularity at which a runtime still reaches 50 % of the machine's peak. The swe
   dirk taskbench -steps S -width W -type stencil_1d -kernel compute_bound -iter I
 
 under mpirun for decreasing iteration counts I (--max-iter, halving down to --min-iter),
---repeats times each, as Task Bench's own METG scripts do (they halve -iter from 2^24). The
+--repeats times each, as Task Bench's own METG scripts do (they halve -iter from 2^24);
+the repeats are taken in rounds (every point once per round) so that load from other
+processes on a shared machine spreads over all points. The
 width defaults to 2 x cores (Task Bench's methodology: enough points to keep every core
 busy; each rank gets width/ranks points).
 
@@ -163,33 +165,41 @@ def main(argv=None):
     print(f"METG sweep: {a.type}, width {a.width}, {a.steps} steps, {a.ranks} rank(s) x "
           f"{a.threads} thread(s), {a.cores} cores, load {load0:.2f}", flush=True)
 
-    peaks = []
-    for _ in range(a.peak_repeats):
-        r = run(a, a.peak_iter, a.peak_steps, None)
-        peaks.append(r["flops"] / r["elapsed"])
-    peak = max(peaks)
-    print(f"peak: {peak:.4e} FLOP/s (best of {len(peaks)} runs at -iter {a.peak_iter}, "
-          f"-steps {a.peak_steps})", flush=True)
-
     iters = []
     i = a.max_iter
     while i >= a.min_iter:
         iters.append(i)
         i //= 2
-    rows = []
+    # Rounds: every round runs the peak point and then every sweep point once, so a burst of
+    # load from other processes is spread over all points instead of hitting one of them.
+    peaks = []
+    samples = {it: [] for it in iters}
     logname = f"dirk_ngraphs_1_type_{a.type}_nodes_1.log"
     with open(out / logname, "w") as log:
-        for it in iters:
-            runs = [run(a, it, a.steps, log) for _ in range(a.repeats)]
-            el = [r["elapsed"] for r in runs]
-            tasks, flops = runs[0]["tasks"], runs[0]["flops"]
-            mean, best = statistics.mean(el), min(el)
-            rows.append({"iterations": it, "reps": len(el), "elapsed_mean": mean,
-                         "elapsed_best": best, "tasks": tasks, "flops": flops,
-                         "elapsed_all": el})
-            peak = max(peak, flops / best)
-            print(f"  -iter {it:>7}: elapsed mean {mean:.4e} s, best {best:.4e} s, "
-                  f"{flops / mean:.3e} FLOP/s (mean)", flush=True)
+        for rnd in range(max(a.repeats, a.peak_repeats)):
+            if rnd < a.peak_repeats:
+                r = run(a, a.peak_iter, a.peak_steps, None)
+                peaks.append(r["flops"] / r["elapsed"])
+            if rnd < a.repeats:
+                for it in iters:
+                    samples[it].append(run(a, it, a.steps, log))
+            print(f"  round {rnd + 1}: peak so far {max(peaks):.4e} FLOP/s, load "
+                  f"{os.getloadavg()[0]:.2f}", flush=True)
+    peak = max(peaks)
+    print(f"peak: {peak:.4e} FLOP/s (best of {len(peaks)} runs at -iter {a.peak_iter}, "
+          f"-steps {a.peak_steps})", flush=True)
+    rows = []
+    for it in iters:
+        runs = samples[it]
+        el = [r["elapsed"] for r in runs]
+        tasks, flops = runs[0]["tasks"], runs[0]["flops"]
+        mean, best = statistics.mean(el), min(el)
+        rows.append({"iterations": it, "reps": len(el), "elapsed_mean": mean,
+                     "elapsed_best": best, "tasks": tasks, "flops": flops,
+                     "elapsed_all": el})
+        peak = max(peak, flops / best)
+        print(f"  -iter {it:>7}: elapsed mean {mean:.4e} s, best {best:.4e} s, "
+              f"{flops / mean:.3e} FLOP/s (mean)", flush=True)
     for r in rows:
         r["flops_per_second"] = r["flops"] / r["elapsed_mean"]
         r["efficiency"] = r["flops_per_second"] / peak
