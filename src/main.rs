@@ -171,6 +171,12 @@ fn launcher_rank() -> u32 {
 }
 
 fn main() -> ExitCode {
+    // Task Bench's flags are single-dash words (-steps, -v, -vv): hand them over untouched,
+    // so that its -v is not taken for dirk's.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("taskbench") {
+        return taskbench(&argv[2..], 0);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -541,3 +541,43 @@ fn bad_flags_exit_2_with_a_clear_message() {
         r.text
     );
 }
+
+#[test]
+fn verbose_lists_every_timesteps_dependencies() {
+    let r = common::dirk(&[
+        "taskbench",
+        "-v",
+        "-steps",
+        "3",
+        "-width",
+        "4",
+        "-type",
+        "stencil_1d",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(
+        r.text
+            .contains("      Timestep 1 (offset 0, width 4, last offset 0, last width 4):"),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains("          Point 1: 0 1 2\n"), "{}", r.text);
+    // -vv adds the reverse dependencies.
+    let r = common::dirk(&[
+        "taskbench",
+        "-steps",
+        "2",
+        "-width",
+        "4",
+        "-type",
+        "tree",
+        "-vv",
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(
+        r.text
+            .contains("        Reverse Dependencies:\n          Point 0: 0 1\n"),
+        "{}",
+        r.text
+    );
+}
