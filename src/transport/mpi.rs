@@ -524,6 +524,7 @@ fn progress_loop(
             tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
             active = true;
         }
+        let mut delivered = false;
         for i in completed(&mut recv_reqs) {
             recv_reqs.swap_remove(i);
             let r = recvs.swap_remove(i);
@@ -536,6 +537,12 @@ fn progress_loop(
             // Counted once delivered, so a checkpoint that sees every message received also
             // sees every value in its slot.
             shared.stats.received(bytes);
+            delivered = true;
+        }
+        // A delivery usually wakes a worker; when ranks share cores (more threads than
+        // cores) it may be waiting for this very core, so offer it before spinning on.
+        if delivered {
+            thread::yield_now();
         }
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
