@@ -13,7 +13,9 @@
 //!    completed sends;
 //! 4. about twice a second, exchanges progress counts (below);
 //! 5. spins briefly when idle, then parks (waking a parked thread costs ~30 µs on this VM; a
-//!    send wakes it at once).
+//!    send wakes it at once); after a turn that delivered values it first yields the core
+//!    once, since the worker that a delivery readies may be waiting for this very core
+//!    (ranks sharing cores: without the yield it started a full idle spin, ~21 µs, late).
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
 //! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
