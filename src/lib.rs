@@ -31,6 +31,7 @@ pub mod plan;
 pub mod runtime;
 pub mod sched;
 pub mod store;
+pub mod taskbench;
 pub mod tiles;
 pub mod trace;
 pub mod transport;

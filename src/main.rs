@@ -75,6 +75,20 @@ enum Command {
         /// A --trace or --summary file of a run.
         file: PathBuf,
     },
+    /// Run Task Bench's task graphs with Task Bench's own flags and print its summary lines
+    /// (`dirk taskbench -h` lists the flags).
+    #[command(disable_help_flag = true)]
+    Taskbench {
+        /// Task Bench's flags (-steps -width -type -kernel -iter -output … -and …), and dirk's
+        /// --threads N, --trace FILE, --summary FILE.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            num_args = 0..,
+            value_name = "FLAGS"
+        )]
+        flags: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -157,6 +171,12 @@ fn launcher_rank() -> u32 {
 }
 
 fn main() -> ExitCode {
+    // Task Bench's flags are single-dash words (-steps, -v, -vv): hand them over untouched,
+    // so that its -v is not taken for dirk's.
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some("taskbench") {
+        return taskbench(&argv[2..], 0);
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -173,6 +193,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run(args, verbosity),
         Command::Plot(args) => plot(&args, verbosity),
         Command::Report { file } => report(&file, verbosity),
+        Command::Taskbench { flags } => taskbench(&flags, verbosity),
     }
 }
 
@@ -497,6 +518,100 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
         );
     }
     Ok(())
+}
+
+/// `dirk taskbench FLAGS`: Task Bench's graphs, flags and output lines. Bad flags exit 2 on
+/// every rank before MPI starts (rank 0 says why); rank 0 prints Task Bench's header before
+/// the run and its summary after it, the elapsed time being the run phase (`run_seconds`:
+/// from a barrier after planning to the last rank's last task), as Task Bench's MPI port
+/// times barrier to barrier.
+fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
+    use dirk::taskbench::{self as tb, Parsed};
+    use std::io::Write;
+    let app = match tb::parse(flags) {
+        Ok(Parsed::Run(app)) => app,
+        Ok(Parsed::Help(text)) => {
+            if launcher_rank() == 0 {
+                print!("{text}");
+            }
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            if launcher_rank() == 0 {
+                eprintln!("dirk taskbench: {e}");
+                eprintln!("dirk taskbench: run `dirk taskbench -h` for the flags");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match start_mpi(verbosity) {
+        Ok(rt) => rt,
+        Err(code) => return code,
+    };
+    let settings = Settings {
+        threads: app.threads.map(|t| t as usize),
+        trace: app.trace.is_some(),
+        checkpoint: None,
+        peer_timeout: None,
+        gpus: false,
+    };
+    let graph = (rt.rank() == 0).then(|| {
+        if !app.ignored.is_empty() {
+            warn!("taskbench: ignoring unknown arguments {:?}", app.ignored);
+        }
+        let mut g = dirk::Graph::new();
+        g.name = "taskbench".into();
+        match job::workloads::spawn_taskbench(&app.graphs, &mut g) {
+            Ok(()) => {
+                print!("{}", tb::display(&app));
+                let _ = std::io::stdout().flush();
+                Some(g)
+            }
+            Err(e) => {
+                error!("taskbench: {e}");
+                None
+            }
+        }
+    });
+    let job = graph.as_ref().map(|g| {
+        g.as_ref().map(|g| runtime::Job {
+            graph: g,
+            settings: &settings,
+            resume: None,
+        })
+    });
+    let result = match rt.launch(job) {
+        Ok(r) => r,
+        Err(RunError::Rejected) | Err(RunError::Checkpoint) => return ExitCode::from(2),
+        Err(RunError::Plan(e)) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            error!("{e}");
+            runtime::abort_all(1);
+        }
+    };
+    if let Some(Some(g)) = &graph {
+        let summary = result.summary.as_ref().expect("rank 0 has the summary");
+        print!("{}", tb::report_timing(&app, summary.run_seconds));
+        let _ = std::io::stdout().flush();
+        let mut written = Ok(());
+        if let Some(path) = &app.summary {
+            written = dirk::trace::write_json_atomic(path, summary)
+                .map_err(|e| format!("cannot write the summary {}: {e}", path.display()));
+        }
+        if let (Ok(()), Some(path)) = (&written, &app.trace) {
+            written = dirk::trace::write_chrome_trace(path, g, &result.trace)
+                .map_err(|e| format!("cannot write the trace {}: {e}", path.display()));
+        }
+        if let Err(e) = written {
+            error!("{e}");
+            runtime::abort_all(1);
+        }
+    }
+    rt.barrier();
+    ExitCode::SUCCESS
 }
 
 fn info_cmd(verbosity: i32) -> ExitCode {

@@ -11,7 +11,7 @@ mod task_graph;
 mod topo;
 mod value;
 
-pub use op::{ArgType, Op};
+pub use op::{ArgType, Op, TaskBenchTask};
 pub use output::{Output, OutputPart};
 pub use placement::{Placement, TileLayout};
 pub use scope::{DeviceClass, Scope};

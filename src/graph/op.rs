@@ -133,6 +133,30 @@ pub enum Op {
     GemmNt,
     /// Accumulating product: args `[c, a, b]`, returns c + a·b.
     MatmulAcc,
+    /// One task of a Task Bench graph (`crate::taskbench`): args are the outputs of its
+    /// producers at the previous timestep, in `inputs` order; each is checked to hold
+    /// (timestep − 1, producer) pairs, then the kernel runs and the result, a u8 array of
+    /// shape [1, output_bytes], holds (timestep, point) pairs.
+    TaskBench(Box<TaskBenchTask>),
+}
+
+/// The parameters of one Task Bench task (boxed in `Op` to keep the enum small).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskBenchTask {
+    /// Which of the app's graphs (`-and`) the task belongs to.
+    pub graph: i64,
+    /// Its timestep (row).
+    pub timestep: i64,
+    /// Its point (column).
+    pub point: i64,
+    /// The kernel it runs.
+    pub kernel: crate::taskbench::KernelSpec,
+    /// Bytes of its output (`-output`).
+    pub output_bytes: usize,
+    /// Bytes of scratch memory (`-scratch`).
+    pub scratch_bytes: usize,
+    /// The producers' points at timestep − 1, one per argument, in argument order.
+    pub inputs: Vec<i64>,
 }
 
 /// The static type of one positional argument, as seen by type inference.
@@ -173,6 +197,7 @@ impl Op {
             Op::Syrk => "syrk",
             Op::GemmNt => "gemm_nt",
             Op::MatmulAcc => "matmul_acc",
+            Op::TaskBench(_) => "taskbench",
         }
     }
 

@@ -113,6 +113,21 @@ pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> 
             }
             array(DType::F64, c.to_vec())
         }
+        Op::TaskBench(t) => {
+            arity(t.inputs.len())?;
+            let shape = vec![1, t.output_bytes];
+            for (i, a) in args.iter().enumerate() {
+                match a {
+                    ArgType::Value(ValueType::Array { dtype: DType::U8, shape: s }) if *s == shape => {}
+                    _ => {
+                        return Err(format!(
+                            "op {name}: args[{i}] must be a u8 array of shape {shape:?} (a Task Bench output)"
+                        ))
+                    }
+                }
+            }
+            array(DType::U8, shape)
+        }
         _ => unreachable!("op {name} is typed in op.rs"),
     }
 }

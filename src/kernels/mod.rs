@@ -22,6 +22,7 @@ mod rand_tile;
 mod slice;
 mod sum;
 mod syrk;
+mod taskbench;
 mod transpose;
 mod trsm;
 
@@ -126,6 +127,7 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
         Op::Syrk => Ok(syrk::syrk(array(0), array(1))),
         Op::GemmNt => Ok(gemm_nt::gemm_nt(array(0), array(1), array(2))),
         Op::MatmulAcc => Ok(matmul_acc::matmul_acc(array(0), array(1), array(2))),
+        Op::TaskBench(t) => taskbench::run(t, args),
     }
 }
 

@@ -56,6 +56,19 @@ pub fn task_ns(g: &Graph, t: &Task) -> u64 {
         Op::Trsm => 1_000.0 + out * dim(&t.ty, 1) / 20.0,
         Op::Syrk | Op::GemmNt => 1_000.0 + 2.0 * out * input(1).map_or(1.0, |a| dim(a, 1)) / 20.0,
         Op::MatmulAcc => 1_000.0 + 2.0 * out * input(1).map_or(1.0, |a| dim(a, 1)) / 20.0,
+        // Task Bench: FLOPs at about 8 per ns, copied bytes at about 5 per ns, busy_wait
+        // iterations about 5 ns each.
+        Op::TaskBench(tb) => {
+            use crate::taskbench::KernelKind as K;
+            let k = &tb.kernel;
+            let work = match k.kind {
+                K::Empty => 0.0,
+                K::BusyWait => 5.0 * k.iterations as f64,
+                K::MemoryBound => k.bytes(tb.scratch_bytes as i64) as f64 / 5.0,
+                _ => k.flops(tb.graph, tb.timestep, tb.point) as f64 / 8.0,
+            };
+            100.0 + work + 0.1 * out
+        }
     };
     (ns as u64).max(1)
 }

@@ -10,6 +10,7 @@
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
+//! - `taskbench`: Task Bench's patterns, counts and summary lines (`dirk taskbench`), bad flags;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -25,4 +26,5 @@ mod multihost;
 mod observe;
 mod props;
 mod slurm;
+mod taskbench;
 mod workloads;

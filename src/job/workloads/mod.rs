@@ -12,6 +12,9 @@ mod heat;
 mod inputs;
 mod life;
 mod reduce;
+mod taskbench;
+
+pub use taskbench::spawn_graphs as spawn_taskbench;
 
 use super::error::JobError;
 use super::params::Params;
@@ -21,7 +24,14 @@ use std::path::Path;
 
 /// The workload kinds this build knows.
 pub const KINDS: &[&str] = &[
-    "diamond", "life", "heat", "conv2d", "gemm", "cholesky", "reduce",
+    "diamond",
+    "life",
+    "heat",
+    "conv2d",
+    "gemm",
+    "cholesky",
+    "reduce",
+    "taskbench",
 ];
 
 /// Builds the graph of a workload from its JSON parameters.
@@ -36,6 +46,7 @@ pub fn generate(spec: &Map<String, Value>, base: &Path, graph: &mut Graph) -> Re
         "gemm" => gemm::generate(&mut p, base, graph)?,
         "cholesky" => cholesky::generate(&mut p, base, graph)?,
         "reduce" => reduce::generate(&mut p, base, graph)?,
+        "taskbench" => taskbench::generate(&mut p, graph)?,
         other => {
             return Err(p.error(
                 "kind",
