@@ -50,6 +50,11 @@ impl PauseGate {
     }
 
     /// Called by a drainer when its task is done (or there was none to pop).
+    /// True while a pause is asked for (until `resume`).
+    pub(crate) fn paused(&self) -> bool {
+        self.hint.load(SeqCst)
+    }
+
     pub(crate) fn leave(&self) {
         self.running.fetch_sub(1, SeqCst);
     }
