@@ -21,7 +21,10 @@ mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
-pub use in_process::{run_in_process, run_in_process_with_devices, InProcessError};
+pub use in_process::{
+    run_in_process, run_in_process_stealing, run_in_process_with_devices, InProcessError,
+    InProcessRun, StealOptions,
+};
 
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo, Resume};

@@ -4,6 +4,7 @@
 //! missing keys are reported with their JSON path) and spawns tasks through the public graph
 //! API, exactly as a user of the library would.
 
+mod chains;
 mod cholesky;
 mod conv2d;
 mod diamond;
@@ -21,7 +22,7 @@ use std::path::Path;
 
 /// The workload kinds this build knows.
 pub const KINDS: &[&str] = &[
-    "diamond", "life", "heat", "conv2d", "gemm", "cholesky", "reduce",
+    "diamond", "life", "heat", "conv2d", "gemm", "cholesky", "reduce", "chains",
 ];
 
 /// Builds the graph of a workload from its JSON parameters.
@@ -36,6 +37,7 @@ pub fn generate(spec: &Map<String, Value>, base: &Path, graph: &mut Graph) -> Re
         "gemm" => gemm::generate(&mut p, base, graph)?,
         "cholesky" => cholesky::generate(&mut p, base, graph)?,
         "reduce" => reduce::generate(&mut p, base, graph)?,
+        "chains" => chains::generate(&mut p, graph)?,
         other => {
             return Err(p.error(
                 "kind",
