@@ -660,13 +660,14 @@ impl Inner {
         let taken = if refuse {
             Vec::new()
         } else {
+            let running = self.gate.running();
             self.ready.take(|queue| match st.policy {
                 StealPolicy::Cost => {
                     let cands: Vec<Candidate> = queue
                         .iter()
                         .map(|&(_, t)| self.candidate(thief, t))
                         .collect();
-                    steal::choose(&cands, st.threads, want)
+                    steal::choose(&cands, st.threads, running, want)
                 }
                 StealPolicy::Random(_) => {
                     let mut p = st.proto.lock().expect("steal lock");

@@ -240,8 +240,8 @@ fn a_failing_task_is_reported_with_its_id_and_rank() {
 /// once, and the outputs are those of a run without stealing.
 #[test]
 fn idle_ranks_steal_from_a_loaded_one() {
-    let job = json!({"dirk": 1, "name": "skew", "workload": {"kind": "chains", "chains": 6,
-        "length": 6, "size": 64, "iterations": [3000000, 3000000, 100, 100, 100, 100]}});
+    let job = json!({"dirk": 1, "name": "skew", "workload": {"kind": "chains", "chains": 9,
+        "length": 6, "size": 64, "iterations": [3000000, 3000000, 3000000, 100, 100, 100, 100, 100, 100]}});
     let job = dirk::job::from_str(&job.to_string(), "skew", Path::new(".")).expect("loads");
     let plain = run_in_process(&job.graph, 3, 1).expect("run without stealing");
     for policy in [StealPolicy::Random(7), StealPolicy::Cost] {
@@ -255,7 +255,7 @@ fn idle_ranks_steal_from_a_loaded_one() {
         ran.sort_unstable();
         assert_eq!(ran, (0..job.graph.len() as u32).collect::<Vec<_>>());
         assert!(run.stolen > 0, "{policy:?}: nothing was stolen");
-        assert_eq!(run.outputs.len(), 6);
+        assert_eq!(run.outputs.len(), 9);
         for (k, v) in &plain {
             assert_eq!(run.outputs[k], *v, "output of task {k}");
         }
