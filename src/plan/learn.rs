@@ -110,7 +110,10 @@ pub struct Calibration {
 }
 
 fn op_key(op: &str, class: u8, dev: Where) -> String {
-    format!("{op}/{class}/{}", if dev == Where::Cpu { "cpu" } else { "gpu" })
+    format!(
+        "{op}/{class}/{}",
+        if dev == Where::Cpu { "cpu" } else { "gpu" }
+    )
 }
 
 /// The learning cost model of one rank; shared by its threads.
@@ -254,7 +257,10 @@ mod tests {
             m.observe_link(1, 10 << 20, 30_000 + 2 * (10 << 20));
         }
         let t = m.transfer_ns(1, 1 << 20);
-        assert!((t - (30_000.0 + 2.0 * (1 << 20) as f64)).abs() < 0.1 * t, "{t}");
+        assert!(
+            (t - (30_000.0 + 2.0 * (1 << 20) as f64)).abs() < 0.1 * t,
+            "{t}"
+        );
         // Peer 2 is untouched: still the defaults.
         assert_eq!(m.transfer_ns(2, 0), LATENCY_NS as f64);
         m.observe_task("add", 64, Where::Cpu, 1234);

@@ -4,8 +4,8 @@
 
 use crate::device::DeviceContext;
 use crate::graph::{Graph, Value};
-use crate::plan::{self, PlanError, RankInfo};
 use crate::plan::learn::CostModel;
+use crate::plan::{self, PlanError, RankInfo};
 use crate::sched::{Executor, Finished, StealPolicy, TaskFailure};
 use crate::transport::local::LocalNetwork;
 use std::collections::HashMap;
@@ -103,7 +103,8 @@ fn run(
                 .num_threads(threads)
                 .build()
                 .expect("a thread pool");
-            let mut exec = Executor::new(Arc::clone(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+            let mut exec =
+                Executor::new(Arc::clone(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
             if let Some(d) = device {
                 exec = exec.with_device(d);
             }

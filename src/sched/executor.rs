@@ -42,11 +42,11 @@ use super::steal::{
     self, Candidate, Msg, StealPolicy, Stealing, Stolen, StolenArg, StolenTiming, WireArg,
     WireTask, WireValue,
 };
-use crate::plan::learn::{CostModel, Where};
 use crate::device::context::TaskArg;
 use crate::device::{DeviceContext, DeviceError};
 use crate::graph::{Value, ValueType};
 use crate::kernels::{self, Input, KernelError};
+use crate::plan::learn::{CostModel, Where};
 use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
@@ -366,9 +366,10 @@ impl Inner {
                 return;
             }
             let Some(t) = self.ready.pop() else {
-                let stolen = self.steal.as_ref().and_then(|st| {
-                    st.queue.lock().expect("stolen queue lock").pop_front()
-                });
+                let stolen = self
+                    .steal
+                    .as_ref()
+                    .and_then(|st| st.queue.lock().expect("stolen queue lock").pop_front());
                 if let Some(s) = stolen {
                     self.run_stolen(s);
                 }
@@ -595,7 +596,10 @@ impl Inner {
 
     /// The thief side: runs a stolen task and sends its result to its owner (step 7).
     fn run_stolen(&self, s: Stolen) {
-        let st = self.steal.as_ref().expect("stolen tasks only with stealing on");
+        let st = self
+            .steal
+            .as_ref()
+            .expect("stolen tasks only with stealing on");
         if !self.failed.load(Ordering::Relaxed) {
             let inputs: Vec<Input<'_>> = s
                 .args
@@ -626,15 +630,12 @@ impl Inner {
             if let Some(v) = value {
                 st.model
                     .observe_task(s.op.name(), s.in_bytes, Where::Cpu, end - start);
-                st.timings
-                    .lock()
-                    .expect("timings lock")
-                    .push(StolenTiming {
-                        key: s.key,
-                        start_ns: start,
-                        end_ns: end,
-                        thread: rayon::current_thread_index().unwrap_or(0) as u32,
-                    });
+                st.timings.lock().expect("timings lock").push(StolenTiming {
+                    key: s.key,
+                    start_ns: start,
+                    end_ns: end,
+                    thread: rayon::current_thread_index().unwrap_or(0) as u32,
+                });
                 let msg = Msg::Result {
                     task: s.task,
                     held_ns: s.received.elapsed().as_nanos() as u64,

@@ -26,10 +26,7 @@ impl ReadyQueue {
     /// Removes the tasks `pick` chooses, atomically with respect to `pop` (so a task taken
     /// here can never also start). `pick` sees the queue in pop order as (priority, task) and
     /// returns positions in that order.
-    pub(crate) fn take(
-        &self,
-        pick: impl FnOnce(&[(u64, u32)]) -> Vec<usize>,
-    ) -> Vec<(u64, u32)> {
+    pub(crate) fn take(&self, pick: impl FnOnce(&[(u64, u32)]) -> Vec<usize>) -> Vec<(u64, u32)> {
         let mut h = self.heap.lock().expect("ready queue lock");
         if h.is_empty() {
             return Vec::new();
@@ -79,7 +76,10 @@ mod tests {
         q.push_all([(5, 3), (9, 1), (5, 2), (1, 0), (7, 4)]);
         // Pop order: 1, 4, 2, 3, 0; take positions 3 and 4 (tasks 3 and 0).
         let mut taken = q.take(|all| {
-            assert_eq!(all.iter().map(|e| e.1).collect::<Vec<_>>(), vec![1, 4, 2, 3, 0]);
+            assert_eq!(
+                all.iter().map(|e| e.1).collect::<Vec<_>>(),
+                vec![1, 4, 2, 3, 0]
+            );
             vec![4, 3]
         });
         taken.sort_unstable();

@@ -437,7 +437,10 @@ mod tests {
         assert!(choose(&q[..2], 2, 0, 5).is_empty());
         // With both threads busy, even the only queued task waits half a task: it may go.
         assert_eq!(choose(&q[..1], 2, 2, 5), vec![0]);
-        assert!(choose(&q[..1], 2, 1, 5).is_empty(), "one thread is about to take it");
+        assert!(
+            choose(&q[..1], 2, 1, 5).is_empty(),
+            "one thread is about to take it"
+        );
     }
 
     #[test]
@@ -465,7 +468,10 @@ mod tests {
     fn values_round_trip_the_wire() {
         let vals = [
             Value::Scalar(2.5),
-            Value::Array(Array::new(vec![2, 2], Data::F64(vec![1.0, -0.0, 3.5, f64::NAN]))),
+            Value::Array(Array::new(
+                vec![2, 2],
+                Data::F64(vec![1.0, -0.0, 3.5, f64::NAN]),
+            )),
             Value::Array(Array::new(vec![3], Data::U8(vec![0, 1, 255]))),
             Value::Array(Array::new(vec![1, 2], Data::I64(vec![-7, 9]))),
             Value::Array(Array::new(vec![2], Data::F32(vec![1.5, -2.0]))),

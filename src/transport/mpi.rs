@@ -628,7 +628,11 @@ fn progress_loop(
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
             && control_bufs.is_empty()
-            && shared.control.lock().expect("control queue lock").is_empty()
+            && shared
+                .control
+                .lock()
+                .expect("control queue lock")
+                .is_empty()
             && backlog.is_empty()
             && received == expected
             && shared.queue.lock().expect("send queue lock").is_empty()

@@ -9,6 +9,8 @@
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
+//! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
+//!   once, results as with `--steal off`; with checkpoints and resume; calibration files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -24,4 +26,5 @@ mod multihost;
 mod observe;
 mod props;
 mod slurm;
+mod steal;
 mod workloads;

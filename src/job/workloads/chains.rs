@@ -7,7 +7,9 @@
 //! chains are dealt out in contiguous blocks over the ranks by count, as a data layout would
 //! deal them, whatever their costs. So with a list such as `[10e6, 10e6, 1e6, 1e6]` the
 //! first ranks get the heavy chains, a skew the plan does not balance and only the run can
-//! (cross-rank stealing). Every `busy` returns its input: the outputs are the `rand` values.
+//! (cross-rank stealing). Every `busy` returns its input; with `"mul": x` each `busy` is
+//! followed by a `mul` by x, so every value of a chain differs (tests), else the outputs are
+//! the `rand` values.
 
 use crate::graph::{DType, Graph, Op, Placement, Scope};
 use crate::job::{JobError, Params};
@@ -18,10 +20,18 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
     let length = p.positive("length")?;
     let size = p.positive("size")?;
     let seed = p.u64_or("seed", 0)?;
+    let mul = match p.raw("mul") {
+        None => None,
+        Some(_) => Some(p.f64_or("mul", 1.0)?),
+    };
     let iterations: Vec<u64> = match p.raw("iterations") {
         Some(serde_json::Value::Array(list)) if !list.is_empty() => list
             .iter()
-            .map(|v| v.as_f64().filter(|x| *x >= 0.0 && x.fract() == 0.0).map(|x| x as u64))
+            .map(|v| {
+                v.as_f64()
+                    .filter(|x| *x >= 0.0 && x.fract() == 0.0)
+                    .map(|x| x as u64)
+            })
             .collect::<Option<Vec<u64>>>()
             .ok_or_else(|| p.error("iterations", "expected non-negative integers"))?,
         Some(_) => vec![p.u64("iterations")?],
@@ -57,6 +67,17 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
                 )
                 .map_err(err)?;
             g.place(h, group);
+            if let Some(x) = mul {
+                h = g
+                    .spawn_named(
+                        format!("c{c}.{k}.mul"),
+                        Op::Mul,
+                        vec![h.into(), x.into()],
+                        Scope::Any,
+                    )
+                    .map_err(err)?;
+                g.place(h, group);
+            }
         }
         g.output(&format!("c{c}"), h).map_err(err)?;
     }
