@@ -113,6 +113,10 @@ struct Inner {
     steal: Option<Stealing>,
 }
 
+/// A victim considers only this many of its least urgent ready tasks (so a request costs
+/// little however long the queue).
+const STEAL_TAIL: usize = 64;
+
 /// The trace `tid` of tasks that ran on the device (worker threads are numbered from 0).
 pub(crate) const DEVICE_THREAD: u32 = 1000;
 
@@ -662,13 +666,13 @@ impl Inner {
             Vec::new()
         } else {
             let running = self.gate.running();
-            self.ready.take(|queue| match st.policy {
+            self.ready.take(STEAL_TAIL, |ahead, queue| match st.policy {
                 StealPolicy::Cost => {
                     let cands: Vec<Candidate> = queue
                         .iter()
                         .map(|&(_, t)| self.candidate(thief, t))
                         .collect();
-                    steal::choose(&cands, st.threads, running, want)
+                    steal::choose(&cands, ahead, st.threads, running, want)
                 }
                 StealPolicy::Random(_) => {
                     let mut p = st.proto.lock().expect("steal lock");

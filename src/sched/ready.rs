@@ -23,28 +23,39 @@ impl ReadyQueue {
         self.heap.lock().expect("ready queue lock").len()
     }
 
-    /// Removes the tasks `pick` chooses, atomically with respect to `pop` (so a task taken
-    /// here can never also start). `pick` sees the queue in pop order as (priority, task) and
-    /// returns positions in that order.
-    pub(crate) fn take(&self, pick: impl FnOnce(&[(u64, u32)]) -> Vec<usize>) -> Vec<(u64, u32)> {
+    /// Removes the tasks `pick` chooses among the `tail` least urgent ones, atomically with
+    /// respect to `pop` (so a task taken here can never also start). `pick` gets the number
+    /// of tasks ahead of the tail and the tail in pop order as (priority, task), and returns
+    /// positions in the tail. Linear in the queue length (no full sort).
+    pub(crate) fn take(
+        &self,
+        tail: usize,
+        pick: impl FnOnce(usize, &[(u64, u32)]) -> Vec<usize>,
+    ) -> Vec<(u64, u32)> {
         let mut h = self.heap.lock().expect("ready queue lock");
-        if h.is_empty() {
+        if h.is_empty() || tail == 0 {
             return Vec::new();
         }
-        let mut all: Vec<(u64, u32)> = std::mem::take(&mut *h)
-            .into_sorted_vec()
-            .into_iter()
-            .rev()
-            .map(|(p, Reverse(t))| (p, t))
-            .collect();
-        let mut chosen = pick(&all);
+        let mut all = std::mem::take(&mut *h).into_vec();
+        let n = all.len();
+        let k = tail.min(n);
+        // The k least urgent go to the front (heap order: smaller = less urgent)...
+        if k < n {
+            all.select_nth_unstable(k - 1);
+        }
+        // ...and in pop order (most urgent first) among themselves.
+        all[..k].sort_unstable_by(|a, b| b.cmp(a));
+        let view: Vec<(u64, u32)> = all[..k].iter().map(|&(p, Reverse(t))| (p, t)).collect();
+        let mut chosen = pick(n - k, &view);
+        chosen.retain(|&i| i < k);
         chosen.sort_unstable();
         chosen.dedup();
         let mut taken = Vec::with_capacity(chosen.len());
         for &i in chosen.iter().rev() {
-            taken.push(all.swap_remove(i));
+            let (p, Reverse(t)) = all.swap_remove(i);
+            taken.push((p, t));
         }
-        *h = all.into_iter().map(|(p, t)| (p, Reverse(t))).collect();
+        *h = BinaryHeap::from(all);
         taken
     }
 
@@ -75,7 +86,8 @@ mod tests {
         let q = ReadyQueue::default();
         q.push_all([(5, 3), (9, 1), (5, 2), (1, 0), (7, 4)]);
         // Pop order: 1, 4, 2, 3, 0; take positions 3 and 4 (tasks 3 and 0).
-        let mut taken = q.take(|all| {
+        let mut taken = q.take(10, |ahead, all| {
+            assert_eq!(ahead, 0);
             assert_eq!(
                 all.iter().map(|e| e.1).collect::<Vec<_>>(),
                 vec![1, 4, 2, 3, 0]
@@ -87,5 +99,15 @@ mod tests {
         assert_eq!(q.len(), 3);
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![1, 4, 2]);
+        // Only the tail is offered: the 2 least urgent of 5, in pop order.
+        q.push_all([(5, 3), (9, 1), (5, 2), (1, 0), (7, 4)]);
+        let taken = q.take(2, |ahead, tail| {
+            assert_eq!(ahead, 3);
+            assert_eq!(tail, &[(5, 3), (1, 0)]);
+            vec![0]
+        });
+        assert_eq!(taken, vec![(5, 3)]);
+        let order: Vec<u32> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![1, 4, 2, 0]);
     }
 }

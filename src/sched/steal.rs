@@ -386,24 +386,32 @@ pub struct Candidate {
     pub stealable: bool,
 }
 
-/// The victim's choice. `queue` is in pop order (most urgent first); `running` tasks occupy
-/// some of the `threads`. Returns the positions to hand over (at most `want`), least urgent
-/// first. A task is given when it is stealable, enough tasks stay to feed the idle threads,
-/// and its transfer estimate is well below its wait here: the run time of the tasks ahead of
-/// it, plus half a task for each running one, over the threads.
-pub fn choose(queue: &[Candidate], threads: usize, running: usize, want: usize) -> Vec<usize> {
+/// The victim's choice. `queue` is the tail of the ready queue in pop order (most urgent
+/// first), with `ahead` more urgent tasks before it (estimated like the tail's mean);
+/// `running` tasks occupy some of the `threads`. Returns positions in `queue` to hand over
+/// (at most `want`), least urgent first. A task is given when it is stealable, enough tasks
+/// stay to feed the idle threads, and its transfer estimate is well below its wait here: the
+/// run time of the tasks ahead of it, plus half a task for each running one, over the
+/// threads.
+pub fn choose(
+    queue: &[Candidate],
+    ahead: usize,
+    threads: usize,
+    running: usize,
+    want: usize,
+) -> Vec<usize> {
     let threads = threads.max(1);
     let running = running.min(threads);
     let mean = queue.iter().map(|c| c.run_ns).sum::<f64>() / queue.len().max(1) as f64;
     let mut wait = Vec::with_capacity(queue.len());
-    let mut ahead = running as f64 * mean / 2.0;
+    let mut before = (running as f64 / 2.0 + ahead as f64) * mean;
     for c in queue {
-        wait.push(ahead / threads as f64);
-        ahead += c.run_ns;
+        wait.push(before / threads as f64);
+        before += c.run_ns;
     }
     let keep = threads - running;
     let mut out = Vec::new();
-    let mut left = queue.len();
+    let mut left = ahead + queue.len();
     for i in (0..queue.len()).rev() {
         if out.len() >= want || left <= keep {
             break;
@@ -432,13 +440,15 @@ mod tests {
     #[test]
     fn gives_the_least_urgent_and_keeps_one_per_thread() {
         let q = vec![c(1e6, 1e4); 10];
-        assert_eq!(choose(&q, 2, 0, 3), vec![9, 8, 7]);
-        assert_eq!(choose(&q, 2, 0, 100).len(), 8);
-        assert!(choose(&q[..2], 2, 0, 5).is_empty());
+        assert_eq!(choose(&q, 0, 2, 0, 3), vec![9, 8, 7]);
+        assert_eq!(choose(&q, 0, 2, 0, 100).len(), 8);
+        assert!(choose(&q[..2], 0, 2, 0, 5).is_empty());
         // With both threads busy, even the only queued task waits half a task: it may go.
-        assert_eq!(choose(&q[..1], 2, 2, 5), vec![0]);
+        assert_eq!(choose(&q[..1], 0, 2, 2, 5), vec![0]);
+        // A tail of 2 behind 8 more: both may go.
+        assert_eq!(choose(&q[..2], 8, 2, 0, 5), vec![1, 0]);
         assert!(
-            choose(&q[..1], 2, 1, 5).is_empty(),
+            choose(&q[..1], 0, 2, 1, 5).is_empty(),
             "one thread is about to take it"
         );
     }
@@ -448,12 +458,18 @@ mod tests {
         // Each task waits 1 ms per task ahead; moving costs 3 ms: only positions with more
         // than 12 ms ahead of them may go.
         let q = vec![c(1e6, 3e6); 20];
-        let got = choose(&q, 1, 0, 100);
+        let got = choose(&q, 0, 1, 0, 100);
+        // The same seen as a tail of 10 behind 10 ahead.
+        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100)
+            .iter()
+            .map(|i| i + 10)
+            .collect();
+        assert_eq!(tail, got);
         assert!(got.iter().all(|&i| i > 12), "{got:?}");
         assert_eq!(got.len(), 7);
         // Short tasks with dear transfers never go.
         let q = vec![c(1e3, 1e6); 50];
-        assert!(choose(&q, 1, 1, 100).is_empty());
+        assert!(choose(&q, 0, 1, 1, 100).is_empty());
     }
 
     #[test]
@@ -461,7 +477,7 @@ mod tests {
         let mut q = vec![c(1e6, 1e3); 6];
         q[5].stealable = false;
         q[4].stealable = false;
-        assert_eq!(choose(&q, 1, 0, 2), vec![3, 2]);
+        assert_eq!(choose(&q, 0, 1, 0, 2), vec![3, 2]);
     }
 
     #[test]
