@@ -79,7 +79,7 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
                 g.place(h, group);
             }
         }
-        g.output(&format!("c{c}"), h).map_err(err)?;
+        g.output(format!("c{c}"), h).map_err(err)?;
     }
     Ok(())
 }
