@@ -31,7 +31,7 @@ ap.add_argument("--repeats", type=int, default=3, help="runs of each mode per ca
 ap.add_argument("--cases", default="hog,skew-2,skew-4,life")
 ap.add_argument("--iterations", type=int, default=20_000_000,
                 help="busy iterations of a heavy (or hog-case) task (default 20e6, ~20 ms)")
-ap.add_argument("--life-steps", type=int, default=100)
+ap.add_argument("--life-steps", type=int, default=400)
 ap.add_argument("--dirk", default=os.path.join(root, "target", "release", "dirk"))
 a = ap.parse_args()
 

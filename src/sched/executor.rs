@@ -113,6 +113,9 @@ struct Inner {
     steal: Option<Stealing>,
 }
 
+/// A steal reply carries about this much estimated work per idle thread of the thief, ns.
+const STEAL_BATCH_NS: f64 = 2e6;
+
 /// A victim considers only this many of its least urgent ready tasks (so a request costs
 /// little however long the queue).
 const STEAL_TAIL: usize = 64;
@@ -672,7 +675,14 @@ impl Inner {
                         .iter()
                         .map(|&(_, t)| self.candidate(thief, t))
                         .collect();
-                    steal::choose(&cands, ahead, st.threads, running, want)
+                    steal::choose(
+                        &cands,
+                        ahead,
+                        st.threads,
+                        running,
+                        want * STEAL_TAIL,
+                        want as f64 * STEAL_BATCH_NS,
+                    )
                 }
                 StealPolicy::Random(_) => {
                     let mut p = st.proto.lock().expect("steal lock");
@@ -871,7 +881,7 @@ impl Inner {
                 continue;
             };
             p.outstanding = Some((victim, Instant::now()));
-            let want = (2 * st.threads - queued) as u32;
+            let want = (st.threads - queued) as u32;
             st.requests.fetch_add(1, Ordering::Relaxed);
             self.transport.send_control(
                 victim,

@@ -23,39 +23,68 @@ impl ReadyQueue {
         self.heap.lock().expect("ready queue lock").len()
     }
 
-    /// Removes the tasks `pick` chooses among the `tail` least urgent ones, atomically with
-    /// respect to `pop` (so a task taken here can never also start). `pick` gets the number
-    /// of tasks ahead of the tail and the tail in pop order as (priority, task), and returns
-    /// positions in the tail. Linear in the queue length (no full sort).
+    /// Removes the tasks `pick` chooses among about `tail` of the least urgent ones,
+    /// atomically with respect to `pop` (so a task taken here can never also start). `pick`
+    /// gets the number of tasks ahead of that tail and the tail in pop order as (priority,
+    /// task), and returns positions in the tail. A short queue is offered whole (its `tail`
+    /// least urgent exactly); a long one offers `tail` of its heap's leaves, which are among
+    /// its less urgent half, so a call costs O(tail · log n) plus one linear pass to rebuild.
     pub(crate) fn take(
         &self,
         tail: usize,
         pick: impl FnOnce(usize, &[(u64, u32)]) -> Vec<usize>,
     ) -> Vec<(u64, u32)> {
+        type Entry = (u64, Reverse<u32>);
         let mut h = self.heap.lock().expect("ready queue lock");
         if h.is_empty() || tail == 0 {
             return Vec::new();
         }
-        let mut all = std::mem::take(&mut *h).into_vec();
+        let mut all: Vec<Entry> = std::mem::take(&mut *h).into_vec();
         let n = all.len();
-        let k = tail.min(n);
-        // The k least urgent go to the front (heap order: smaller = less urgent)...
-        if k < n {
-            all.select_nth_unstable(k - 1);
+        // Candidate positions in `all`, sorted into pop order.
+        let mut idx: Vec<usize> = if n <= 4 * tail {
+            (0..n).collect()
+        } else {
+            (n - tail..n).collect()
+        };
+        idx.sort_unstable_by(|&a, &b| all[b].cmp(&all[a]));
+        if n <= 4 * tail {
+            idx.drain(..n.saturating_sub(tail));
         }
-        // ...and in pop order (most urgent first) among themselves.
-        all[..k].sort_unstable_by(|a, b| b.cmp(a));
-        let view: Vec<(u64, u32)> = all[..k].iter().map(|&(p, Reverse(t))| (p, t)).collect();
-        let mut chosen = pick(n - k, &view);
-        chosen.retain(|&i| i < k);
+        let view: Vec<(u64, u32)> = idx.iter().map(|&i| (all[i].0, all[i].1 .0)).collect();
+        let mut chosen: Vec<usize> = pick(n - idx.len(), &view)
+            .into_iter()
+            .filter(|&k| k < idx.len())
+            .map(|k| idx[k])
+            .collect();
         chosen.sort_unstable();
         chosen.dedup();
         let mut taken = Vec::with_capacity(chosen.len());
-        for &i in chosen.iter().rev() {
-            let (p, Reverse(t)) = all.swap_remove(i);
-            taken.push((p, t));
+        if n <= 4 * tail {
+            for &i in chosen.iter().rev() {
+                let (p, Reverse(t)) = all.swap_remove(i);
+                taken.push((p, t));
+            }
+            *h = BinaryHeap::from(all);
+        } else {
+            // Every position taken is a leaf (the last quarter of the heap): removing it and
+            // moving the last entry there needs only a sift-up to keep the heap order.
+            for &i in chosen.iter().rev() {
+                let (p, Reverse(t)) = all.swap_remove(i);
+                taken.push((p, t));
+                let mut j = i;
+                while j > 0 && j < all.len() {
+                    let parent = (j - 1) / 2;
+                    if all[j] <= all[parent] {
+                        break;
+                    }
+                    all.swap(j, parent);
+                    j = parent;
+                }
+            }
+            // Already a heap: `from` only checks it (one comparison per inner node).
+            *h = BinaryHeap::from(all);
         }
-        *h = BinaryHeap::from(all);
         taken
     }
 
@@ -109,5 +138,32 @@ mod tests {
         assert_eq!(taken, vec![(5, 3)]);
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).collect();
         assert_eq!(order, vec![1, 4, 2, 0]);
+    }
+
+    #[test]
+    fn take_from_a_long_queue_keeps_the_heap_order() {
+        let q = ReadyQueue::default();
+        let n = 1000u32;
+        q.push_all((0..n).map(|t| (u64::from((t * 7919) % 1013), t)));
+        let mut taken = q.take(16, |ahead, tail| {
+            assert_eq!(ahead + tail.len(), n as usize);
+            assert_eq!(tail.len(), 16);
+            assert!(tail.windows(2).all(|w| w[0] >= w[1]), "pop order");
+            (0..16).step_by(3).collect()
+        });
+        assert_eq!(taken.len(), 6);
+        taken.sort_unstable();
+        taken.dedup();
+        assert_eq!(taken.len(), 6);
+        let mut rest: Vec<(u64, u32)> = Vec::new();
+        while let Some(t) = q.pop() {
+            rest.push((u64::from((t * 7919) % 1013), t));
+        }
+        assert_eq!(rest.len(), n as usize - 6);
+        assert!(
+            rest.windows(2).all(|w| w[0].0 >= w[1].0),
+            "still pops by priority"
+        );
+        assert!(taken.iter().all(|t| !rest.contains(t)));
     }
 }

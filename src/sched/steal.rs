@@ -9,15 +9,18 @@
 //! value routing, the end-of-share count and checkpoints are exactly as without stealing.
 //!
 //! 1. **Request.** A rank whose queued work (ready tasks plus stolen tasks not started) is
-//!    below its thread count, with no request outstanding, sends `Request { want, load }` to
+//!    below its thread count, with no request outstanding, sends `Request { want, load }` (want:
+//!    its threads without queued work) to
 //!    the peer it believes most loaded (the last load each peer reported; unknown counts as
 //!    loaded; ties rotate). At most one request per rank is outstanding. After an empty reply
 //!    it backs off (1 ms, doubling to 64 ms); a non-empty reply resets that.
 //! 2. **Reply.** The victim takes tasks out of its ready queue under the queue's lock (so they
-//!    cannot also start there) by `choose`: least urgent first, keeping at least one per
-//!    thread, only those whose estimated transfer (inputs there, result back, from the
+//!    cannot also start there) by `choose`: least urgent first, keeping enough for its idle
+//!    threads, only those whose estimated transfer (inputs there, result back, from the
 //!    learned link model) is well below the time they would wait in the queue (the learned
-//!    run times of the tasks ahead, over the threads). It replies `Reply { load, tasks }`
+//!    run times of the tasks ahead, over the threads), about 2 ms of estimated work per
+//!    wanted thread (one long task, or a batch of small ones), never more than half its
+//!    queued work. It looks only at 64 of its least urgent tasks. It replies `Reply { load, tasks }`
 //!    with each task's op and its input *values* (every input of a ready task is present).
 //!    A victim that is paused for a checkpoint, has failed, has a GPU, or whose share is done
 //!    replies with no tasks. Only tasks with no pending input are ever in the ready queue, so
@@ -70,7 +73,7 @@ const WELL_BELOW: f64 = 4.0;
 /// A control message of the stealing protocol.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Msg<'a> {
-    /// "Send me up to `want` tasks"; `load` is the asker's queued work.
+    /// "Send me work for `want` idle threads"; `load` is the asker's queued work.
     Request { want: u32, load: u64 },
     /// The victim's answer; `load` is its ready queue's length after.
     Reply { load: u64, tasks: Vec<WireTask<'a>> },
@@ -388,17 +391,20 @@ pub struct Candidate {
 
 /// The victim's choice. `queue` is the tail of the ready queue in pop order (most urgent
 /// first), with `ahead` more urgent tasks before it (estimated like the tail's mean);
-/// `running` tasks occupy some of the `threads`. Returns positions in `queue` to hand over
-/// (at most `want`), least urgent first. A task is given when it is stealable, enough tasks
-/// stay to feed the idle threads, and its transfer estimate is well below its wait here: the
-/// run time of the tasks ahead of it, plus half a task for each running one, over the
-/// threads.
+/// `running` tasks occupy some of the `threads`. Returns positions in `queue` to hand over,
+/// least urgent first: at most `want` tasks, and once their estimated run time reaches
+/// `budget_ns`, no more (a batch of small tasks pays one round trip; long tasks go one at a
+/// time); never more than half the queued work, unless a single task. A task is given when
+/// it is stealable, enough tasks stay to feed the idle threads, and its transfer estimate is
+/// well below its wait here: the run time of the tasks ahead of it, plus half a task for
+/// each running one, over the threads.
 pub fn choose(
     queue: &[Candidate],
     ahead: usize,
     threads: usize,
     running: usize,
     want: usize,
+    budget_ns: f64,
 ) -> Vec<usize> {
     let threads = threads.max(1);
     let running = running.min(threads);
@@ -410,15 +416,21 @@ pub fn choose(
         before += c.run_ns;
     }
     let keep = threads - running;
+    let half = before / 2.0;
+    let mut given = 0.0;
     let mut out = Vec::new();
     let mut left = ahead + queue.len();
     for i in (0..queue.len()).rev() {
-        if out.len() >= want || left <= keep {
+        if out.len() >= want || left <= keep || given >= budget_ns {
             break;
         }
         let c = &queue[i];
+        if !out.is_empty() && given + c.run_ns > half {
+            break;
+        }
         if c.stealable && WELL_BELOW * c.move_ns < wait[i] {
             out.push(i);
+            given += c.run_ns;
             left -= 1;
         }
     }
@@ -440,15 +452,15 @@ mod tests {
     #[test]
     fn gives_the_least_urgent_and_keeps_one_per_thread() {
         let q = vec![c(1e6, 1e4); 10];
-        assert_eq!(choose(&q, 0, 2, 0, 3), vec![9, 8, 7]);
-        assert_eq!(choose(&q, 0, 2, 0, 100).len(), 8);
-        assert!(choose(&q[..2], 0, 2, 0, 5).is_empty());
+        assert_eq!(choose(&q, 0, 2, 0, 3, f64::INFINITY), vec![9, 8, 7]);
+        assert_eq!(choose(&q, 0, 2, 0, 100, f64::INFINITY).len(), 5, "half the work");
+        assert!(choose(&q[..2], 0, 2, 0, 5, f64::INFINITY).is_empty());
         // With both threads busy, even the only queued task waits half a task: it may go.
-        assert_eq!(choose(&q[..1], 0, 2, 2, 5), vec![0]);
+        assert_eq!(choose(&q[..1], 0, 2, 2, 5, f64::INFINITY), vec![0]);
         // A tail of 2 behind 8 more: both may go.
-        assert_eq!(choose(&q[..2], 8, 2, 0, 5), vec![1, 0]);
+        assert_eq!(choose(&q[..2], 8, 2, 0, 5, f64::INFINITY), vec![1, 0]);
         assert!(
-            choose(&q[..1], 0, 2, 1, 5).is_empty(),
+            choose(&q[..1], 0, 2, 1, 5, f64::INFINITY).is_empty(),
             "one thread is about to take it"
         );
     }
@@ -458,9 +470,9 @@ mod tests {
         // Each task waits 1 ms per task ahead; moving costs 3 ms: only positions with more
         // than 12 ms ahead of them may go.
         let q = vec![c(1e6, 3e6); 20];
-        let got = choose(&q, 0, 1, 0, 100);
+        let got = choose(&q, 0, 1, 0, 100, f64::INFINITY);
         // The same seen as a tail of 10 behind 10 ahead.
-        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100)
+        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100, f64::INFINITY)
             .iter()
             .map(|i| i + 10)
             .collect();
@@ -469,7 +481,20 @@ mod tests {
         assert_eq!(got.len(), 7);
         // Short tasks with dear transfers never go.
         let q = vec![c(1e3, 1e6); 50];
-        assert!(choose(&q, 0, 1, 1, 100).is_empty());
+        assert!(choose(&q, 0, 1, 1, 100, f64::INFINITY).is_empty());
+    }
+
+    #[test]
+    fn batches_small_tasks_up_to_the_budget_and_half_the_work() {
+        // 1000 tasks of 10 µs: a 1 ms budget takes 100 of them in one reply.
+        let q = vec![c(1e4, 1e2); 1000];
+        assert_eq!(choose(&q, 0, 1, 1, 10_000, 1e6).len(), 100);
+        // 4 tasks of 10 ms: one long task per reply, whatever the budget.
+        let q = vec![c(1e7, 1e3); 4];
+        assert_eq!(choose(&q, 0, 1, 1, 10, 1e6), vec![3]);
+        // Never more than half the queued work (plus the running task's half).
+        let q = vec![c(1e6, 1e2); 10];
+        assert_eq!(choose(&q, 0, 1, 0, 100, f64::INFINITY).len(), 5);
     }
 
     #[test]
@@ -477,7 +502,7 @@ mod tests {
         let mut q = vec![c(1e6, 1e3); 6];
         q[5].stealable = false;
         q[4].stealable = false;
-        assert_eq!(choose(&q, 0, 1, 0, 2), vec![3, 2]);
+        assert_eq!(choose(&q, 0, 1, 0, 2, f64::INFINITY), vec![3, 2]);
     }
 
     #[test]
