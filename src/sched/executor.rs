@@ -16,18 +16,20 @@
 //! 5. The run is complete when every local task has run and every expected remote value has
 //!    arrived; the first failure (kernel error or panic) ends the run at once with the task id.
 //!
-//! 7. Cross-rank stealing (`with_stealing`, protocol in `steal.rs`): an idle rank asks a
-//!    loaded one for ready tasks; the owner takes them out of its ready queue, the thief runs
-//!    them and sends each result back, and the owner completes the task (step 4) exactly as
-//!    if it had run it. With stealing the run ends when every rank's share is done (the
-//!    `OwnDone`/`Fin` exchange), not when this rank's is.
-//!
 //! 6. Device dispatch: with a device attached (`with_device`), a task runs there when its
 //!    scope says gpu, or, unscoped, when `DeviceContext::choose` expects it to finish sooner
 //!    (see `device::cost`). The device context stages inputs, caches device copies and writes
 //!    results back to the host, so slots always hold host values; a device that lacks the
 //!    kernel or the memory makes the task run on the CPU instead. A slot's device copy is
 //!    dropped when the slot is released.
+//!
+//! 7. Cross-rank stealing (`with_stealing`, protocol in `steal.rs`): an idle rank asks a
+//!    loaded one for ready tasks; the owner takes them out of its ready queue, the thief runs
+//!    them and sends each result back, and the owner completes the task (step 4) exactly as
+//!    if it had run it. With stealing the run ends when every rank's share is done (the
+//!    `OwnDone`/`Fin` exchange), not when this rank's is. Stolen tasks wait in a queue of
+//!    their own; a drainer that finds the ready queue empty takes one from there (each
+//!    stolen task came with a drainer, so the invariant of step 3 covers both queues).
 //!
 //! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
 //! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
