@@ -453,7 +453,11 @@ mod tests {
     fn gives_the_least_urgent_and_keeps_one_per_thread() {
         let q = vec![c(1e6, 1e4); 10];
         assert_eq!(choose(&q, 0, 2, 0, 3, f64::INFINITY), vec![9, 8, 7]);
-        assert_eq!(choose(&q, 0, 2, 0, 100, f64::INFINITY).len(), 5, "half the work");
+        assert_eq!(
+            choose(&q, 0, 2, 0, 100, f64::INFINITY).len(),
+            5,
+            "half the work"
+        );
         assert!(choose(&q[..2], 0, 2, 0, 5, f64::INFINITY).is_empty());
         // With both threads busy, even the only queued task waits half a task: it may go.
         assert_eq!(choose(&q[..1], 0, 2, 2, 5, f64::INFINITY), vec![0]);

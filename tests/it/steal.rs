@@ -79,6 +79,15 @@ fn a_skewed_job_gets_tasks_stolen_and_matches_steal_off_on_2_and_4_ranks() {
             assert_eq!(stolen, given, "every task stolen was given away once");
             if mode == "on" {
                 assert!(stolen > 0, "{n} ranks: nothing was stolen: {s}");
+                let rep = dirk(&["report", p(&sum)]);
+                assert_eq!(rep.code, Some(0), "{}", rep.text);
+                assert!(
+                    rep.text.contains(&format!(
+                        "work stealing: {stolen} tasks ran on another rank"
+                    )),
+                    "{}",
+                    rep.text
+                );
             } else {
                 assert_eq!(stolen, 0);
             }
