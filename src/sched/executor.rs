@@ -684,6 +684,7 @@ impl Inner {
                         running,
                         want * STEAL_TAIL,
                         want as f64 * STEAL_BATCH_NS,
+                        2.0 * st.model.transfer_ns(thief, 0),
                     )
                 }
                 StealPolicy::Random(_) => {

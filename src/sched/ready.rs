@@ -2,20 +2,67 @@
 //! ties broken by the lower local index so the order is deterministic.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::sync::Mutex;
 
-/// A locked binary heap of (priority, task). The lock is held for a push or a pop only.
+type Entry = (u64, Reverse<u32>);
+
+/// A locked binary max-heap of (priority, task), kept by hand (not `BinaryHeap`) so that a
+/// steal can remove entries in place. The lock is held for a push, a pop or a steal only.
 #[derive(Default)]
 pub(crate) struct ReadyQueue {
-    heap: Mutex<BinaryHeap<(u64, Reverse<u32>)>>,
+    heap: Mutex<Vec<Entry>>,
+}
+
+fn sift_up(v: &mut [Entry], mut j: usize) {
+    while j > 0 {
+        let parent = (j - 1) / 2;
+        if v[j] <= v[parent] {
+            break;
+        }
+        v.swap(j, parent);
+        j = parent;
+    }
+}
+
+fn sift_down(v: &mut [Entry], mut j: usize) {
+    let n = v.len();
+    loop {
+        let l = 2 * j + 1;
+        if l >= n {
+            break;
+        }
+        let c = if l + 1 < n && v[l + 1] > v[l] {
+            l + 1
+        } else {
+            l
+        };
+        if v[c] <= v[j] {
+            break;
+        }
+        v.swap(j, c);
+        j = c;
+    }
+}
+
+/// Removes the entry at `i`, keeping the heap order (O(log n)).
+fn remove(v: &mut Vec<Entry>, i: usize) -> Entry {
+    let e = v.swap_remove(i);
+    if i < v.len() {
+        sift_up(v, i);
+        sift_down(v, i);
+    }
+    e
 }
 
 impl ReadyQueue {
     /// Adds ready tasks.
     pub(crate) fn push_all(&self, tasks: impl IntoIterator<Item = (u64, u32)>) {
         let mut h = self.heap.lock().expect("ready queue lock");
-        h.extend(tasks.into_iter().map(|(p, t)| (p, Reverse(t))));
+        for (p, t) in tasks {
+            h.push((p, Reverse(t)));
+            let last = h.len() - 1;
+            sift_up(&mut h, last);
+        }
     }
 
     /// Number of ready tasks.
@@ -26,32 +73,30 @@ impl ReadyQueue {
     /// Removes the tasks `pick` chooses among about `tail` of the least urgent ones,
     /// atomically with respect to `pop` (so a task taken here can never also start). `pick`
     /// gets the number of tasks ahead of that tail and the tail in pop order as (priority,
-    /// task), and returns positions in the tail. A short queue is offered whole (its `tail`
-    /// least urgent exactly); a long one offers `tail` of its heap's leaves, which are among
-    /// its less urgent half, so a call costs O(tail · log n) plus one linear pass to rebuild.
+    /// task), and returns positions in the tail. A short queue offers its `tail` least
+    /// urgent exactly; a long one offers the last `tail` entries of the heap, which are
+    /// leaves and so among its less urgent half. O(tail · log n) under the lock.
     pub(crate) fn take(
         &self,
         tail: usize,
         pick: impl FnOnce(usize, &[(u64, u32)]) -> Vec<usize>,
     ) -> Vec<(u64, u32)> {
-        type Entry = (u64, Reverse<u32>);
         let mut h = self.heap.lock().expect("ready queue lock");
-        if h.is_empty() || tail == 0 {
+        let n = h.len();
+        if n == 0 || tail == 0 {
             return Vec::new();
         }
-        let mut all: Vec<Entry> = std::mem::take(&mut *h).into_vec();
-        let n = all.len();
-        // Candidate positions in `all`, sorted into pop order.
-        let mut idx: Vec<usize> = if n <= 4 * tail {
+        let short = n <= 4 * tail;
+        let mut idx: Vec<usize> = if short {
             (0..n).collect()
         } else {
             (n - tail..n).collect()
         };
-        idx.sort_unstable_by(|&a, &b| all[b].cmp(&all[a]));
-        if n <= 4 * tail {
+        idx.sort_unstable_by(|&a, &b| h[b].cmp(&h[a]));
+        if short {
             idx.drain(..n.saturating_sub(tail));
         }
-        let view: Vec<(u64, u32)> = idx.iter().map(|&i| (all[i].0, all[i].1 .0)).collect();
+        let view: Vec<(u64, u32)> = idx.iter().map(|&i| (h[i].0, h[i].1 .0)).collect();
         let mut chosen: Vec<usize> = pick(n - idx.len(), &view)
             .into_iter()
             .filter(|&k| k < idx.len())
@@ -60,41 +105,35 @@ impl ReadyQueue {
         chosen.sort_unstable();
         chosen.dedup();
         let mut taken = Vec::with_capacity(chosen.len());
-        if n <= 4 * tail {
-            for &i in chosen.iter().rev() {
-                let (p, Reverse(t)) = all.swap_remove(i);
-                taken.push((p, t));
-            }
-            *h = BinaryHeap::from(all);
-        } else {
-            // Every position taken is a leaf (the last quarter of the heap): removing it and
-            // moving the last entry there needs only a sift-up to keep the heap order.
-            for &i in chosen.iter().rev() {
-                let (p, Reverse(t)) = all.swap_remove(i);
-                taken.push((p, t));
-                let mut j = i;
-                while j > 0 && j < all.len() {
-                    let parent = (j - 1) / 2;
-                    if all[j] <= all[parent] {
-                        break;
-                    }
-                    all.swap(j, parent);
-                    j = parent;
+        if short {
+            // Few entries: remove by value, as removals move entries around.
+            let wanted: Vec<Entry> = chosen.iter().map(|&i| h[i]).collect();
+            for e in wanted {
+                if let Some(i) = h.iter().position(|x| *x == e) {
+                    let (p, Reverse(t)) = remove(&mut h, i);
+                    taken.push((p, t));
                 }
             }
-            // Already a heap: `from` only checks it (one comparison per inner node).
-            *h = BinaryHeap::from(all);
+        } else {
+            // Every chosen position is a leaf in the last quarter; removing them from the
+            // highest position down, each removal only sifts a former last entry up through
+            // inner nodes, so the positions still to remove stay where they are.
+            for &i in chosen.iter().rev() {
+                let (p, Reverse(t)) = remove(&mut h, i);
+                taken.push((p, t));
+            }
         }
         taken
     }
 
     /// Takes the most urgent ready task.
     pub(crate) fn pop(&self) -> Option<u32> {
-        self.heap
-            .lock()
-            .expect("ready queue lock")
-            .pop()
-            .map(|(_, Reverse(t))| t)
+        let mut h = self.heap.lock().expect("ready queue lock");
+        if h.is_empty() {
+            return None;
+        }
+        let (_, Reverse(t)) = remove(&mut h, 0);
+        Some(t)
     }
 }
 

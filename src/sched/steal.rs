@@ -394,7 +394,8 @@ pub struct Candidate {
 /// `running` tasks occupy some of the `threads`. Returns positions in `queue` to hand over,
 /// least urgent first: at most `want` tasks, and once their estimated run time reaches
 /// `budget_ns`, no more (a batch of small tasks pays one round trip; long tasks go one at a
-/// time); never more than half the queued work, unless a single task. A task is given when
+/// time); never more than half the queued work, unless a single task; nothing when all it
+/// could give is not well above one round trip of the link (`trip_ns`). A task is given when
 /// it is stealable, enough tasks stay to feed the idle threads, and its transfer estimate is
 /// well below its wait here: the run time of the tasks ahead of it, plus half a task for
 /// each running one, over the threads.
@@ -405,6 +406,7 @@ pub fn choose(
     running: usize,
     want: usize,
     budget_ns: f64,
+    trip_ns: f64,
 ) -> Vec<usize> {
     let threads = threads.max(1);
     let running = running.min(threads);
@@ -434,6 +436,10 @@ pub fn choose(
             left -= 1;
         }
     }
+    // A reply is a round trip: worth it only for well more work than the trip takes.
+    if given < WELL_BELOW * trip_ns {
+        out.clear();
+    }
     out
 }
 
@@ -452,19 +458,19 @@ mod tests {
     #[test]
     fn gives_the_least_urgent_and_keeps_one_per_thread() {
         let q = vec![c(1e6, 1e4); 10];
-        assert_eq!(choose(&q, 0, 2, 0, 3, f64::INFINITY), vec![9, 8, 7]);
+        assert_eq!(choose(&q, 0, 2, 0, 3, f64::INFINITY, 0.0), vec![9, 8, 7]);
         assert_eq!(
-            choose(&q, 0, 2, 0, 100, f64::INFINITY).len(),
+            choose(&q, 0, 2, 0, 100, f64::INFINITY, 0.0).len(),
             5,
             "half the work"
         );
-        assert!(choose(&q[..2], 0, 2, 0, 5, f64::INFINITY).is_empty());
+        assert!(choose(&q[..2], 0, 2, 0, 5, f64::INFINITY, 0.0).is_empty());
         // With both threads busy, even the only queued task waits half a task: it may go.
-        assert_eq!(choose(&q[..1], 0, 2, 2, 5, f64::INFINITY), vec![0]);
+        assert_eq!(choose(&q[..1], 0, 2, 2, 5, f64::INFINITY, 0.0), vec![0]);
         // A tail of 2 behind 8 more: both may go.
-        assert_eq!(choose(&q[..2], 8, 2, 0, 5, f64::INFINITY), vec![1, 0]);
+        assert_eq!(choose(&q[..2], 8, 2, 0, 5, f64::INFINITY, 0.0), vec![1, 0]);
         assert!(
-            choose(&q[..1], 0, 2, 1, 5, f64::INFINITY).is_empty(),
+            choose(&q[..1], 0, 2, 1, 5, f64::INFINITY, 0.0).is_empty(),
             "one thread is about to take it"
         );
     }
@@ -474,9 +480,9 @@ mod tests {
         // Each task waits 1 ms per task ahead; moving costs 3 ms: only positions with more
         // than 12 ms ahead of them may go.
         let q = vec![c(1e6, 3e6); 20];
-        let got = choose(&q, 0, 1, 0, 100, f64::INFINITY);
+        let got = choose(&q, 0, 1, 0, 100, f64::INFINITY, 0.0);
         // The same seen as a tail of 10 behind 10 ahead.
-        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100, f64::INFINITY)
+        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100, f64::INFINITY, 0.0)
             .iter()
             .map(|i| i + 10)
             .collect();
@@ -485,20 +491,24 @@ mod tests {
         assert_eq!(got.len(), 7);
         // Short tasks with dear transfers never go.
         let q = vec![c(1e3, 1e6); 50];
-        assert!(choose(&q, 0, 1, 1, 100, f64::INFINITY).is_empty());
+        assert!(choose(&q, 0, 1, 1, 100, f64::INFINITY, 0.0).is_empty());
     }
 
     #[test]
     fn batches_small_tasks_up_to_the_budget_and_half_the_work() {
         // 1000 tasks of 10 µs: a 1 ms budget takes 100 of them in one reply.
         let q = vec![c(1e4, 1e2); 1000];
-        assert_eq!(choose(&q, 0, 1, 1, 10_000, 1e6).len(), 100);
+        assert_eq!(choose(&q, 0, 1, 1, 10_000, 1e6, 0.0).len(), 100);
         // 4 tasks of 10 ms: one long task per reply, whatever the budget.
         let q = vec![c(1e7, 1e3); 4];
-        assert_eq!(choose(&q, 0, 1, 1, 10, 1e6), vec![3]);
+        assert_eq!(choose(&q, 0, 1, 1, 10, 1e6, 0.0), vec![3]);
+        // 64 tasks of 100 ns do not pay for a 10 µs round trip.
+        let q = vec![c(100.0, 1e4); 10_000];
+        assert!(choose(&q[..64], 9_936, 1, 1, 64, 1e6, 1e4).is_empty());
+        assert_eq!(choose(&q[..64], 9_936, 1, 1, 64, 1e6, 0.0).len(), 64);
         // Never more than half the queued work (plus the running task's half).
         let q = vec![c(1e6, 1e2); 10];
-        assert_eq!(choose(&q, 0, 1, 0, 100, f64::INFINITY).len(), 5);
+        assert_eq!(choose(&q, 0, 1, 0, 100, f64::INFINITY, 0.0).len(), 5);
     }
 
     #[test]
@@ -506,7 +516,7 @@ mod tests {
         let mut q = vec![c(1e6, 1e3); 6];
         q[5].stealable = false;
         q[4].stealable = false;
-        assert_eq!(choose(&q, 0, 1, 0, 2, f64::INFINITY), vec![3, 2]);
+        assert_eq!(choose(&q, 0, 1, 0, 2, f64::INFINITY, 0.0), vec![3, 2]);
     }
 
     #[test]
