@@ -118,8 +118,25 @@ fn op_key(op: &str, class: u8, dev: Where) -> String {
 
 /// The learning cost model of one rank; shared by its threads.
 pub struct CostModel {
-    ops: Mutex<BTreeMap<String, Mean>>,
+    /// Measured this run, by (op name, size class, device): no allocation per measurement.
+    ops: Mutex<rustc_hash::FxHashMap<(&'static str, u8, Where), Mean>>,
+    /// From the calibration file, by "op/class/device"; used where this run measured nothing.
+    seed: BTreeMap<String, Mean>,
     links: Vec<Mutex<Link>>,
+}
+
+/// Whether a task that ran `ns` should be measured: every task of 20 µs or more, and one in
+/// 32 of shorter ones per thread, so that many tiny tasks cost the model next to nothing.
+pub fn sample(ns: u64) -> bool {
+    thread_local! {
+        static TICK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    }
+    ns >= 20_000
+        || TICK.with(|t| {
+            let n = t.get().wrapping_add(1);
+            t.set(n);
+            n % 32 == 0
+        })
 }
 
 impl CostModel {
@@ -127,30 +144,42 @@ impl CostModel {
     pub fn new(ranks: u32, seed: Option<&Calibration>) -> CostModel {
         let link = seed.map(|c| c.link).unwrap_or_default();
         CostModel {
-            ops: Mutex::new(seed.map(|c| c.ops.clone()).unwrap_or_default()),
+            ops: Mutex::new(Default::default()),
+            seed: seed.map(|c| c.ops.clone()).unwrap_or_default(),
             links: (0..ranks).map(|_| Mutex::new(link)).collect(),
         }
     }
 
     /// Records that `op` with `in_bytes` of input ran `ns` on `dev`.
-    pub fn observe_task(&self, op: &str, in_bytes: usize, dev: Where, ns: u64) {
-        let key = op_key(op, size_class(in_bytes), dev);
-        self.ops
-            .lock()
-            .expect("cost model lock")
-            .entry(key)
-            .or_insert(Mean { n: 0, ns: 0.0 })
+    pub fn observe_task(&self, op: &'static str, in_bytes: usize, dev: Where, ns: u64) {
+        let key = (op, size_class(in_bytes), dev);
+        let mut ops = self.ops.lock().expect("cost model lock");
+        let seed = &self.seed;
+        ops.entry(key)
+            .or_insert_with(|| {
+                // Continue from the calibration's mean, if it has one.
+                seed.get(&op_key(op, key.1, dev))
+                    .copied()
+                    .unwrap_or(Mean { n: 0, ns: 0.0 })
+            })
             .add(ns as f64);
     }
 
     /// Estimated run time of `op` with `in_bytes` of input on `dev`: the learned mean when
-    /// there is one, else `fallback_ns` (the planner's static estimate).
-    pub fn task_ns(&self, op: &str, in_bytes: usize, dev: Where, fallback_ns: u64) -> f64 {
-        let key = op_key(op, size_class(in_bytes), dev);
-        self.ops
+    /// there is one (this run's, else the calibration's), else `fallback_ns` (the planner's
+    /// static estimate).
+    pub fn task_ns(&self, op: &'static str, in_bytes: usize, dev: Where, fallback_ns: u64) -> f64 {
+        let class = size_class(in_bytes);
+        if let Some(m) = self
+            .ops
             .lock()
             .expect("cost model lock")
-            .get(&key)
+            .get(&(op, class, dev))
+        {
+            return m.ns;
+        }
+        self.seed
+            .get(&op_key(op, class, dev))
             .map_or(fallback_ns as f64, |m| m.ns)
     }
 
@@ -191,9 +220,13 @@ impl CostModel {
                 n,
             }
         };
+        let mut ops = self.seed.clone();
+        for (&(op, class, dev), m) in self.ops.lock().expect("cost model lock").iter() {
+            ops.insert(op_key(op, class, dev), *m);
+        }
         Calibration {
             dirk_calibration: 1,
-            ops: self.ops.lock().expect("cost model lock").clone(),
+            ops,
             link,
         }
     }

@@ -487,7 +487,7 @@ impl Inner {
             Err(panic) => return self.fail(t, panic_message(&panic)),
         };
         if let Some(st) = &self.steal {
-            if !on_device {
+            if !on_device && crate::plan::learn::sample(end - start) {
                 let in_bytes = held.iter().map(|v| v.bytes()).sum();
                 st.model
                     .observe_task(task.op.name(), in_bytes, Where::Cpu, end - start);
