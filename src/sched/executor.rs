@@ -583,6 +583,10 @@ impl Inner {
     fn check_end(&self) {
         let Some(st) = &self.steal else { return };
         let mut p = st.proto.lock().expect("steal lock");
+        if p.own_done && p.peer_done.iter().all(|&d| d) {
+            // Only `Fin`s (and answers to late requests) are left: pick them up at once.
+            self.transport.expect_control_soon();
+        }
         if p.ready_to_fin() {
             let msg = Msg::Fin.encode();
             for r in (0..st.ranks).filter(|&r| r != st.rank) {

@@ -24,6 +24,9 @@ pub trait Transport: Send + Sync {
     /// rank `dest`. Control messages between two ranks arrive in the order sent; they never
     /// mix with values (the MPI backend carries them on a communicator of their own).
     fn send_control(&self, dest: u32, msg: Vec<u8>);
+    /// Says that control messages will come soon and should be picked up at once (the end of
+    /// a run's stealing protocol); a transport that polls may poll faster from now on.
+    fn expect_control_soon(&self) {}
 }
 
 /// The receiving side, implemented by the scheduler and called by the transport.

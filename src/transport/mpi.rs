@@ -61,6 +61,8 @@ struct Shared {
     /// Control messages may arrive at any time (stealing is on): poll for them more often
     /// when idle.
     control_expected: AtomicBool,
+    /// Control messages are due now (the run is ending): poll as for awaited values.
+    control_soon: AtomicBool,
     progress: Mutex<Option<Thread>>,
     stats: Arc<TransferStats>,
 }
@@ -104,6 +106,11 @@ impl Transport for MpiSender {
             .lock()
             .expect("control queue lock")
             .push((dest, msg));
+        self.shared.wake();
+    }
+
+    fn expect_control_soon(&self) {
+        self.shared.control_soon.store(true, Ordering::Relaxed);
         self.shared.wake();
     }
 }
@@ -161,6 +168,7 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
             control: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             control_expected: AtomicBool::new(false),
+            control_soon: AtomicBool::new(false),
             progress: Mutex::new(None),
             stats,
         }),
@@ -661,6 +669,7 @@ fn progress_loop(
                 if recvs.is_empty()
                     && matched == expected
                     && !shared.closing.load(Ordering::Relaxed)
+                    && !shared.control_soon.load(Ordering::Relaxed)
                 {
                     if shared.control_expected.load(Ordering::Relaxed) {
                         500
