@@ -47,7 +47,7 @@ fn chain() -> Graph {
     g
 }
 
-fn child(threads: usize) {
+fn child(threads: usize, steal: bool) {
     let rt = Runtime::init().expect("MPI");
     let settings = Settings {
         threads: Some(threads),
@@ -57,6 +57,8 @@ fn child(threads: usize) {
         checkpoint: None,
         peer_timeout: None,
         gpus: false,
+        steal,
+        calibration: None,
     };
     for (name, make) in [("wide", wide as fn() -> Graph), ("chain", chain)] {
         let t = Instant::now();
@@ -77,8 +79,9 @@ fn child(threads: usize) {
         if rt.rank() == 0 {
             let us = |s: f64| s * 1e6 / TASKS as f64;
             println!(
-                "overhead {name:5} ranks {} threads {threads}: {:.2} us/task (plan+distribute {:.2} us/task; graph build by the API {:.2} us/task)",
+                "overhead {name:5} ranks {} threads {threads} steal {}: {:.2} us/task (plan+distribute {:.2} us/task; graph build by the API {:.2} us/task)",
                 rt.size(),
+                if steal { "on " } else { "off" },
                 us(common::median(total)),
                 us(common::median(plan)),
                 us(build),
@@ -90,7 +93,7 @@ fn child(threads: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if common::is_child() {
-        child(args[1].parse().expect("threads"));
+        child(args[1].parse().expect("threads"), args[2] == "on");
         return;
     }
     println!(
@@ -98,7 +101,16 @@ fn main() {
         TASKS,
         common::machine()
     );
-    for (ranks, threads) in [(1, 1), (1, 2), (2, 1)] {
-        common::launch(ranks, &[&threads.to_string()]);
+    // Stealing is on by default; at 2 ranks the same graphs run with it off and on,
+    // alternately, to show what it costs a balanced run.
+    for (ranks, threads, steal) in [
+        (1, 1, "on"),
+        (1, 2, "on"),
+        (2, 1, "off"),
+        (2, 1, "on"),
+        (2, 1, "off"),
+        (2, 1, "on"),
+    ] {
+        common::launch(ranks, &[&threads.to_string(), steal]);
     }
 }

@@ -53,6 +53,8 @@ fn main() {
                 checkpoint: None,
                 peer_timeout: None,
                 gpus: false,
+                steal: true,
+                calibration: None,
             },
         )
         .expect("run");

@@ -86,6 +86,8 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
         checkpoint: None,
         peer_timeout: None,
         gpus: false,
+        steal: true,
+        calibration: None,
     };
     let mut samples = Vec::new();
     for _ in 0..REPS {

@@ -148,9 +148,13 @@ struct RunArgs {
     /// Write a JSON summary of the run.
     #[arg(long, value_name = "SUMMARY.json")]
     summary: Option<PathBuf>,
-    /// Let idle ranks take ready tasks from loaded ones.
+    /// Let idle ranks take ready tasks from loaded ones [default: on].
     #[arg(long, value_enum, value_name = "on|off")]
     steal: Option<OnOff>,
+    /// Seed the cost model from this file when it exists, and write what the run measured
+    /// to it at the end (task times per op and size, link latency and bandwidth).
+    #[arg(long, value_name = "FILE")]
+    calibration: Option<PathBuf>,
     /// Seconds of silence after which a peer rank counts as dead (killed, frozen or cut off)
     /// and the job ends with status 1 [default: 60].
     #[arg(long, value_name = "SECONDS")]
@@ -307,6 +311,7 @@ struct Prepared {
     summary: Option<PathBuf>,
     trace: Option<PathBuf>,
     resume: Option<Resume>,
+    calibration: Option<PathBuf>,
 }
 
 fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
@@ -337,7 +342,14 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
     {
         return Err("--peer-timeout: must be a positive number of seconds".into());
     }
-    let _ = (args.steal, &o.steal);
+    let steal = args
+        .steal
+        .map(|s| s == OnOff::On)
+        .unwrap_or(o.steal.as_deref() != Some("off"));
+    let calibration = args
+        .calibration
+        .as_deref()
+        .and_then(dirk::plan::learn::read_calibration);
     let trace = args.trace.clone().or(o.trace.clone());
     let settings = Settings {
         threads,
@@ -345,6 +357,8 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         checkpoint,
         peer_timeout: args.peer_timeout.or(o.peer_timeout),
         gpus,
+        steal,
+        calibration,
     };
     info!(
         "job {:?}: {} tasks on {ranks} rank{}",
@@ -359,6 +373,7 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         settings,
         job,
         resume,
+        calibration: args.calibration.clone(),
     })
 }
 
@@ -507,6 +522,10 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
         dirk::trace::write_json_atomic(path, summary)
             .map_err(|e| format!("cannot write the summary {}: {e}", path.display()))?;
     }
+    if let (Some(path), Some(c)) = (&p.calibration, &r.calibration) {
+        dirk::plan::learn::write_calibration(path, c)
+            .map_err(|e| format!("cannot write the calibration {}: {e}", path.display()))?;
+    }
     if let Some(path) = &p.trace {
         dirk::trace::write_chrome_trace(path, &p.job.graph, &r.trace)
             .map_err(|e| format!("cannot write the trace {}: {e}", path.display()))?;
@@ -554,6 +573,8 @@ fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
         checkpoint: None,
         peer_timeout: None,
         gpus: false,
+        steal: app.steal,
+        calibration: None,
     };
     let graph = (rt.rank() == 0).then(|| {
         if !app.ignored.is_empty() {

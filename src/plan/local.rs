@@ -37,6 +37,11 @@ pub struct LocalTask {
     pub deps: u32,
     /// The device class its scope demands (`None`: the rank chooses).
     pub device: Option<DeviceClass>,
+    /// The planner's estimate of its run time, ns (seeds the learning cost model).
+    pub cost_ns: u64,
+    /// Another rank may run it (`crate::sched::steal`): false when its scope names ranks or
+    /// a GPU, or it reads a file (`load`), which may exist only where it was planned.
+    pub stealable: bool,
 }
 
 /// Where a slot's value comes from.
@@ -254,6 +259,9 @@ pub(super) fn build(
                 Scope::Device(d) => Some(d),
                 _ => None,
             },
+            cost_ns: super::cost::task_ns(g, t),
+            stealable: matches!(t.scope, Scope::Any | Scope::Device(DeviceClass::Cpu))
+                && !matches!(t.op, Op::Load { .. } | Op::LoadTile { .. }),
         });
         split.local_task[gi] = lt;
         split.local_slot[gi] = out;

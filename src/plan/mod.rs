@@ -4,6 +4,7 @@
 
 mod cost;
 mod fingerprint;
+pub mod learn;
 mod local;
 mod partition;
 mod placement;

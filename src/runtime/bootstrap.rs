@@ -24,6 +24,12 @@ pub struct Settings {
     /// Use a GPU where a rank finds one (`--gpus auto`); false is `--gpus none`.
     #[serde(default)]
     pub gpus: bool,
+    /// Let idle ranks steal ready tasks from loaded ones (`--steal on`).
+    #[serde(default)]
+    pub steal: bool,
+    /// Costs measured by an earlier run (`--calibration FILE`), to seed the cost model.
+    #[serde(default)]
+    pub calibration: Option<crate::plan::learn::Calibration>,
 }
 
 #[derive(Serialize, Deserialize)]

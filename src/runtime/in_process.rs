@@ -4,8 +4,9 @@
 
 use crate::device::DeviceContext;
 use crate::graph::{Graph, Value};
+use crate::plan::learn::CostModel;
 use crate::plan::{self, PlanError, RankInfo};
-use crate::sched::{Executor, TaskFailure};
+use crate::sched::{Executor, Finished, StealPolicy, TaskFailure};
 use crate::transport::local::LocalNetwork;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -39,6 +40,46 @@ pub fn run_in_process_with_devices(
     threads: usize,
     devices: Vec<Option<Arc<DeviceContext>>>,
 ) -> Result<HashMap<u32, Arc<Value>>, InProcessError> {
+    run(g, threads, devices, None).map(|r| r.outputs)
+}
+
+/// How an in-process run steals (protocol tests).
+#[derive(Clone, Copy, Debug)]
+pub struct StealOptions {
+    /// How victims pick tasks.
+    pub policy: StealPolicy,
+    /// Each control message is delayed by a pseudo-random time below this, µs.
+    pub max_delay_us: u64,
+    /// Seed of the delays.
+    pub seed: u64,
+}
+
+/// What an in-process run with stealing leaves.
+pub struct InProcessRun {
+    /// Output values by task index (as `run_in_process`).
+    pub outputs: HashMap<u32, Arc<Value>>,
+    /// Per rank, the graph index of every task it ran (its own and stolen ones).
+    pub ran: Vec<Vec<u32>>,
+    /// Tasks that ran on another rank than the plan's.
+    pub stolen: u64,
+}
+
+/// Like `run_in_process`, with cross-rank work stealing as `steal` says.
+pub fn run_in_process_stealing(
+    g: &Graph,
+    ranks: u32,
+    threads: usize,
+    steal: StealOptions,
+) -> Result<InProcessRun, InProcessError> {
+    run(g, threads, vec![None; ranks as usize], Some(steal))
+}
+
+fn run(
+    g: &Graph,
+    threads: usize,
+    devices: Vec<Option<Arc<DeviceContext>>>,
+    steal: Option<StealOptions>,
+) -> Result<InProcessRun, InProcessError> {
     let ranks = devices.len();
     let infos: Vec<RankInfo> = devices
         .iter()
@@ -48,9 +89,13 @@ pub fn run_in_process_with_devices(
         })
         .collect();
     let plans = plan::plan(g, &infos)?;
-    let net = LocalNetwork::new(ranks);
+    let net = match steal {
+        Some(s) => LocalNetwork::with_delays(ranks, s.max_delay_us, s.seed),
+        None => LocalNetwork::new(ranks),
+    };
+    let plans: Vec<Arc<crate::plan::LocalPlan>> = plans.into_iter().map(Arc::new).collect();
     let execs: Vec<Executor> = plans
-        .into_iter()
+        .iter()
         .zip(devices)
         .map(|(p, device)| {
             let rank = p.rank;
@@ -58,9 +103,14 @@ pub fn run_in_process_with_devices(
                 .num_threads(threads)
                 .build()
                 .expect("a thread pool");
-            let mut exec = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+            let mut exec =
+                Executor::new(Arc::clone(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
             if let Some(d) = device {
                 exec = exec.with_device(d);
+            }
+            if let Some(s) = steal {
+                let model = Arc::new(CostModel::new(ranks as u32, None));
+                exec = exec.with_stealing(model, s.policy);
             }
             net.attach(rank, exec.inbox());
             exec
@@ -89,12 +139,28 @@ pub fn run_in_process_with_devices(
             .map(|h| h.join().expect("an executor thread panicked"))
             .collect()
     });
+    net.close();
     let mut outputs = HashMap::new();
+    let mut ran = Vec::with_capacity(ranks);
+    let mut stolen = 0;
     for (rank, r) in results.into_iter().enumerate() {
-        let f = r?;
+        let f: Finished = r?;
+        let plan = &plans[rank];
+        let mut mine: Vec<u32> = f
+            .timings
+            .iter()
+            .map(|t| plan.slots[plan.tasks[t.task as usize].out as usize].key)
+            .collect();
+        mine.extend(f.stolen.iter().map(|t| t.key));
+        stolen += f.stolen.len() as u64;
+        ran.push(mine);
         if rank == 0 {
             outputs = f.outputs;
         }
     }
-    Ok(outputs)
+    Ok(InProcessRun {
+        outputs,
+        ran,
+        stolen,
+    })
 }

@@ -21,7 +21,10 @@ mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
-pub use in_process::{run_in_process, run_in_process_with_devices, InProcessError};
+pub use in_process::{
+    run_in_process, run_in_process_stealing, run_in_process_with_devices, InProcessError,
+    InProcessRun, StealOptions,
+};
 
 use crate::graph::{Graph, Handle, Output, Value};
 use crate::plan::{PlanError, RankInfo, Resume};
@@ -89,6 +92,8 @@ pub struct RunResult {
     pub summary: Option<Summary>,
     /// Every task's and transfer's event, when `Settings::trace` was set (rank 0 only).
     pub trace: TraceEvents,
+    /// What this rank's cost model learned, for `--calibration` (rank 0 only).
+    pub calibration: Option<crate::plan::learn::Calibration>,
 }
 
 impl RunResult {
@@ -248,10 +253,19 @@ impl Runtime {
             Arc::clone(&pool),
             Arc::clone(&sender) as _,
         );
+        let model = Arc::new(crate::plan::learn::CostModel::new(
+            plan.ranks,
+            settings.calibration.as_ref(),
+        ));
+        if settings.steal && plan.ranks > 1 {
+            exec = exec.with_stealing(Arc::clone(&model), crate::sched::StealPolicy::Cost);
+            sender.expect_control();
+        }
         if let Some(d) = device {
             exec = exec.with_device(d);
         }
         let count_comm = self.world.duplicate();
+        let control_comm = self.world.duplicate();
         let meter = (self.rank() == 0).then(|| {
             let mut m = ProgressMeter::new(plan.total_tasks, Instant::now())
                 .with_prior(prior_finished.len() as u64);
@@ -267,6 +281,7 @@ impl Runtime {
         let progress = transport::mpi::start(
             &sender,
             &data_comm,
+            &control_comm,
             exec.inbox(),
             plan.remote_slots(),
             settings.trace.then(|| exec.epoch()),
@@ -294,15 +309,22 @@ impl Runtime {
         let mut transfers = progress.finish();
 
         // Step 5: figures (and events) to rank 0.
-        let busy: u64 = finished.timings.iter().map(|t| t.end_ns - t.start_ns).sum();
+        let busy: u64 = finished
+            .timings
+            .iter()
+            .map(|t| t.end_ns - t.start_ns)
+            .chain(finished.stolen.iter().map(|t| t.end_ns - t.start_ns))
+            .sum();
         let (sent, received) = stats.bytes();
         let mine = [
-            plan.tasks.len() as u64,
+            (finished.timings.len() + finished.stolen.len()) as u64,
             busy,
             sent,
             received,
             threads as u64,
             run_ns,
+            finished.stolen.len() as u64,
+            finished.given_away,
         ];
         let root = self.world.process_at_rank(0);
         let events_mine = if settings.trace {
@@ -310,10 +332,15 @@ impl Runtime {
                 t.start_ns = t.start_ns.saturating_sub(epoch_offset);
                 t.end_ns = t.end_ns.saturating_sub(epoch_offset);
             }
-            TraceEvents {
-                tasks: task_events(&plan, &finished.timings, epoch_offset),
-                transfers,
-            }
+            let mut tasks = task_events(&plan, &finished.timings, epoch_offset);
+            tasks.extend(finished.stolen.iter().map(|t| TaskEvent {
+                rank: plan.rank,
+                thread: t.thread,
+                key: t.key,
+                start_ns: t.start_ns.saturating_sub(epoch_offset),
+                end_ns: t.end_ns.saturating_sub(epoch_offset),
+            }));
+            TraceEvents { tasks, transfers }
         } else {
             TraceEvents::default()
         };
@@ -327,9 +354,10 @@ impl Runtime {
                 outputs: Vec::new(),
                 summary: None,
                 trace: TraceEvents::default(),
+                calibration: None,
             });
         }
-        let mut all = vec![0u64; 6 * self.size() as usize];
+        let mut all = vec![0u64; FIGURES * self.size() as usize];
         root.gather_into_root(&mine[..], &mut all[..]);
         let trace = if settings.trace {
             let mut all = TraceEvents::default();
@@ -342,7 +370,7 @@ impl Runtime {
             TraceEvents::default()
         };
         let per_rank: Vec<RankSummary> = all
-            .chunks(6)
+            .chunks(FIGURES)
             .enumerate()
             .map(|(r, c)| RankSummary {
                 rank: r as u32,
@@ -351,9 +379,12 @@ impl Runtime {
                 bytes_sent: c[2],
                 bytes_received: c[3],
                 threads: c[4] as u32,
+                stolen: c[6],
+                given_away: c[7],
             })
             .collect();
-        let run_seconds = all.chunks(6).map(|c| c[5]).max().unwrap_or(0) as f64 * 1e-9;
+        let run_seconds = all.chunks(FIGURES).map(|c| c[5]).max().unwrap_or(0) as f64 * 1e-9;
+        let tasks_stolen = per_rank.iter().map(|r| r.stolen).sum();
         let summary = Summary {
             name: plan.name.clone(),
             dirk_version: env!("CARGO_PKG_VERSION").into(),
@@ -366,6 +397,8 @@ impl Runtime {
             checkpoints: ck_stats.taken,
             checkpoint_seconds: ck_stats.seconds,
             resume_load_seconds,
+            steal: settings.steal && self.size() > 1,
+            tasks_stolen,
             per_rank,
         };
         Ok(RunResult {
@@ -373,9 +406,14 @@ impl Runtime {
             outputs: plan.outputs.clone(),
             summary: Some(summary),
             trace,
+            calibration: Some(model.calibration()),
         })
     }
 }
+
+/// Figures each rank reports at the end: tasks run, busy ns, bytes sent, bytes received,
+/// threads, run ns, tasks run for others, own tasks run elsewhere.
+const FIGURES: usize = 8;
 
 /// This rank's task events for the trace: timing and thread from the run, the key from the
 /// plan; everything else is looked up in the graph on rank 0 when the trace is written.

@@ -23,6 +23,14 @@
 //!    kernel or the memory makes the task run on the CPU instead. A slot's device copy is
 //!    dropped when the slot is released.
 //!
+//! 7. Cross-rank stealing (`with_stealing`, protocol in `steal.rs`): an idle rank asks a
+//!    loaded one for ready tasks; the owner takes them out of its ready queue, the thief runs
+//!    them and sends each result back, and the owner completes the task (step 4) exactly as
+//!    if it had run it. With stealing the run ends when every rank's share is done (the
+//!    `OwnDone`/`Fin` exchange), not when this rank's is. Stolen tasks wait in a queue of
+//!    their own; a drainer that finds the ready queue empty takes one from there (each
+//!    stolen task came with a drainer, so the invariant of step 3 covers both queues).
+//!
 //! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
 //! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
 //! store, clone or take the `Arc`. The scheduler never calls MPI: it sends through `Transport`
@@ -32,10 +40,15 @@ use super::latch::Latch;
 use super::pause::{Entry, PauseGate};
 use super::ready::ReadyQueue;
 use super::record::{self, Record, TaskTiming};
+use super::steal::{
+    self, Candidate, Msg, StealPolicy, Stealing, Stolen, StolenArg, StolenTiming, WireArg,
+    WireTask, WireValue,
+};
 use crate::device::context::TaskArg;
 use crate::device::{DeviceContext, DeviceError};
 use crate::graph::{Value, ValueType};
 use crate::kernels::{self, Input, KernelError};
+use crate::plan::learn::{CostModel, Where};
 use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
@@ -73,6 +86,10 @@ pub struct Finished {
     pub timings: Vec<TaskTiming>,
     /// Pinned values (outputs on rank 0), by key (global task index).
     pub outputs: HashMap<u32, Arc<Value>>,
+    /// Tasks of other ranks run here (stealing), by key.
+    pub stolen: Vec<StolenTiming>,
+    /// Own tasks run on other ranks.
+    pub given_away: u64,
 }
 
 struct Inner {
@@ -95,7 +112,15 @@ struct Inner {
     gate: PauseGate,
     epoch: Instant,
     device: Option<Arc<DeviceContext>>,
+    steal: Option<Stealing>,
 }
+
+/// A steal reply carries about this much estimated work per idle thread of the thief, ns.
+const STEAL_BATCH_NS: f64 = 2e6;
+
+/// A victim considers only this many of its least urgent ready tasks (so a request costs
+/// little however long the queue).
+const STEAL_TAIL: usize = 64;
 
 /// The trace `tid` of tasks that ran on the device (worker threads are numbered from 0).
 pub(crate) const DEVICE_THREAD: u32 = 1000;
@@ -141,6 +166,7 @@ impl Executor {
             gate: PauseGate::default(),
             epoch: Instant::now(),
             device: None,
+            steal: None,
             plan,
             pool,
             transport,
@@ -156,6 +182,24 @@ impl Executor {
         Arc::get_mut(&mut self.inner)
             .expect("with_device is called before the executor is shared")
             .device = Some(device);
+        self
+    }
+
+    /// Turns cross-rank work stealing on (step 7), deciding with `model` by `policy`; a no-op
+    /// for a single rank. Call before `inbox`, `canceller` or `start`.
+    pub fn with_stealing(mut self, model: Arc<CostModel>, policy: StealPolicy) -> Executor {
+        let inner = Arc::get_mut(&mut self.inner)
+            .expect("with_stealing is called before the executor is shared");
+        if inner.plan.ranks > 1 {
+            inner.steal = Some(Stealing::new(
+                inner.plan.rank,
+                inner.plan.ranks,
+                inner.pool.current_num_threads(),
+                inner.plan.tasks.len(),
+                model,
+                policy,
+            ));
+        }
         self
     }
 
@@ -201,7 +245,14 @@ impl Executor {
     pub fn start(&self, preloaded: Vec<(u32, Value)>) {
         let inner = &self.inner;
         if inner.remaining.load(Ordering::Acquire) == 0 {
-            inner.done.open();
+            inner.share_done();
+        }
+        if inner.steal.is_some() {
+            let i = Arc::clone(inner);
+            std::thread::Builder::new()
+                .name("dirk-steal".into())
+                .spawn(move || i.steal_loop())
+                .expect("spawn the steal thread");
         }
         let roots: Vec<(u64, u32)> = inner
             .plan
@@ -296,9 +347,22 @@ impl Executor {
                 )
             })
             .collect();
+        let mut timings = record::collect(&inner.records);
+        let (stolen, given_away) = match &inner.steal {
+            Some(st) => {
+                timings.retain(|t| !st.given_away[t.task as usize].load(Ordering::Acquire));
+                (
+                    std::mem::take(&mut *st.timings.lock().expect("timings lock")),
+                    st.stolen_out.load(Ordering::Acquire),
+                )
+            }
+            None => (Vec::new(), 0),
+        };
         Ok(Finished {
-            timings: record::collect(&inner.records),
+            timings,
             outputs,
+            stolen,
+            given_away,
         })
     }
 }
@@ -311,6 +375,13 @@ impl Inner {
                 return;
             }
             let Some(t) = self.ready.pop() else {
+                let stolen = self
+                    .steal
+                    .as_ref()
+                    .and_then(|st| st.queue.lock().expect("stolen queue lock").pop_front());
+                if let Some(s) = stolen {
+                    self.run_stolen(s);
+                }
                 self.gate.leave();
                 return;
             };
@@ -410,13 +481,27 @@ impl Inner {
         self.records[t as usize].set(start, end, thread);
         drop(targs);
         drop(inputs);
-        drop(held);
         let value = match result {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => return self.fail(t, e.0),
             Err(panic) => return self.fail(t, panic_message(&panic)),
         };
-        let value = Arc::new(value);
+        if let Some(st) = &self.steal {
+            if !on_device && crate::plan::learn::sample(end - start) {
+                let in_bytes = held.iter().map(|v| v.bytes()).sum();
+                st.model
+                    .observe_task(task.op.name(), in_bytes, Where::Cpu, end - start);
+            }
+        }
+        drop(held);
+        self.complete(t, Arc::new(value))
+    }
+
+    /// Completes local task `t` with its result, run here or by a thief (step 4); returns
+    /// how many tasks it made ready.
+    fn complete(&self, t: u32, value: Arc<Value>) -> usize {
+        let task = &self.plan.tasks[t as usize];
+        let slot_out = &self.plan.slots[task.out as usize];
         for &dest in &task.send_to {
             self.transport.send(dest, slot_out.key, Arc::clone(&value));
         }
@@ -471,15 +556,362 @@ impl Inner {
 
     fn finish_one(&self) {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.share_done();
+        }
+    }
+
+    /// Every own task is complete and every expected value here: without stealing the run is
+    /// over; with it, tell the peers and end once they are all done (see `steal.rs`).
+    fn share_done(&self) {
+        match &self.steal {
+            None => self.done.open(),
+            Some(st) => {
+                let mut p = st.proto.lock().expect("steal lock");
+                p.own_done = true;
+                let msg = Msg::OwnDone.encode();
+                for r in (0..st.ranks).filter(|&r| r != st.rank) {
+                    self.transport.send_control(r, msg.clone());
+                }
+                drop(p);
+                self.check_end();
+            }
+        }
+    }
+
+    /// Sends `Fin` when this rank has nothing more to do or ask, and ends the run once every
+    /// peer has sent its `Fin` too.
+    fn check_end(&self) {
+        let Some(st) = &self.steal else { return };
+        let mut p = st.proto.lock().expect("steal lock");
+        if p.own_done && p.peer_done.iter().all(|&d| d) {
+            // Only `Fin`s (and answers to late requests) are left: pick them up at once.
+            self.transport.expect_control_soon();
+        }
+        if p.ready_to_fin() {
+            let msg = Msg::Fin.encode();
+            for r in (0..st.ranks).filter(|&r| r != st.rank) {
+                self.transport.send_control(r, msg.clone());
+            }
+        }
+        let ended = p.ended();
+        drop(p);
+        if ended {
             self.done.open();
         }
     }
 
+    fn spawn_drainers(self: &Arc<Self>, n: usize) {
+        for _ in 0..n {
+            let i = Arc::clone(self);
+            self.pool.spawn(move || i.drain());
+        }
+    }
+
+    /// The thief side: runs a stolen task and sends its result to its owner (step 7).
+    fn run_stolen(&self, s: Stolen) {
+        let st = self
+            .steal
+            .as_ref()
+            .expect("stolen tasks only with stealing on");
+        if !self.failed.load(Ordering::Relaxed) {
+            let inputs: Vec<Input<'_>> = s
+                .args
+                .iter()
+                .map(|a| match a {
+                    StolenArg::Value(v) => Input::Value(v),
+                    StolenArg::Number(x) => Input::Number(*x),
+                    StolenArg::Shape(v) => Input::Shape(v),
+                })
+                .collect();
+            let start = self.epoch.elapsed().as_nanos() as u64;
+            IN_TASK.with(|f| f.set(true));
+            let result = catch_unwind(AssertUnwindSafe(|| kernels::run(&s.op, &inputs)));
+            IN_TASK.with(|f| f.set(false));
+            let end = self.epoch.elapsed().as_nanos() as u64;
+            drop(inputs);
+            let value = match result {
+                Ok(Ok(v)) => Some(v),
+                Ok(Err(e)) => {
+                    self.fail_named(s.id.clone(), e.0);
+                    None
+                }
+                Err(panic) => {
+                    self.fail_named(s.id.clone(), panic_message(&panic));
+                    None
+                }
+            };
+            if let Some(v) = value {
+                st.model
+                    .observe_task(s.op.name(), s.in_bytes, Where::Cpu, end - start);
+                st.timings.lock().expect("timings lock").push(StolenTiming {
+                    key: s.key,
+                    start_ns: start,
+                    end_ns: end,
+                    thread: rayon::current_thread_index().unwrap_or(0) as u32,
+                });
+                let msg = Msg::Result {
+                    task: s.task,
+                    held_ns: s.received.elapsed().as_nanos() as u64,
+                    run_ns: end - start,
+                    value: WireValue::of(&v),
+                }
+                .encode();
+                st.stolen_in.fetch_add(1, Ordering::Relaxed);
+                self.transport.send_control(s.from, msg);
+            }
+        }
+        st.proto.lock().expect("steal lock").in_hand -= 1;
+        self.check_end();
+    }
+
+    /// The victim side: picks tasks for `thief` (at most `want`) out of the ready queue.
+    fn give(&self, thief: u32, want: usize) -> Vec<u8> {
+        let st = self.steal.as_ref().expect("stealing is on");
+        let refuse = self.failed.load(Ordering::Acquire)
+            || self.gate.paused()
+            || self.device.is_some()
+            || self.remaining.load(Ordering::Acquire) == 0;
+        let taken = if refuse {
+            Vec::new()
+        } else {
+            let running = self.gate.running();
+            self.ready.take(STEAL_TAIL, |ahead, queue| match st.policy {
+                StealPolicy::Cost => {
+                    let cands: Vec<Candidate> = queue
+                        .iter()
+                        .map(|&(_, t)| self.candidate(thief, t))
+                        .collect();
+                    steal::choose(
+                        &cands,
+                        ahead,
+                        st.threads,
+                        running,
+                        want * STEAL_TAIL,
+                        want as f64 * STEAL_BATCH_NS,
+                        2.0 * st.model.transfer_ns(thief, 0),
+                    )
+                }
+                StealPolicy::Random(_) => {
+                    let mut p = st.proto.lock().expect("steal lock");
+                    let mut out = Vec::new();
+                    for (i, &(_, t)) in queue.iter().enumerate() {
+                        if out.len() < want
+                            && self.plan.tasks[t as usize].stealable
+                            && p.next_random() % 2 == 0
+                        {
+                            out.push(i);
+                        }
+                    }
+                    out
+                }
+            })
+        };
+        let now = Instant::now();
+        let held: Vec<(u32, Vec<Option<Arc<Value>>>)> = taken
+            .iter()
+            .map(|&(_, t)| {
+                st.given_away[t as usize].store(true, Ordering::Release);
+                let vals = self.plan.tasks[t as usize]
+                    .args
+                    .iter()
+                    .map(|a| match a {
+                        LocalArg::Slot(s) => Some(
+                            self.values[*s as usize]
+                                .lock()
+                                .expect("slot lock")
+                                .clone()
+                                .expect("a ready task's inputs are present"),
+                        ),
+                        _ => None,
+                    })
+                    .collect();
+                (t, vals)
+            })
+            .collect();
+        let mut tasks = Vec::with_capacity(held.len());
+        {
+            let mut p = st.proto.lock().expect("steal lock");
+            for (t, vals) in &held {
+                let task = &self.plan.tasks[*t as usize];
+                let in_bytes = vals.iter().flatten().map(|v| v.bytes()).sum();
+                p.given.insert(*t, (now, in_bytes));
+                tasks.push(WireTask {
+                    task: *t,
+                    key: self.plan.slots[task.out as usize].key,
+                    id: task.id.clone(),
+                    op: task.op.clone(),
+                    args: task
+                        .args
+                        .iter()
+                        .zip(vals)
+                        .map(|(a, v)| match (a, v) {
+                            (LocalArg::Slot(_), Some(v)) => WireArg::Value(WireValue::of(v)),
+                            (LocalArg::Number(x), _) => WireArg::Number(*x),
+                            (LocalArg::Shape(s), _) => WireArg::Shape(s.clone()),
+                            (LocalArg::Slot(_), None) => unreachable!("slot args hold values"),
+                        })
+                        .collect(),
+                });
+            }
+        }
+        st.stolen_out
+            .fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        Msg::Reply {
+            load: self.ready.len() as u64,
+            tasks,
+        }
+        .encode()
+    }
+
+    /// What the victim's policy knows of queued task `t` when `thief` asks.
+    fn candidate(&self, thief: u32, t: u32) -> Candidate {
+        let st = self.steal.as_ref().expect("stealing is on");
+        let task = &self.plan.tasks[t as usize];
+        let in_bytes: usize = task
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                LocalArg::Slot(s) => Some(self.plan.slots[*s as usize].ty.bytes()),
+                _ => None,
+            })
+            .sum();
+        let out_bytes = self.plan.slots[task.out as usize].ty.bytes();
+        Candidate {
+            run_ns: st
+                .model
+                .task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
+            move_ns: st.model.transfer_ns(thief, in_bytes) + st.model.transfer_ns(thief, out_bytes),
+            stealable: task.stealable,
+        }
+    }
+
+    /// A control message from `src` (step 7).
+    fn on_control(self: &Arc<Self>, src: u32, bytes: &[u8]) {
+        let Some(st) = &self.steal else {
+            panic!("a steal message from rank {src} but stealing is off here")
+        };
+        match Msg::decode(bytes) {
+            Msg::Request { want, load } => {
+                st.proto.lock().expect("steal lock").loads[src as usize] = Some(load);
+                let reply = self.give(src, want as usize);
+                self.transport.send_control(src, reply);
+            }
+            Msg::Reply { load, tasks } => {
+                let now = Instant::now();
+                let n = tasks.len();
+                let stolen: Vec<Stolen> = tasks
+                    .into_iter()
+                    .map(|w| Stolen::from_wire(src, w, now))
+                    .collect();
+                {
+                    let mut p = st.proto.lock().expect("steal lock");
+                    if let Some((_, at)) = p.outstanding {
+                        // A request and its reply: two one-way trips of the link.
+                        st.model.observe_link(
+                            src,
+                            bytes.len() / 2,
+                            (now.duration_since(at).as_nanos() / 2) as u64,
+                        );
+                    }
+                    p.loads[src as usize] = Some(load);
+                    p.in_hand += n;
+                    p.replied(n);
+                }
+                if n > 0 {
+                    st.successes.fetch_add(1, Ordering::Relaxed);
+                    st.queue.lock().expect("stolen queue lock").extend(stolen);
+                    self.spawn_drainers(n);
+                }
+                self.check_end();
+            }
+            Msg::Result {
+                task,
+                held_ns,
+                run_ns,
+                value,
+            } => {
+                let value = value.into_value();
+                let sent = st.proto.lock().expect("steal lock").given.remove(&task);
+                if let Some((at, in_bytes)) = sent {
+                    let round = at.elapsed().as_nanos() as u64;
+                    let moved = in_bytes + value.bytes();
+                    st.model
+                        .observe_link(src, moved / 2, round.saturating_sub(held_ns) / 2);
+                }
+                let t = &self.plan.tasks[task as usize];
+                let in_bytes = t
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        LocalArg::Slot(s) => Some(self.plan.slots[*s as usize].ty.bytes()),
+                        _ => None,
+                    })
+                    .sum();
+                st.model
+                    .observe_task(t.op.name(), in_bytes, Where::Cpu, run_ns);
+                // `complete` releases the inputs the thief was sent: the owner kept them until
+                // now, so a checkpoint taken meanwhile still has them.
+                let newly = self.complete(task, Arc::new(value));
+                self.spawn_drainers(newly);
+            }
+            Msg::OwnDone => {
+                st.proto.lock().expect("steal lock").peer_done[src as usize] = true;
+                self.check_end();
+            }
+            Msg::Fin => {
+                st.proto.lock().expect("steal lock").fins += 1;
+                self.check_end();
+            }
+        }
+    }
+
+    /// The thief side, on a thread of its own: asks for work when this rank's queued work
+    /// falls below its thread count (step 7).
+    fn steal_loop(self: Arc<Self>) {
+        let st = self.steal.as_ref().expect("stealing is on");
+        loop {
+            if self.done.wait_timeout(std::time::Duration::from_millis(1)) {
+                return;
+            }
+            if self.failed.load(Ordering::Acquire) || self.gate.paused() {
+                continue;
+            }
+            let queued = self.ready.len() + st.queue.lock().expect("stolen queue lock").len();
+            if queued >= st.threads {
+                continue;
+            }
+            let mut p = st.proto.lock().expect("steal lock");
+            if p.outstanding.is_some() || Instant::now() < p.next_try {
+                continue;
+            }
+            let Some(victim) = p.pick_victim(st.rank) else {
+                continue;
+            };
+            p.outstanding = Some((victim, Instant::now()));
+            let want = (st.threads - queued) as u32;
+            st.requests.fetch_add(1, Ordering::Relaxed);
+            self.transport.send_control(
+                victim,
+                Msg::Request {
+                    want,
+                    load: queued as u64,
+                }
+                .encode(),
+            );
+        }
+    }
+
     fn fail(&self, t: u32, why: String) -> usize {
+        self.fail_named(self.plan.tasks[t as usize].id.clone(), why);
+        0
+    }
+
+    /// Records the first failure (task `task` on this rank) and ends the run.
+    fn fail_named(&self, task: String, why: String) {
         let mut f = self.failure.lock().expect("failure lock");
         if f.is_none() {
             *f = Some(TaskFailure {
-                task: self.plan.tasks[t as usize].id.clone(),
+                task,
                 rank: self.plan.rank,
                 why,
             });
@@ -487,7 +919,6 @@ impl Inner {
         self.failed.store(true, Ordering::Release);
         drop(f);
         self.done.open();
-        0
     }
 }
 
@@ -527,12 +958,13 @@ impl Inbox for InboxHandle {
             .get(&key)
             .expect("the transport delivers only expected keys");
         let n = inner.fill(s, Arc::new(value));
-        for _ in 0..n {
-            let i = Arc::clone(inner);
-            inner.pool.spawn(move || i.drain());
-        }
+        inner.spawn_drainers(n);
         inner.delivered.fetch_add(1, Ordering::Relaxed);
         inner.finish_one();
+    }
+
+    fn control(&self, source: u32, msg: Vec<u8>) {
+        self.0.on_control(source, &msg);
     }
 }
 

@@ -50,6 +50,16 @@ impl PauseGate {
     }
 
     /// Called by a drainer when its task is done (or there was none to pop).
+    /// Drainers inside the gate now (running a task or about to).
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(SeqCst)
+    }
+
+    /// True while a pause is asked for (until `resume`).
+    pub(crate) fn paused(&self) -> bool {
+        self.hint.load(SeqCst)
+    }
+
     pub(crate) fn leave(&self) {
         self.running.fetch_sub(1, SeqCst);
     }

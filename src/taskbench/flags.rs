@@ -30,6 +30,8 @@ pub struct App {
     pub trace: Option<PathBuf>,
     /// `--summary FILE`: dirk's JSON summary of the run.
     pub summary: Option<PathBuf>,
+    /// `--steal on|off`: cross-rank work stealing (on by default, as for `dirk run`).
+    pub steal: bool,
     /// Arguments that were not recognised (skipped).
     pub ignored: Vec<String>,
 }
@@ -76,6 +78,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         threads: None,
         trace: None,
         summary: None,
+        steal: true,
         ignored: Vec::new(),
     };
     let mut g = GraphSpec::new(0);
@@ -214,6 +217,17 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             }
             "--trace" => app.trace = Some(value(args, &mut i, flag)?.into()),
             "--summary" => app.summary = Some(value(args, &mut i, flag)?.into()),
+            "--steal" => {
+                app.steal = match value(args, &mut i, flag)? {
+                    "on" => true,
+                    "off" => false,
+                    v => {
+                        return Err(format!(
+                            "error: Invalid flag \"--steal {v}\" must be on or off"
+                        ))
+                    }
+                }
+            }
             other => app.ignored.push(other.to_string()),
         }
         i += 1;
@@ -314,6 +328,11 @@ pub fn help() -> String {
         &mut s,
         "--summary FILE",
         "write dirk's JSON summary of the run",
+    );
+    opt(
+        &mut s,
+        "--steal on|off",
+        "cross-rank work stealing [default: on]",
     );
     s.push_str(
         "\nRun under mpirun, e.g.\n  mpirun -n 2 --bind-to none dirk taskbench -steps 1000 -width 4 \

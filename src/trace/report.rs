@@ -223,6 +223,26 @@ pub fn report_summary(s: &Summary) -> String {
         secs(busy * 1e6),
         secs(s.run_seconds * 1e6)
     );
+    if s.steal {
+        let line: Vec<String> = s
+            .per_rank
+            .iter()
+            .filter(|r| r.stolen + r.given_away > 0)
+            .map(|r| {
+                format!(
+                    "rank {} ran {} for others, gave {}",
+                    r.rank, r.stolen, r.given_away
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "work stealing: {} tasks ran on another rank than planned{}{}",
+            s.tasks_stolen,
+            if line.is_empty() { "" } else { ": " },
+            line.join("; ")
+        );
+    }
     out
 }
 

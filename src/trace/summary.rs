@@ -17,6 +17,12 @@ pub struct RankSummary {
     pub bytes_sent: u64,
     /// Payload bytes it received.
     pub bytes_received: u64,
+    /// Of `tasks`, those it ran for another rank (work stealing).
+    #[serde(default)]
+    pub stolen: u64,
+    /// Its own tasks that another rank ran.
+    #[serde(default)]
+    pub given_away: u64,
 }
 
 /// The whole summary, as written by rank 0.
@@ -47,6 +53,12 @@ pub struct Summary {
     /// A resumed run: seconds the slowest rank took to read its values from the checkpoint.
     #[serde(default)]
     pub resume_load_seconds: f64,
+    /// Cross-rank work stealing was on.
+    #[serde(default)]
+    pub steal: bool,
+    /// Tasks that ran on another rank than the plan's (the sum of `per_rank[].stolen`).
+    #[serde(default)]
+    pub tasks_stolen: u64,
     /// Per-rank figures.
     pub per_rank: Vec<RankSummary>,
 }

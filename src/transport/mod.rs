@@ -4,6 +4,10 @@
 //!
 //! A transfer is identified by its key: the producing task's global index, which every rank
 //! that holds the value agrees on. Each value crosses to a given rank once.
+//!
+//! Besides values, the transports carry opaque control messages (bytes) for the scheduler's
+//! cross-rank work stealing (`crate::sched::steal`); they are counted in `TransferStats` like
+//! values, so "nothing in flight" covers them too.
 
 pub mod local;
 pub mod mpi;
@@ -16,6 +20,13 @@ use std::sync::Arc;
 pub trait Transport: Send + Sync {
     /// Queues `value` (the result of task `key`) for delivery to rank `dest`.
     fn send(&self, dest: u32, key: u32, value: Arc<Value>);
+    /// Queues a control message (the scheduler's own encoding, e.g. a steal request) for
+    /// rank `dest`. Control messages between two ranks arrive in the order sent; they never
+    /// mix with values (the MPI backend carries them on a communicator of their own).
+    fn send_control(&self, dest: u32, msg: Vec<u8>);
+    /// Says that control messages will come soon and should be picked up at once (the end of
+    /// a run's stealing protocol); a transport that polls may poll faster from now on.
+    fn expect_control_soon(&self) {}
 }
 
 /// The receiving side, implemented by the scheduler and called by the transport.
@@ -24,6 +35,8 @@ pub trait Inbox: Send + Sync {
     fn expected(&self, key: u32) -> Option<ValueType>;
     /// Hands over a received value.
     fn deliver(&self, key: u32, value: Value);
+    /// Hands over a control message from rank `source`.
+    fn control(&self, source: u32, msg: Vec<u8>);
 }
 
 /// Byte and message counters of one rank's transfers.

@@ -57,7 +57,14 @@ struct Outgoing {
 /// State shared by the senders (worker threads) and the progress thread.
 struct Shared {
     queue: Mutex<Vec<Outgoing>>,
+    /// Control messages waiting to be posted: (destination, bytes).
+    control: Mutex<Vec<(u32, Vec<u8>)>>,
     closing: AtomicBool,
+    /// Control messages may arrive at any time (stealing is on): poll for them more often
+    /// when idle.
+    control_expected: AtomicBool,
+    /// Control messages are due now (the run is ending): poll as for awaited values.
+    control_soon: AtomicBool,
     progress: Mutex<Option<Thread>>,
     stats: Arc<TransferStats>,
 }
@@ -75,6 +82,14 @@ pub struct MpiSender {
     shared: Arc<Shared>,
 }
 
+impl MpiSender {
+    /// Says that control messages may arrive throughout the run (work stealing is on): the
+    /// idle progress thread then looks for them every 0.5 ms instead of every 2 ms.
+    pub fn expect_control(&self) {
+        self.shared.control_expected.store(true, Ordering::Relaxed);
+    }
+}
+
 impl Transport for MpiSender {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
         self.shared.stats.queued();
@@ -83,6 +98,21 @@ impl Transport for MpiSender {
             .lock()
             .expect("send queue lock")
             .push(Outgoing { dest, key, value });
+        self.shared.wake();
+    }
+
+    fn send_control(&self, dest: u32, msg: Vec<u8>) {
+        self.shared.stats.queued();
+        self.shared
+            .control
+            .lock()
+            .expect("control queue lock")
+            .push((dest, msg));
+        self.shared.wake();
+    }
+
+    fn expect_control_soon(&self) {
+        self.shared.control_soon.store(true, Ordering::Relaxed);
         self.shared.wake();
     }
 }
@@ -137,7 +167,10 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
     MpiSender {
         shared: Arc::new(Shared {
             queue: Mutex::new(Vec::new()),
+            control: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
+            control_expected: AtomicBool::new(false),
+            control_soon: AtomicBool::new(false),
             progress: Mutex::new(None),
             stats,
         }),
@@ -145,11 +178,13 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
 }
 
 /// Starts the progress thread of `sender` on `comm`, delivering to `inbox` until `expected`
-/// values have arrived. `comm` must outlive the returned `Progress`. With `trace_epoch`,
-/// transfers are recorded in ns since that instant.
+/// values have arrived; control messages travel on `control` (a communicator used for
+/// nothing else). Both must outlive the returned `Progress`. With `trace_epoch`, transfers
+/// are recorded in ns since that instant.
 pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
     sender: &MpiSender,
     comm: &C,
+    control: &C,
     inbox: Arc<dyn Inbox>,
     expected: usize,
     trace_epoch: Option<Instant>,
@@ -157,12 +192,14 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
 ) -> Progress {
     let shared = Arc::clone(&sender.shared);
     let raw = RawComm(comm.as_raw());
+    let raw_control = RawComm(control.as_raw());
     let rank = comm.rank() as u32;
     let s = Arc::clone(&shared);
     let handle = thread::Builder::new()
         .name("dirk-progress".into())
         .spawn(move || {
             let raw = raw;
+            let raw_control = raw_control;
             let mut tracer = Tracer {
                 epoch: trace_epoch,
                 rank,
@@ -172,6 +209,7 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
             progress_loop(
                 &s,
                 raw.0,
+                raw_control.0,
                 inbox.as_ref(),
                 expected,
                 &mut tracer,
@@ -409,9 +447,11 @@ fn payload(v: &Value) -> (*const c_void, c_int, ffi::MPI_Datatype) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn progress_loop(
     shared: &Shared,
     comm: ffi::MPI_Comm,
+    control: ffi::MPI_Comm,
     inbox: &dyn Inbox,
     expected: usize,
     tracer: &mut Tracer,
@@ -425,6 +465,8 @@ fn progress_loop(
     let mut sends: Vec<PendingSend> = Vec::new();
     let mut recv_reqs: Vec<ffi::MPI_Request> = Vec::new();
     let mut recvs: Vec<PendingRecv> = Vec::new();
+    let mut control_reqs: Vec<ffi::MPI_Request> = Vec::new();
+    let mut control_bufs: Vec<Vec<u8>> = Vec::new();
     let mut matched = 0usize;
     let mut received = 0usize;
     let mut idle_since: Option<Instant> = None;
@@ -467,6 +509,55 @@ fn progress_loop(
                 start_ns,
                 value: o.value,
             });
+        }
+        // 1b. Post queued control messages (few and small; sent as bytes).
+        let queued_control =
+            std::mem::take(&mut *shared.control.lock().expect("control queue lock"));
+        for (dest, buf) in queued_control {
+            active = true;
+            // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
+            let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+            // SAFETY: `buf` is moved into `control_bufs` (its heap buffer does not move) and
+            // kept there until MPI_Testsome reports the request complete; `control` is a valid
+            // communicator (see `RawComm`).
+            let rc = unsafe {
+                ffi::MPI_Isend(
+                    buf.as_ptr() as *const c_void,
+                    count(buf.len()),
+                    ffi::RSMPI_UINT8_T,
+                    dest as c_int,
+                    0,
+                    control,
+                    &mut request,
+                )
+            };
+            assert_eq!(rc, 0, "MPI_Isend failed");
+            shared.stats.sent(buf.len());
+            control_reqs.push(request);
+            control_bufs.push(buf);
+        }
+        // 2a. Receive control messages and hand them over.
+        while let Some((mut message, status)) = improbe(control) {
+            active = true;
+            let mut n: c_int = 0;
+            // SAFETY: `status` was filled by MPI_Improbe; `n` is a live local.
+            let rc = unsafe { ffi::MPI_Get_count(&status, ffi::RSMPI_UINT8_T, &mut n) };
+            assert_eq!(rc, 0, "MPI_Get_count failed");
+            let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
+            // SAFETY: `buf` has room for the `n` bytes of the matched message.
+            let rc = unsafe {
+                ffi::MPI_Mrecv(
+                    buf.as_mut_ptr() as *mut c_void,
+                    n,
+                    ffi::RSMPI_UINT8_T,
+                    &mut message,
+                    ffi::RSMPI_STATUS_IGNORE,
+                )
+            };
+            assert_eq!(rc, 0, "MPI_Mrecv failed");
+            let bytes = buf.len();
+            inbox.control(status.MPI_SOURCE as u32, buf);
+            shared.stats.received(bytes);
         }
         // 2. Match incoming messages and post their receives.
         while matched < expected {
@@ -526,6 +617,11 @@ fn progress_loop(
             tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
             active = true;
         }
+        for i in completed(&mut control_reqs) {
+            control_reqs.swap_remove(i);
+            control_bufs.swap_remove(i);
+            active = true;
+        }
         let mut delivered = false;
         for i in completed(&mut recv_reqs) {
             recv_reqs.swap_remove(i);
@@ -548,6 +644,12 @@ fn progress_loop(
         }
         if shared.closing.load(Ordering::Acquire)
             && sends.is_empty()
+            && control_bufs.is_empty()
+            && shared
+                .control
+                .lock()
+                .expect("control queue lock")
+                .is_empty()
             && backlog.is_empty()
             && received == expected
             && shared.queue.lock().expect("send queue lock").is_empty()
@@ -576,8 +678,13 @@ fn progress_loop(
                 if recvs.is_empty()
                     && matched == expected
                     && !shared.closing.load(Ordering::Relaxed)
+                    && !shared.control_soon.load(Ordering::Relaxed)
                 {
-                    2_000
+                    if shared.control_expected.load(Ordering::Relaxed) {
+                        500
+                    } else {
+                        2_000
+                    }
                 } else {
                     50
                 },

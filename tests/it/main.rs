@@ -11,6 +11,8 @@
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
 //! - `taskbench`: Task Bench's patterns, counts and summary lines (`dirk taskbench`), bad flags;
+//! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
+//!   once, results as with `--steal off`; with checkpoints and resume; calibration files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -26,5 +28,6 @@ mod multihost;
 mod observe;
 mod props;
 mod slurm;
+mod steal;
 mod taskbench;
 mod workloads;

@@ -1,11 +1,14 @@
 //! Property tests: random task graphs, planned for 1–4 ranks and run on in-process ranks with
 //! 1–3 threads, give the reference evaluator's results bit for bit; every plan places each
 //! task exactly once, honours scopes, is deterministic, and its sends match its receives.
+//! With cross-rank stealing under random steal decisions and random message delays, every
+//! task still runs exactly once and the results are still the reference's.
 
 use crate::reference::{evaluate, V};
 use dirk::graph::Scope;
 use dirk::plan::{self, RankInfo, Source};
-use dirk::runtime::run_in_process;
+use dirk::runtime::{run_in_process, run_in_process_stealing, StealOptions};
+use dirk::sched::StealPolicy;
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 use std::collections::HashMap;
@@ -115,6 +118,37 @@ proptest! {
     }
 
     #[test]
+    fn stealing_runs_every_task_exactly_once(r in recipe(), len in 1usize..20, ranks in 2u32..5, threads in 1usize..3, seed in any::<u64>(), delay in 0u64..300) {
+        let mut tasks = random_tasks(&r, len);
+        clamp_scopes(&mut tasks, ranks);
+        let job = job_of(&tasks);
+        let expect = evaluate(&tasks, &HashMap::new());
+        let opts = StealOptions { policy: StealPolicy::Random(seed), max_delay_us: delay, seed };
+        let run = run_in_process_stealing(&job.graph, ranks, threads, opts).expect("run");
+        let mut ran: Vec<u32> = run.ran.iter().flatten().copied().collect();
+        ran.sort_unstable();
+        let all: Vec<u32> = (0..job.graph.len() as u32).collect();
+        prop_assert_eq!(ran, all, "every task ran exactly once");
+        // A scoped task ran where its scope says.
+        for (rank, keys) in run.ran.iter().enumerate() {
+            for &k in keys {
+                if let Scope::Rank(want) = job.graph.tasks()[k as usize].scope {
+                    prop_assert_eq!(want, rank as u32);
+                }
+            }
+        }
+        for o in job.graph.outputs() {
+            let h = job.graph.find(&o.name).unwrap();
+            let v = run.outputs.get(&(h.index() as u32)).expect("output gathered on rank 0");
+            let flat = match v.as_ref() {
+                dirk::Value::Scalar(x) => vec![*x],
+                dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
+            };
+            prop_assert!(same(&flat, &expect[&o.name].flat()), "output {} differs", o.name);
+        }
+    }
+
+    #[test]
     fn plans_place_every_task_once_and_match_sends_to_receives(r in recipe(), ranks in 1u32..5, threads in 1u32..4) {
         let mut tasks = random_tasks(&r, 16);
         clamp_scopes(&mut tasks, ranks);
@@ -193,6 +227,59 @@ fn a_failing_task_is_reported_with_its_id_and_rank() {
     for ranks in 1..=3 {
         let err = run_in_process(&job.graph, ranks, 2)
             .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"boom\"") && err.contains("division by zero"),
+            "{err}"
+        );
+    }
+}
+
+/// Independent chains, the heavy ones dealt to rank 0 of 3 by the `chains` workload's
+/// placement: the idle ranks steal, by random and by cost decisions alike, every task runs
+/// once, and the outputs are those of a run without stealing.
+#[test]
+fn idle_ranks_steal_from_a_loaded_one() {
+    let job = json!({"dirk": 1, "name": "skew", "workload": {"kind": "chains", "chains": 9,
+        "length": 6, "size": 64, "iterations": [3000000, 3000000, 3000000, 100, 100, 100, 100, 100, 100]}});
+    let job = dirk::job::from_str(&job.to_string(), "skew", Path::new(".")).expect("loads");
+    let plain = run_in_process(&job.graph, 3, 1).expect("run without stealing");
+    for policy in [StealPolicy::Random(7), StealPolicy::Cost] {
+        let opts = StealOptions {
+            policy,
+            max_delay_us: 50,
+            seed: 1,
+        };
+        let run = run_in_process_stealing(&job.graph, 3, 1, opts).expect("run");
+        let mut ran: Vec<u32> = run.ran.iter().flatten().copied().collect();
+        ran.sort_unstable();
+        assert_eq!(ran, (0..job.graph.len() as u32).collect::<Vec<_>>());
+        assert!(run.stolen > 0, "{policy:?}: nothing was stolen");
+        assert_eq!(run.outputs.len(), 9);
+        for (k, v) in &plain {
+            assert_eq!(run.outputs[k], *v, "output of task {k}");
+        }
+    }
+}
+
+#[test]
+fn a_failing_stolen_task_is_reported_with_its_id() {
+    let tasks = vec![
+        json!({"id": "ones", "op": "fill", "args": [[4], 1.0], "params": {"dtype": "i64"}, "scope": {"rank": 0}}),
+        json!({"id": "zeros", "op": "fill", "args": [[4], 0.0], "params": {"dtype": "i64"}, "scope": {"rank": 0}}),
+        json!({"id": "boom", "op": "div", "args": ["ones", "zeros"]}),
+        json!({"id": "after", "op": "add", "args": ["boom", 1.0]}),
+    ];
+    let job = job_of(&tasks);
+    for seed in 0..4 {
+        let opts = StealOptions {
+            policy: StealPolicy::Random(seed),
+            max_delay_us: 20,
+            seed,
+        };
+        let err = run_in_process_stealing(&job.graph, 2, 1, opts)
+            .err()
+            .expect("the run fails")
             .to_string();
         assert!(
             err.contains("\"boom\"") && err.contains("division by zero"),

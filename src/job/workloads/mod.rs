@@ -4,6 +4,7 @@
 //! missing keys are reported with their JSON path) and spawns tasks through the public graph
 //! API, exactly as a user of the library would.
 
+mod chains;
 mod cholesky;
 mod conv2d;
 mod diamond;
@@ -32,6 +33,7 @@ pub const KINDS: &[&str] = &[
     "cholesky",
     "reduce",
     "taskbench",
+    "chains",
 ];
 
 /// Builds the graph of a workload from its JSON parameters.
@@ -47,6 +49,7 @@ pub fn generate(spec: &Map<String, Value>, base: &Path, graph: &mut Graph) -> Re
         "cholesky" => cholesky::generate(&mut p, base, graph)?,
         "reduce" => reduce::generate(&mut p, base, graph)?,
         "taskbench" => taskbench::generate(&mut p, graph)?,
+        "chains" => chains::generate(&mut p, graph)?,
         other => {
             return Err(p.error(
                 "kind",

@@ -1,0 +1,579 @@
+//! Cross-rank work stealing: the messages, the protocol state of one rank, and the victim's
+//! policy. The executor (`executor.rs`) calls in here; messages travel as opaque control
+//! messages of the `Transport`, so this module, like the rest of `sched`, never calls MPI.
+//!
+//! ## Protocol
+//!
+//! Each task has one *owner*, the rank the plan gave it to; only the owner ever queues it, and
+//! the owner completes it (sends its result on, releases its inputs, counts it finished), so
+//! value routing, the end-of-share count and checkpoints are exactly as without stealing.
+//!
+//! 1. **Request.** A rank whose queued work (ready tasks plus stolen tasks not started) is
+//!    below its thread count, with no request outstanding, sends `Request { want, load }` (want:
+//!    its threads without queued work) to
+//!    the peer it believes most loaded (the last load each peer reported; unknown counts as
+//!    loaded; ties rotate). At most one request per rank is outstanding. After an empty reply
+//!    it backs off (1 ms, doubling to 64 ms); a non-empty reply resets that.
+//! 2. **Reply.** The victim takes tasks out of its ready queue under the queue's lock (so they
+//!    cannot also start there) by `choose`: least urgent first, keeping enough for its idle
+//!    threads, only those whose estimated transfer (inputs there, result back, from the
+//!    learned link model) is well below the time they would wait in the queue (the learned
+//!    run times of the tasks ahead, over the threads), about 2 ms of estimated work per
+//!    wanted thread (one long task, or a batch of small ones), never more than half its
+//!    queued work. It looks only at 64 of its least urgent tasks. It replies `Reply { load, tasks }`
+//!    with each task's op and its input *values* (every input of a ready task is present).
+//!    A victim that is paused for a checkpoint, has failed, has a GPU, or whose share is done
+//!    replies with no tasks. Only tasks with no pending input are ever in the ready queue, so
+//!    only such tasks are stolen; tasks scoped to ranks or a GPU, and `load` tasks, stay.
+//! 3. **Run.** The thief queues the stolen tasks beside its own; its drainers run them (its
+//!    own first) on the CPU, under the pause gate, and send `Result { task, value }` back to
+//!    the owner.
+//! 4. **Complete.** The owner completes the task as if it had run it: it sends the result to
+//!    every consumer rank of the plan, fills the slot (readying local readers), releases the
+//!    inputs, marks it finished. One extra hop, but nothing else changes: routing stays
+//!    static, and a checkpoint records the task where the plan put it (its value is in the
+//!    owner's slots), so a resumed run plans exactly as before.
+//!
+//! Exactly once: a task leaves the owner's ready queue once (by a local pop or by a steal,
+//! both under the queue lock), a stolen task is queued once at one thief and run once there,
+//! and its owner completes it once, when the single `Result` arrives.
+//!
+//! ## Termination
+//!
+//! A rank may steal after its own share is done, so "my share is done" no longer ends a rank:
+//!
+//! - when its share is done (every own task completed, stolen ones included, and every
+//!   expected value received) a rank sends `OwnDone` to every peer and stops being a victim;
+//!   a thief stops asking peers that said `OwnDone`;
+//! - a rank whose share is done, that has `OwnDone` from every peer, no request outstanding
+//!   and no stolen task in hand sends `Fin` to every peer: it will send nothing more but
+//!   replies;
+//! - a rank ends when it has sent `Fin` and received `Fin` from every peer. A peer's request
+//!   always precedes its `Fin`, so every request is answered before its asker's `Fin`
+//!   arrives; after a rank ends no message is addressed to it.
+//!
+//! A failure opens the end at once (the runtime then aborts every rank); the watchdog still
+//! watches every rank, so a dead thief or victim ends the job, never hangs it.
+
+use crate::graph::{Array, Data, Op, Value};
+use crate::plan::learn::CostModel;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Shortest and longest wait after an empty reply.
+const BACKOFF_MIN: Duration = Duration::from_millis(1);
+const BACKOFF_MAX: Duration = Duration::from_millis(64);
+/// A task is handed over only if its estimated transfer time times this is below its wait.
+const WELL_BELOW: f64 = 4.0;
+
+/// A control message of the stealing protocol.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Msg<'a> {
+    /// "Send me work for `want` idle threads"; `load` is the asker's queued work.
+    Request { want: u32, load: u64 },
+    /// The victim's answer; `load` is its ready queue's length after.
+    Reply { load: u64, tasks: Vec<WireTask<'a>> },
+    /// A stolen task's result, for its owner. `held_ns`: time from receiving the task to
+    /// sending this; `run_ns`: time it ran.
+    Result {
+        task: u32,
+        held_ns: u64,
+        run_ns: u64,
+        value: WireValue<'a>,
+    },
+    /// "My share is done."
+    OwnDone,
+    /// "I will send nothing more but replies."
+    Fin,
+}
+
+impl Msg<'_> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).expect("steal messages encode")
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Msg<'static> {
+        postcard::from_bytes(bytes).expect("steal messages decode")
+    }
+}
+
+/// A task as it travels to a thief.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct WireTask<'a> {
+    /// The owner's local task index.
+    pub task: u32,
+    /// Its global index (the key of its result).
+    pub key: u32,
+    pub id: String,
+    pub op: Op,
+    pub args: Vec<WireArg<'a>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum WireArg<'a> {
+    Value(WireValue<'a>),
+    Number(f64),
+    Shape(Vec<usize>),
+}
+
+/// A value on the wire, borrowed when sent and owned when received.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum WireValue<'a> {
+    Scalar(f64),
+    F64(Vec<usize>, Cow<'a, [f64]>),
+    F32(Vec<usize>, Cow<'a, [f32]>),
+    I64(Vec<usize>, Cow<'a, [i64]>),
+    U8(Vec<usize>, Cow<'a, [u8]>),
+}
+
+impl<'a> WireValue<'a> {
+    pub(crate) fn of(v: &'a Value) -> WireValue<'a> {
+        match v {
+            Value::Scalar(x) => WireValue::Scalar(*x),
+            Value::Array(a) => {
+                let s = a.shape().to_vec();
+                match a.data() {
+                    Data::F64(d) => WireValue::F64(s, Cow::Borrowed(d)),
+                    Data::F32(d) => WireValue::F32(s, Cow::Borrowed(d)),
+                    Data::I64(d) => WireValue::I64(s, Cow::Borrowed(d)),
+                    Data::U8(d) => WireValue::U8(s, Cow::Borrowed(d)),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn into_value(self) -> Value {
+        match self {
+            WireValue::Scalar(x) => Value::Scalar(x),
+            WireValue::F64(s, d) => Value::Array(Array::new(s, Data::F64(d.into_owned()))),
+            WireValue::F32(s, d) => Value::Array(Array::new(s, Data::F32(d.into_owned()))),
+            WireValue::I64(s, d) => Value::Array(Array::new(s, Data::I64(d.into_owned()))),
+            WireValue::U8(s, d) => Value::Array(Array::new(s, Data::U8(d.into_owned()))),
+        }
+    }
+}
+
+/// An argument of a stolen task, owned by the thief.
+pub(crate) enum StolenArg {
+    Value(Value),
+    Number(f64),
+    Shape(Vec<usize>),
+}
+
+/// A task a thief holds for its owner.
+pub(crate) struct Stolen {
+    pub from: u32,
+    pub task: u32,
+    pub key: u32,
+    pub id: String,
+    pub op: Op,
+    pub args: Vec<StolenArg>,
+    pub in_bytes: usize,
+    pub received: Instant,
+}
+
+impl Stolen {
+    pub(crate) fn from_wire(from: u32, w: WireTask<'_>, received: Instant) -> Stolen {
+        let mut in_bytes = 0;
+        let args = w
+            .args
+            .into_iter()
+            .map(|a| match a {
+                WireArg::Value(v) => {
+                    let v = v.into_value();
+                    in_bytes += v.bytes();
+                    StolenArg::Value(v)
+                }
+                WireArg::Number(x) => StolenArg::Number(x),
+                WireArg::Shape(s) => StolenArg::Shape(s),
+            })
+            .collect();
+        Stolen {
+            from,
+            task: w.task,
+            key: w.key,
+            id: w.id,
+            op: w.op,
+            args,
+            in_bytes,
+            received,
+        }
+    }
+}
+
+/// Timing of a task this rank ran for another (for the trace).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StolenTiming {
+    /// The task's global index.
+    pub key: u32,
+    /// Start, ns since the executor's epoch.
+    pub start_ns: u64,
+    /// End, ns since the executor's epoch.
+    pub end_ns: u64,
+    /// Worker thread.
+    pub thread: u32,
+}
+
+/// How a victim picks the tasks it hands over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StealPolicy {
+    /// By the learned costs (`choose`): the default.
+    Cost,
+    /// Any stealable task, chosen at random from this seed, ignoring costs (protocol tests).
+    Random(u64),
+}
+
+/// The protocol state of one rank, behind one lock.
+pub(crate) struct Proto {
+    /// Peers that said `OwnDone`.
+    pub peer_done: Vec<bool>,
+    /// Last load each peer reported.
+    pub loads: Vec<Option<u64>>,
+    /// The peer asked and when, while a request is outstanding.
+    pub outstanding: Option<(u32, Instant)>,
+    /// Stolen tasks in hand (queued or running here, result not yet sent).
+    pub in_hand: usize,
+    pub own_done: bool,
+    pub fin_sent: bool,
+    pub fins: u32,
+    pub next_try: Instant,
+    pub backoff: Duration,
+    pub rotate: u32,
+    /// Victim: when each task given away was sent, with its input bytes.
+    pub given: rustc_hash::FxHashMap<u32, (Instant, usize)>,
+    /// Random policy state.
+    pub rng: u64,
+}
+
+/// Everything stealing adds to an executor.
+pub(crate) struct Stealing {
+    pub rank: u32,
+    pub ranks: u32,
+    pub threads: usize,
+    pub policy: StealPolicy,
+    pub model: Arc<CostModel>,
+    pub proto: Mutex<Proto>,
+    /// Stolen tasks not started yet.
+    pub queue: Mutex<VecDeque<Stolen>>,
+    /// Own tasks another rank ran (by local index): their timing is not ours to report.
+    pub given_away: Vec<AtomicBool>,
+    /// Tasks this rank ran for others.
+    pub timings: Mutex<Vec<StolenTiming>>,
+    /// Count of own tasks run elsewhere.
+    pub stolen_out: AtomicU64,
+    /// Count of tasks run here for others.
+    pub stolen_in: AtomicU64,
+    /// Requests that got tasks, and all requests sent.
+    pub requests: AtomicU64,
+    pub successes: AtomicU64,
+}
+
+impl Stealing {
+    pub(crate) fn new(
+        rank: u32,
+        ranks: u32,
+        threads: usize,
+        tasks: usize,
+        model: Arc<CostModel>,
+        policy: StealPolicy,
+    ) -> Stealing {
+        let mut peer_done = vec![false; ranks as usize];
+        peer_done[rank as usize] = true;
+        Stealing {
+            rank,
+            ranks,
+            threads: threads.max(1),
+            policy,
+            model,
+            proto: Mutex::new(Proto {
+                peer_done,
+                loads: vec![None; ranks as usize],
+                outstanding: None,
+                in_hand: 0,
+                own_done: false,
+                fin_sent: false,
+                fins: 0,
+                next_try: Instant::now(),
+                backoff: BACKOFF_MIN,
+                rotate: rank,
+                given: Default::default(),
+                rng: match policy {
+                    StealPolicy::Random(s) => s ^ u64::from(rank).wrapping_mul(0x9e37_79b9),
+                    StealPolicy::Cost => 0,
+                },
+            }),
+            queue: Mutex::new(VecDeque::new()),
+            given_away: (0..tasks).map(|_| AtomicBool::new(false)).collect(),
+            timings: Mutex::new(Vec::new()),
+            stolen_out: AtomicU64::new(0),
+            stolen_in: AtomicU64::new(0),
+            requests: AtomicU64::new(0),
+            successes: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Proto {
+    /// The peer to ask now, if any: the most loaded by last report (unknown: most), ties
+    /// rotating.
+    pub(crate) fn pick_victim(&mut self, me: u32) -> Option<u32> {
+        let n = self.peer_done.len() as u32;
+        let mut best: Option<(u64, u32)> = None;
+        for k in 1..=n {
+            let p = (self.rotate + k) % n;
+            if p == me || self.peer_done[p as usize] {
+                continue;
+            }
+            let load = self.loads[p as usize].unwrap_or(u64::MAX);
+            if best.is_none_or(|(l, _)| load > l) {
+                best = Some((load, p));
+            }
+        }
+        let (_, p) = best?;
+        self.rotate = p;
+        Some(p)
+    }
+
+    /// After a reply: wait before asking again when it was empty.
+    pub(crate) fn replied(&mut self, got: usize) {
+        self.outstanding = None;
+        if got == 0 {
+            self.next_try = Instant::now() + self.backoff;
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        } else {
+            self.backoff = BACKOFF_MIN;
+            self.next_try = Instant::now();
+        }
+    }
+
+    /// True when this rank should send `Fin` now (and records that it did).
+    pub(crate) fn ready_to_fin(&mut self) -> bool {
+        if !self.fin_sent
+            && self.own_done
+            && self.peer_done.iter().all(|&d| d)
+            && self.outstanding.is_none()
+            && self.in_hand == 0
+        {
+            self.fin_sent = true;
+            return true;
+        }
+        false
+    }
+
+    /// True once the rank may end.
+    pub(crate) fn ended(&self) -> bool {
+        self.fin_sent && self.fins as usize + 1 == self.peer_done.len()
+    }
+
+    pub(crate) fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+/// One queued task as the victim's policy sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    /// Estimated run time, ns.
+    pub run_ns: f64,
+    /// Estimated time to move its inputs to the thief and its result back, ns.
+    pub move_ns: f64,
+    /// May leave this rank at all.
+    pub stealable: bool,
+}
+
+/// The victim's choice. `queue` is the tail of the ready queue in pop order (most urgent
+/// first), with `ahead` more urgent tasks before it (estimated like the tail's mean);
+/// `running` tasks occupy some of the `threads`. Returns positions in `queue` to hand over,
+/// least urgent first: at most `want` tasks, and once their estimated run time reaches
+/// `budget_ns`, no more (a batch of small tasks pays one round trip; long tasks go one at a
+/// time); never more than half the queued work, unless a single task; nothing when all it
+/// could give is not well above one round trip of the link (`trip_ns`). A task is given when
+/// it is stealable, enough tasks stay to feed the idle threads, and its transfer estimate is
+/// well below its wait here: the run time of the tasks ahead of it, plus half a task for
+/// each running one, over the threads.
+pub fn choose(
+    queue: &[Candidate],
+    ahead: usize,
+    threads: usize,
+    running: usize,
+    want: usize,
+    budget_ns: f64,
+    trip_ns: f64,
+) -> Vec<usize> {
+    let threads = threads.max(1);
+    let running = running.min(threads);
+    let mean = queue.iter().map(|c| c.run_ns).sum::<f64>() / queue.len().max(1) as f64;
+    let mut wait = Vec::with_capacity(queue.len());
+    let mut before = (running as f64 / 2.0 + ahead as f64) * mean;
+    for c in queue {
+        wait.push(before / threads as f64);
+        before += c.run_ns;
+    }
+    let keep = threads - running;
+    let half = before / 2.0;
+    let mut given = 0.0;
+    let mut out = Vec::new();
+    let mut left = ahead + queue.len();
+    for i in (0..queue.len()).rev() {
+        if out.len() >= want || left <= keep || given >= budget_ns {
+            break;
+        }
+        let c = &queue[i];
+        if !out.is_empty() && given + c.run_ns > half {
+            break;
+        }
+        if c.stealable && WELL_BELOW * c.move_ns < wait[i] {
+            out.push(i);
+            given += c.run_ns;
+            left -= 1;
+        }
+    }
+    // A reply is a round trip: worth it only for well more work than the trip takes.
+    if given < WELL_BELOW * trip_ns {
+        out.clear();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(run_ns: f64, move_ns: f64) -> Candidate {
+        Candidate {
+            run_ns,
+            move_ns,
+            stealable: true,
+        }
+    }
+
+    #[test]
+    fn gives_the_least_urgent_and_keeps_one_per_thread() {
+        let q = vec![c(1e6, 1e4); 10];
+        assert_eq!(choose(&q, 0, 2, 0, 3, f64::INFINITY, 0.0), vec![9, 8, 7]);
+        assert_eq!(
+            choose(&q, 0, 2, 0, 100, f64::INFINITY, 0.0).len(),
+            5,
+            "half the work"
+        );
+        assert!(choose(&q[..2], 0, 2, 0, 5, f64::INFINITY, 0.0).is_empty());
+        // With both threads busy, even the only queued task waits half a task: it may go.
+        assert_eq!(choose(&q[..1], 0, 2, 2, 5, f64::INFINITY, 0.0), vec![0]);
+        // A tail of 2 behind 8 more: both may go.
+        assert_eq!(choose(&q[..2], 8, 2, 0, 5, f64::INFINITY, 0.0), vec![1, 0]);
+        assert!(
+            choose(&q[..1], 0, 2, 1, 5, f64::INFINITY, 0.0).is_empty(),
+            "one thread is about to take it"
+        );
+    }
+
+    #[test]
+    fn keeps_tasks_whose_transfer_is_not_well_below_their_wait() {
+        // Each task waits 1 ms per task ahead; moving costs 3 ms: only positions with more
+        // than 12 ms ahead of them may go.
+        let q = vec![c(1e6, 3e6); 20];
+        let got = choose(&q, 0, 1, 0, 100, f64::INFINITY, 0.0);
+        // The same seen as a tail of 10 behind 10 ahead.
+        let tail: Vec<usize> = choose(&q[10..], 10, 1, 0, 100, f64::INFINITY, 0.0)
+            .iter()
+            .map(|i| i + 10)
+            .collect();
+        assert_eq!(tail, got);
+        assert!(got.iter().all(|&i| i > 12), "{got:?}");
+        assert_eq!(got.len(), 7);
+        // Short tasks with dear transfers never go.
+        let q = vec![c(1e3, 1e6); 50];
+        assert!(choose(&q, 0, 1, 1, 100, f64::INFINITY, 0.0).is_empty());
+    }
+
+    #[test]
+    fn batches_small_tasks_up_to_the_budget_and_half_the_work() {
+        // 1000 tasks of 10 µs: a 1 ms budget takes 100 of them in one reply.
+        let q = vec![c(1e4, 1e2); 1000];
+        assert_eq!(choose(&q, 0, 1, 1, 10_000, 1e6, 0.0).len(), 100);
+        // 4 tasks of 10 ms: one long task per reply, whatever the budget.
+        let q = vec![c(1e7, 1e3); 4];
+        assert_eq!(choose(&q, 0, 1, 1, 10, 1e6, 0.0), vec![3]);
+        // 64 tasks of 100 ns do not pay for a 10 µs round trip.
+        let q = vec![c(100.0, 1e4); 10_000];
+        assert!(choose(&q[..64], 9_936, 1, 1, 64, 1e6, 1e4).is_empty());
+        assert_eq!(choose(&q[..64], 9_936, 1, 1, 64, 1e6, 0.0).len(), 64);
+        // Never more than half the queued work (plus the running task's half).
+        let q = vec![c(1e6, 1e2); 10];
+        assert_eq!(choose(&q, 0, 1, 0, 100, f64::INFINITY, 0.0).len(), 5);
+    }
+
+    #[test]
+    fn skips_unstealable_tasks() {
+        let mut q = vec![c(1e6, 1e3); 6];
+        q[5].stealable = false;
+        q[4].stealable = false;
+        assert_eq!(choose(&q, 0, 1, 0, 2, f64::INFINITY, 0.0), vec![3, 2]);
+    }
+
+    #[test]
+    fn values_round_trip_the_wire() {
+        let vals = [
+            Value::Scalar(2.5),
+            Value::Array(Array::new(
+                vec![2, 2],
+                Data::F64(vec![1.0, -0.0, 3.5, f64::NAN]),
+            )),
+            Value::Array(Array::new(vec![3], Data::U8(vec![0, 1, 255]))),
+            Value::Array(Array::new(vec![1, 2], Data::I64(vec![-7, 9]))),
+            Value::Array(Array::new(vec![2], Data::F32(vec![1.5, -2.0]))),
+        ];
+        for v in &vals {
+            let m = Msg::Result {
+                task: 3,
+                held_ns: 1,
+                run_ns: 2,
+                value: WireValue::of(v),
+            };
+            let back = Msg::decode(&m.encode());
+            let Msg::Result { value, task: 3, .. } = back else {
+                panic!("wrong message")
+            };
+            let back = value.into_value();
+            assert_eq!(format!("{back:?}"), format!("{v:?}"));
+        }
+    }
+
+    #[test]
+    fn victim_choice_prefers_the_most_loaded_and_skips_done_peers() {
+        let s = Stealing::new(
+            0,
+            4,
+            1,
+            0,
+            Arc::new(CostModel::new(4, None)),
+            StealPolicy::Cost,
+        );
+        let mut p = s.proto.lock().unwrap();
+        p.loads = vec![None, Some(3), Some(9), Some(1)];
+        assert_eq!(p.pick_victim(0), Some(2));
+        p.peer_done[2] = true;
+        assert_eq!(p.pick_victim(0), Some(1));
+        p.peer_done[1] = true;
+        p.peer_done[3] = true;
+        assert_eq!(p.pick_victim(0), None);
+        // Done: Fin only without a request outstanding.
+        p.own_done = true;
+        p.outstanding = Some((1, Instant::now()));
+        assert!(!p.ready_to_fin());
+        p.outstanding = None;
+        assert!(p.ready_to_fin());
+        assert!(!p.ready_to_fin(), "Fin is sent once");
+        assert!(!p.ended());
+        p.fins = 3;
+        assert!(p.ended());
+    }
+}

@@ -1,0 +1,229 @@
+//! Cross-rank work stealing under mpirun: a skewed job (heavy chains dealt to the first
+//! ranks by placement) gets tasks stolen, each task runs exactly once (the trace has one event
+//! per task), and the outputs are bit-identical to `--steal off` at 2 and 4 ranks; with
+//! checkpoints on, a stealing run still checkpoints and ends with the same result.
+
+use crate::common::*;
+use serde_json::{json, Value as Json};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// `chains` chains of `length` (busy, mul) steps; the first half `heavy` iterations per busy,
+/// the rest a tenth of that. Chains are dealt out in blocks, so the heavy ones sit on the
+/// first ranks.
+fn skewed_job(dir: &Path, chains: usize, length: usize, heavy: u64) -> std::path::PathBuf {
+    let iterations: Vec<u64> = (0..chains)
+        .map(|c| if c < chains / 2 { heavy } else { heavy / 10 })
+        .collect();
+    write_job(
+        dir,
+        "skew.json",
+        &json!({"dirk": 1, "name": "skew", "workload": {"kind": "chains", "chains": chains,
+            "length": length, "size": 300, "mul": 1.0009765625, "iterations": iterations}}),
+    )
+}
+
+fn summary(path: &Path) -> Json {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("summary written"))
+        .expect("summary is JSON")
+}
+
+fn outputs(file: &Path, chains: usize) -> Vec<Vec<u64>> {
+    (0..chains)
+        .map(|c| bits(&read_f64(file, &format!("c{c}"))))
+        .collect()
+}
+
+#[test]
+fn a_skewed_job_gets_tasks_stolen_and_matches_steal_off_on_2_and_4_ranks() {
+    let dir = scratch();
+    let chains = 8;
+    let job = skewed_job(dir.path(), chains, 6, 4_000_000);
+    let mut first: Option<Vec<Vec<u64>>> = None;
+    for n in [2u32, 4] {
+        let mut results = HashMap::new();
+        for mode in ["off", "on"] {
+            let out = dir.path().join(format!("o{n}{mode}.h5"));
+            let sum = dir.path().join(format!("s{n}{mode}.json"));
+            let trace = dir.path().join(format!("t{n}{mode}.json"));
+            let r = mpirun(
+                n,
+                &[
+                    "run",
+                    p(&job),
+                    "--output",
+                    p(&out),
+                    "--threads",
+                    "1",
+                    "--steal",
+                    mode,
+                    "--summary",
+                    p(&sum),
+                    "--trace",
+                    p(&trace),
+                ],
+                120,
+            );
+            assert_eq!(r.code, Some(0), "{n} ranks, steal {mode}: {}", r.text);
+            let s = summary(&sum);
+            let total = s["tasks"].as_u64().unwrap();
+            assert_eq!(total as usize, chains * (1 + 2 * 6));
+            let per_rank = s["per_rank"].as_array().unwrap();
+            let ran: u64 = per_rank.iter().map(|r| r["tasks"].as_u64().unwrap()).sum();
+            assert_eq!(ran, total, "{n} ranks, steal {mode}: tasks run = tasks");
+            let stolen = s["tasks_stolen"].as_u64().unwrap();
+            let given: u64 = per_rank
+                .iter()
+                .map(|r| r["given_away"].as_u64().unwrap())
+                .sum();
+            assert_eq!(stolen, given, "every task stolen was given away once");
+            if mode == "on" {
+                assert!(stolen > 0, "{n} ranks: nothing was stolen: {s}");
+                let rep = dirk(&["report", p(&sum)]);
+                assert_eq!(rep.code, Some(0), "{}", rep.text);
+                assert!(
+                    rep.text.contains(&format!(
+                        "work stealing: {stolen} tasks ran on another rank"
+                    )),
+                    "{}",
+                    rep.text
+                );
+            } else {
+                assert_eq!(stolen, 0);
+            }
+            // One trace event per task: none lost, none run twice.
+            let t: Json = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+            let events = t["traceEvents"].as_array().unwrap();
+            let mut ids: Vec<&str> = events
+                .iter()
+                .filter(|e| e["ph"] == "X" && e["cat"] == "task")
+                .filter_map(|e| e["args"]["id"].as_str())
+                .collect();
+            ids.sort_unstable();
+            let n_ids = ids.len();
+            ids.dedup();
+            assert_eq!(
+                n_ids,
+                ids.len(),
+                "{n} ranks, steal {mode}: a task ran twice"
+            );
+            assert_eq!(
+                ids.len() as u64,
+                total,
+                "{n} ranks, steal {mode}: a task is missing"
+            );
+            results.insert(mode, outputs(&out, chains));
+        }
+        assert_eq!(
+            results["on"], results["off"],
+            "{n} ranks: steal on differs from off"
+        );
+        match &first {
+            None => first = Some(results.remove("on").unwrap()),
+            Some(f) => assert_eq!(&results["on"], f, "{n} ranks differ from 2 ranks"),
+        }
+    }
+}
+
+#[test]
+fn a_stealing_run_with_checkpoints_matches_steal_off() {
+    let dir = scratch();
+    let chains = 6;
+    let job = skewed_job(dir.path(), chains, 10, 8_000_000);
+    let off = dir.path().join("off.h5");
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&off),
+            "--threads",
+            "1",
+            "--steal",
+            "off",
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    let ck = dir.path().join("ck");
+    let on = dir.path().join("on.h5");
+    let sum = dir.path().join("s.json");
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&on),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--checkpoint-interval",
+            "0.05",
+            "--summary",
+            p(&sum),
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    let s = summary(&sum);
+    assert!(s["checkpoints"].as_u64().unwrap() > 0, "{s}");
+    assert!(s["tasks_stolen"].as_u64().unwrap() > 0, "{s}");
+    assert_eq!(outputs(&on, chains), outputs(&off, chains));
+    // Resuming from the last checkpoint (a stolen task is recorded by its owner) plans only
+    // what was left, and gives the same result.
+    let again = dir.path().join("again.h5");
+    let r = mpirun(
+        2,
+        &[
+            "run",
+            p(&job),
+            "--output",
+            p(&again),
+            "--threads",
+            "1",
+            "--checkpoint-dir",
+            p(&ck),
+            "--resume",
+        ],
+        120,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert_eq!(outputs(&again, chains), outputs(&off, chains));
+}
+
+#[test]
+fn calibration_files_are_written_and_read_back() {
+    let dir = scratch();
+    let job = skewed_job(dir.path(), 4, 3, 1_000_000);
+    let cal = dir.path().join("cal.json");
+    for _ in 0..2 {
+        let r = mpirun(
+            2,
+            &["run", p(&job), "--threads", "1", "--calibration", p(&cal)],
+            60,
+        );
+        assert_eq!(r.code, Some(0), "{}", r.text);
+        let c: Json = serde_json::from_str(&std::fs::read_to_string(&cal).unwrap()).unwrap();
+        assert_eq!(c["dirk_calibration"], 1);
+        let busy = c["ops"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .find(|(k, _)| k.starts_with("busy/"))
+            .map(|(_, v)| v["ns"].as_f64().unwrap())
+            .expect("busy times measured");
+        // 1e6 or 1e5 iterations of about a nanosecond each.
+        assert!(busy > 2e4 && busy < 1e8, "{busy}");
+    }
+    std::fs::write(&cal, "garbage").unwrap();
+    let r = mpirun(
+        2,
+        &["run", p(&job), "--threads", "1", "--calibration", p(&cal)],
+        60,
+    );
+    assert_eq!(r.code, Some(0), "{}", r.text);
+    assert!(r.text.contains("not usable"), "{}", r.text);
+}
