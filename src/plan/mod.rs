@@ -43,7 +43,7 @@ impl PlanError {
 pub struct Assignment {
     /// Rank of each task, by graph index.
     pub owner: Vec<u32>,
-    /// Bottom level of each task, counting the transfers between ranks on the way down.
+    /// Bottom level of each task.
     pub priority: Vec<u64>,
 }
 
@@ -55,7 +55,6 @@ pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
     // keep spawn order.
     order.sort_by_key(|&i| (std::cmp::Reverse(priority[i as usize]), i));
     let owner = partition::partition(g, ranks, &order, &costs)?;
-    let priority = priority::bottom_levels_placed(g, &owner, &costs);
     Ok(Assignment { owner, priority })
 }
 

@@ -21,29 +21,6 @@ pub fn bottom_levels(g: &Graph) -> (Vec<u64>, Vec<u64>) {
     (costs, level)
 }
 
-/// Bottom levels once the owners are known: an edge whose producer and consumer are on
-/// different ranks also costs the transfer of the producer's value. A task whose result
-/// another rank waits for (a stencil's boundary tile and the strips cut from it) then ranks
-/// above the local work of the same step, so its rank computes and sends it first and the
-/// neighbour does not sit idle waiting for it.
-pub(super) fn bottom_levels_placed(g: &Graph, owner: &[u32], costs: &[u64]) -> Vec<u64> {
-    let tasks = g.tasks();
-    let mut level = costs.to_vec();
-    for i in (0..tasks.len()).rev() {
-        let li = level[i];
-        for h in tasks[i].inputs() {
-            let p = h.index();
-            let edge = if owner[p] == owner[i] {
-                0
-            } else {
-                cost::transfer_ns(tasks[p].ty.bytes())
-            };
-            level[p] = level[p].max(costs[p] + edge + li);
-        }
-    }
-    level
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,35 +50,5 @@ mod tests {
         }
         // The busy branch is the critical one.
         assert!(lv[b.index()] > lv[c.index()]);
-    }
-
-    #[test]
-    fn a_value_another_rank_waits_for_ranks_above_local_work() {
-        let mut g = Graph::new();
-        let shape = || Arg::Shape(vec![1000]);
-        let rand = |seed| Op::Rand {
-            seed,
-            dtype: DType::F64,
-        };
-        let x = g.spawn(rand(0), [shape()]).unwrap();
-        let y = g.spawn(rand(1), [shape()]).unwrap();
-        let x2 = g.spawn(Op::Mul, [x.into(), 2.0.into()]).unwrap();
-        let y2 = g.spawn(Op::Mul, [y.into(), 2.0.into()]).unwrap();
-        let (costs, flat) = bottom_levels(&g);
-        assert_eq!(flat[x.index()], flat[y.index()]);
-        // x2 runs on another rank than x; y2 beside y.
-        let owner = [0, 0, 1, 0];
-        let placed = bottom_levels_placed(&g, &owner, &costs);
-        assert!(placed[x.index()] > placed[y.index()]);
-        assert_eq!(placed[y.index()], flat[y.index()]);
-        // Sinks keep their own cost.
-        for sink in [x2, y2] {
-            assert_eq!(placed[sink.index()], costs[sink.index()]);
-        }
-        for (i, t) in g.tasks().iter().enumerate() {
-            for h in t.inputs() {
-                assert!(placed[h.index()] >= placed[i] + costs[h.index()]);
-            }
-        }
     }
 }
