@@ -5,10 +5,13 @@
 //! holds at its peak depended on how long the allocator kept freed tiles before returning them
 //! to the OS (1.6-1.9x the data a rank owns on Life under load, against 1.3x with immediate
 //! purging, which cost page faults on every new tile; see BENCHMARKS.md "Peak memory per
-//! rank"). Here the dying array hands its buffer back (`Array`'s `Drop`) and the next kernel
-//! that needs a buffer of the same type and length takes it, so a stencil run reuses the same
+//! rank"). Here a stencil kernel takes its output buffer from the pool and wraps it with
+//! `Array::recycled`; when that array dies its buffer comes back (`Array`'s `Drop`) for the
+//! next kernel that needs one of the same type and length, so a stencil run reuses the same
 //! few buffers: no page faults, and peak memory is the peak of live tiles plus at most
-//! [`MAX_POOLED`] spare buffers.
+//! [`MAX_POOLED`] spare buffers. Only recycled arrays come back: other arrays (received
+//! values, dense tiles, copies) go to the allocator, which reuses their memory itself, so the
+//! pool never holds buffers no kernel asks for.
 //!
 //! Only buffers of at least [`MIN_BYTES`] are pooled; smaller ones go back to the allocator,
 //! which handles them well. A taken buffer holds stale values: kernels that take one must write

@@ -150,10 +150,30 @@ impl Data {
 }
 
 /// A dense row-major N-d array.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug)]
 pub struct Array {
     shape: Vec<usize>,
     data: Data,
+    /// The buffer came from `graph::buffers` and goes back there when the array dies.
+    recycle: bool,
+}
+
+/// A copy is fresh memory: it is not recycled.
+impl Clone for Array {
+    fn clone(&self) -> Array {
+        Array {
+            shape: self.shape.clone(),
+            data: self.data.clone(),
+            recycle: false,
+        }
+    }
+}
+
+/// Equal shapes and elements; where the buffer came from does not matter.
+impl PartialEq for Array {
+    fn eq(&self, other: &Array) -> bool {
+        self.shape == other.shape && self.data == other.data
+    }
 }
 
 impl Array {
@@ -165,7 +185,19 @@ impl Array {
             "array shape {shape:?} does not match {} elements",
             data.len()
         );
-        Array { shape, data }
+        Array {
+            shape,
+            data,
+            recycle: false,
+        }
+    }
+
+    /// Like `new`, for a buffer taken from `graph::buffers::take`: when the array dies, the
+    /// buffer goes back to the pool for the next kernel that needs one of its size.
+    pub fn recycled(shape: Vec<usize>, data: Data) -> Array {
+        let mut a = Array::new(shape, data);
+        a.recycle = true;
+        a
     }
 
     /// An f64 array.
@@ -220,10 +252,13 @@ impl Array {
     }
 }
 
-/// A dying array hands its buffer to the tile-buffer pool (see `graph::buffers`).
+/// A dying recycled array hands its buffer back to the tile-buffer pool (see
+/// `graph::buffers`); any other array frees it as usual.
 impl Drop for Array {
     fn drop(&mut self) {
-        super::buffers::give(std::mem::replace(&mut self.data, Data::U8(Vec::new())));
+        if self.recycle {
+            super::buffers::give(std::mem::replace(&mut self.data, Data::U8(Vec::new())));
+        }
     }
 }
 

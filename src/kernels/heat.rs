@@ -7,7 +7,7 @@
 
 use super::halo::Halo;
 use super::Input;
-use crate::graph::{buffers, Array, Value};
+use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
 
 /// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
@@ -67,5 +67,5 @@ pub(super) fn heat_step(
             out.chunks_mut(rows * w).enumerate().for_each(chunk);
         }
     }
-    Value::Array(Array::from_f64(vec![h, w], out))
+    Value::Array(Array::recycled(vec![h, w], Data::F64(out)))
 }

@@ -75,7 +75,7 @@ fn step(args: &[Input<'_>]) -> Value {
             out.chunks_mut(rows * w).enumerate().for_each(chunk);
         }
     }
-    Value::Array(Array::new(vec![h, w], Data::U8(out)))
+    Value::Array(Array::recycled(vec![h, w], Data::U8(out)))
 }
 
 /// A copy of a u8 array with every nonzero byte as 1.
