@@ -781,7 +781,7 @@ impl Inner {
                 .model
                 .task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
             move_ns: st.model.transfer_ns(thief, in_bytes) + st.model.transfer_ns(thief, out_bytes),
-            stealable: task.stealable,
+            stealable: task.stealable && in_bytes + out_bytes <= steal::MAX_MOVE_BYTES,
         }
     }
 

@@ -70,6 +70,12 @@ const BACKOFF_MAX: Duration = Duration::from_millis(64);
 /// A task is handed over only if its estimated transfer time times this is below its wait.
 const WELL_BELOW: f64 = 4.0;
 
+/// A task whose inputs and result together exceed this many bytes never moves. Moving one
+/// costs its inputs and result in flight and encoded on both ranks, so each stolen 4 MiB Life
+/// tile raised a rank's peak by 20-40 MiB; the tasks stealing helps (long kernels on small
+/// data) are far below it.
+pub const MAX_MOVE_BYTES: usize = 1 << 20;
+
 /// A control message of the stealing protocol.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Msg<'a> {
