@@ -93,20 +93,14 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
     for _ in 0..REPS {
         let r = rt.run(&g, &settings).expect("run");
         if rt.rank() == 0 {
-            let end_x = r
-                .trace
-                .tasks
-                .iter()
-                .find(|e| e.key == x.index() as u32)
-                .unwrap()
-                .end_ns;
-            let start_y = r
-                .trace
-                .tasks
-                .iter()
-                .find(|e| e.key == y.index() as u32)
-                .unwrap()
-                .start_ns;
+            let event = |h: dirk::Handle| {
+                r.trace
+                    .tasks
+                    .iter()
+                    .find(|e| e.key == h.index() as u32)
+                    .expect("every task is traced")
+            };
+            let (end_x, start_y) = (event(x).end_ns, event(y).start_ns);
             samples.push((start_y.saturating_sub(end_x)) as f64 * 1e-9);
         }
     }

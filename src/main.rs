@@ -478,17 +478,9 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
             resume: p.resume.as_ref(),
         })
     });
-    let result = match rt.launch(job) {
+    let result = match launch(&rt, job) {
         Ok(r) => r,
-        Err(RunError::Rejected) | Err(RunError::Checkpoint) => return ExitCode::from(2),
-        Err(RunError::Plan(e)) => {
-            error!("{e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            error!("{e}");
-            runtime::abort_all(1);
-        }
+        Err(code) => return code,
     };
     if let Some(Some(p)) = &prepared {
         if let Err(e) = write_results(p, &result, rt.size()) {
@@ -498,6 +490,26 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
     }
     rt.barrier();
     ExitCode::SUCCESS
+}
+
+/// Runs the job on every rank. Bad input (a rejected job, plan or checkpoint) is exit 2 on
+/// every rank; any other failure logs and ends every rank with `MPI_Abort` (exit 1).
+fn launch(
+    rt: &Runtime,
+    job: Option<Option<runtime::Job<'_>>>,
+) -> Result<runtime::RunResult, ExitCode> {
+    match rt.launch(job) {
+        Ok(r) => Ok(r),
+        Err(RunError::Rejected) | Err(RunError::Checkpoint) => Err(ExitCode::from(2)),
+        Err(RunError::Plan(e)) => {
+            error!("{e}");
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            error!("{e}");
+            runtime::abort_all(1);
+        }
+    }
 }
 
 fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(), String> {
@@ -601,17 +613,9 @@ fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
             resume: None,
         })
     });
-    let result = match rt.launch(job) {
+    let result = match launch(&rt, job) {
         Ok(r) => r,
-        Err(RunError::Rejected) | Err(RunError::Checkpoint) => return ExitCode::from(2),
-        Err(RunError::Plan(e)) => {
-            error!("{e}");
-            return ExitCode::from(2);
-        }
-        Err(e) => {
-            error!("{e}");
-            runtime::abort_all(1);
-        }
+        Err(code) => return code,
     };
     if let Some(Some(g)) = &graph {
         let summary = result.summary.as_ref().expect("rank 0 has the summary");

@@ -397,6 +397,15 @@ impl Inner {
         }
     }
 
+    /// The value in input slot `s` of a ready task (filled before its reader became ready).
+    fn input(&self, s: u32) -> Arc<Value> {
+        self.values[s as usize]
+            .lock()
+            .expect("slot lock")
+            .clone()
+            .expect("an input slot is filled before its reader is ready")
+    }
+
     /// Runs local task `t`; returns how many tasks it made ready.
     fn execute(&self, t: u32) -> usize {
         if self.failed.load(Ordering::Relaxed) {
@@ -407,13 +416,7 @@ impl Inner {
             .args
             .iter()
             .filter_map(|a| match a {
-                LocalArg::Slot(s) => Some(
-                    self.values[*s as usize]
-                        .lock()
-                        .expect("slot lock")
-                        .clone()
-                        .expect("an input slot is filled before its reader is ready"),
-                ),
+                LocalArg::Slot(s) => Some(self.input(*s)),
                 _ => None,
             })
             .collect();
@@ -715,13 +718,7 @@ impl Inner {
                     .args
                     .iter()
                     .map(|a| match a {
-                        LocalArg::Slot(s) => Some(
-                            self.values[*s as usize]
-                                .lock()
-                                .expect("slot lock")
-                                .clone()
-                                .expect("a ready task's inputs are present"),
-                        ),
+                        LocalArg::Slot(s) => Some(self.input(*s)),
                         _ => None,
                     })
                     .collect();
@@ -781,7 +778,8 @@ impl Inner {
                 .model
                 .task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
             move_ns: st.model.transfer_ns(thief, in_bytes) + st.model.transfer_ns(thief, out_bytes),
-            stealable: task.stealable && in_bytes + out_bytes <= steal::MAX_MOVE_BYTES,
+            bytes: in_bytes + out_bytes,
+            stealable: task.stealable,
         }
     }
 

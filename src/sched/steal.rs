@@ -391,7 +391,9 @@ pub struct Candidate {
     pub run_ns: f64,
     /// Estimated time to move its inputs to the thief and its result back, ns.
     pub move_ns: f64,
-    /// May leave this rank at all.
+    /// Bytes of its inputs and result together: what moving it puts in flight.
+    pub bytes: usize,
+    /// May leave this rank at all (its scope and op allow it).
     pub stealable: bool,
 }
 
@@ -407,7 +409,8 @@ pub struct Candidate {
 /// each running one, over the threads) and its own run time. The second rule keeps
 /// data-heavy tasks home: a stencil tile whose transfer costs nearly what computing it does
 /// gains the thief little, and its neighbour's work arrives soon anyway (Life 8192² with
-/// 4 MiB tiles ran 2× slower and peaked at 3× the memory when its tiles were stolen).
+/// 4 MiB tiles ran 2× slower and peaked at 3× the memory when its tiles were stolen). Nor does
+/// a task whose data exceeds [`MAX_MOVE_BYTES`], whatever the estimates say.
 pub fn choose(
     queue: &[Candidate],
     ahead: usize,
@@ -439,7 +442,10 @@ pub fn choose(
         if !out.is_empty() && given + c.run_ns > half {
             break;
         }
-        if c.stealable && WELL_BELOW * c.move_ns < wait[i].min(c.run_ns) {
+        if c.stealable
+            && c.bytes <= MAX_MOVE_BYTES
+            && WELL_BELOW * c.move_ns < wait[i].min(c.run_ns)
+        {
             out.push(i);
             given += c.run_ns;
             left -= 1;
@@ -460,6 +466,7 @@ mod tests {
         Candidate {
             run_ns,
             move_ns,
+            bytes: 0,
             stealable: true,
         }
     }
