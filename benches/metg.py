@@ -92,6 +92,11 @@ def parse_args(argv):
     ap.add_argument("--peak-repeats", type=int, default=5)
     ap.add_argument("--threshold", type=float, default=0.5, help="efficiency threshold (0.5)")
     ap.add_argument("--dirk", default=str(REPO / "target" / "release" / "dirk"))
+    ap.add_argument("--bind", choices=["auto", "cores", "none"], default="auto",
+                    help="cores: each rank bound to its own --threads cores (mpirun --map-by "
+                         "slot:PE=T --bind-to core, as Open MPI binds by default when ranks fit); "
+                         "none: --oversubscribe --bind-to none, the OS places every thread; "
+                         "auto (default): cores when ranks x threads <= --cores, else none")
     ap.add_argument("--mpirun-args", default="", help="extra mpirun flags")
     ap.add_argument("--dirk-args", default="", help="extra flags for dirk taskbench")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
@@ -106,8 +111,18 @@ def parse_args(argv):
     return a
 
 
+def binding(a):
+    """mpirun's placement flags for --bind."""
+    bind = a.bind
+    if bind == "auto":
+        bind = "cores" if a.ranks * a.threads <= a.cores else "none"
+    if bind == "cores":
+        return ["--map-by", f"slot:PE={a.threads}", "--bind-to", "core"]
+    return ["--oversubscribe", "--bind-to", "none"]
+
+
 def run(a, iterations, steps, log):
-    cmd = ["mpirun", "-n", str(a.ranks), "--oversubscribe", "--bind-to", "none",
+    cmd = ["mpirun", "-n", str(a.ranks), *binding(a),
            *shlex.split(a.mpirun_args), a.dirk, "taskbench",
            "-steps", str(steps), "-width", str(a.width), "-type", a.type,
            "-kernel", "compute_bound", "-iter", str(iterations),
@@ -265,7 +280,7 @@ def main(argv=None):
 
 
 def run_cmd_example(a):
-    return ["mpirun", "-n", str(a.ranks), "--oversubscribe", "--bind-to", "none", "dirk",
+    return ["mpirun", "-n", str(a.ranks), *binding(a), "dirk",
             "taskbench", "-steps", str(a.steps), "-width", str(a.width), "-type", a.type,
             "-kernel", "compute_bound", "-iter", "I", "--threads", str(a.threads)]
 

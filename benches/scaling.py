@@ -14,6 +14,13 @@ Weak scaling: every rank keeps the same share. The grid grows along its rows wit
 count (R * H rows of W cells, H,W from --weak-grid, default --grid). Ideal: time stays flat.
   efficiency(R) = T(R0) / T(R)
   speedup(R)    = R * efficiency(R)       ("scaled speedup")
+Machine ceiling of the weak sweep (mpirun, ranks starting at 1; --no-machine skips it): R
+independent 1-rank runs of the 1-rank weak job at once, each on its own cores, no messages
+between them. What the hardware loses by running R copies side by side (memory bandwidth,
+shared caches, clock) is in it, nothing of dirk's communication is; so
+  ceiling(R)    = T(1 rank alone) / T(slowest of R copies at once)
+bounds what any runtime can reach for this job here, and weak efficiency / ceiling is the
+part that communication and scheduling cost.
 
 Both sweeps split the grid into row strips: --tiles-per-rank x R tiles along the rows, and
 --tile-cols tiles along the columns, so every rank owns the same number of tiles at every
@@ -24,15 +31,18 @@ dirk's --summary: the slowest rank's execution of the graph (planning, plan dist
 MPI start-up and process launch are not in it; they do not grow with the steps).
 
 Writes into --out (default benches/scaling-out):
-  scaling.csv     ranks,threads,problem,size,seconds,speedup,efficiency
+  scaling.csv     ranks,threads,problem,size,seconds,speedup,efficiency (problem strong,
+                  weak, or machine: the ceiling above, size COPIES*HxW)
   speedup.svg     speedup against ranks (strong: speedup; weak: scaled speedup), ideal y = R
   efficiency.svg  efficiency against ranks, ideal 100 %
   scaling.json    the command, date, host, load average, every repeat's time
   jobs/, runs/    the generated job files and each run's summary and log
 
 The launcher is srun when SLURM_JOB_ID is set (inside sbatch/salloc), else mpirun; force one
-with --launcher. mpirun runs with --oversubscribe --bind-to none (and as root with
-OMPI_ALLOW_RUN_AS_ROOT); srun with --mpi=pmix, --ntasks R and --cpus-per-task THREADS.
+with --launcher. mpirun binds each rank to its own THREADS cores where the ranks fit
+(--map-by slot:PE=THREADS --bind-to core, as Open MPI does by default), else runs with
+--oversubscribe --bind-to none (--bind; as root with OMPI_ALLOW_RUN_AS_ROOT); srun with
+--mpi=pmix, --ntasks R and --cpus-per-task THREADS.
 Extra launcher flags go in --launcher-args "...". Python 3 standard library only.
 """
 
@@ -101,6 +111,13 @@ def parse_args(argv):
                     help="which sweeps to run (default both)")
     ap.add_argument("--launcher", choices=["auto", "srun", "mpirun"], default="auto",
                     help="auto: srun inside a Slurm allocation (SLURM_JOB_ID set), else mpirun")
+    ap.add_argument("--bind", choices=["auto", "cores", "none"], default="auto",
+                    help="mpirun only. cores: each rank bound to its own THREADS cores "
+                         "(--map-by slot:PE=THREADS --bind-to core, what Open MPI does by "
+                         "default when the ranks fit); none: --oversubscribe --bind-to none; "
+                         "auto (default): cores where ranks x threads fit the CPUs, else none")
+    ap.add_argument("--no-machine", action="store_true",
+                    help="skip the machine ceiling of the weak sweep (below)")
     ap.add_argument("--launcher-args", default="", metavar="'ARGS'",
                     help="extra flags for the launcher, e.g. '--overcommit' (srun) or "
                          "'--mca btl self,vader' (mpirun)")
@@ -144,12 +161,61 @@ def job_for(a, problem, ranks):
     return {"dirk": 1, "name": name, "workload": wl}, (h, w)
 
 
+def bound(a, ranks):
+    """True when mpirun binds each rank to its own --threads cores (--bind)."""
+    if a.bind == "auto":
+        return ranks * a.threads <= (os.cpu_count() or 1)
+    return a.bind == "cores"
+
+
 def launch_cmd(a, ranks):
     extra = shlex.split(a.launcher_args)
     if a.launcher == "srun":
         return ["srun", "--mpi=pmix", f"--ntasks={ranks}", f"--cpus-per-task={a.threads}",
                 *extra]
+    if bound(a, ranks):
+        return ["mpirun", "-n", str(ranks), "--map-by", f"slot:PE={a.threads}",
+                "--bind-to", "core", *extra]
     return ["mpirun", "-n", str(ranks), "--oversubscribe", "--bind-to", "none", *extra]
+
+
+def run_env(a):
+    env = dict(os.environ)
+    if a.launcher == "mpirun" and hasattr(os, "geteuid") and os.geteuid() == 0:
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
+        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    return env
+
+
+def run_machine(a, out, copies, job, rep):
+    """The machine's own weak-scaling ceiling: `copies` independent 1-rank runs of the same
+    job at once (no messages between them; each on its own cores when bound), slowest
+    run_seconds. What the hardware loses by running copies side by side (memory bandwidth,
+    shared caches, clock) is in it; nothing of dirk's communication is."""
+    jf = out / "jobs" / f"{job['name']}.json"
+    jf.write_text(json.dumps(job, indent=1) + "\n")
+    procs, files = [], []
+    for i in range(copies):
+        sf = out / "runs" / f"{job['name']}-machine{copies}-{rep}-{i}.summary.json"
+        if sf.exists():
+            sf.unlink()
+        cmd = ["mpirun", "-n", "1", "--bind-to", "none", a.dirk, "run", str(jf),
+               "--threads", str(a.threads), "--summary", str(sf), *shlex.split(a.dirk_args)]
+        if bound(a, copies):
+            first = i * a.threads
+            cmd = ["taskset", "-c", f"{first}-{first + a.threads - 1}", *cmd]
+        log = open(out / "runs" / f"{job['name']}-machine{copies}-{rep}-{i}.log", "w")
+        procs.append((subprocess.Popen(cmd, env=run_env(a), stdout=log,
+                                       stderr=subprocess.STDOUT), cmd, log))
+        files.append(sf)
+    times = []
+    for (p, cmd, log), sf in zip(procs, files):
+        code = p.wait(timeout=a.timeout)
+        log.close()
+        if code != 0 or not sf.exists():
+            sys.exit(f"scaling.py: machine run failed (exit {code}): {' '.join(cmd)}")
+        times.append(json.loads(sf.read_text())["run_seconds"])
+    return max(times)
 
 
 def run_point(a, out, problem, ranks, job, rep):
@@ -163,10 +229,7 @@ def run_point(a, out, problem, ranks, job, rep):
     if a.dry_run:
         print("  " + " ".join(shlex.quote(c) for c in cmd))
         return None
-    env = dict(os.environ)
-    if a.launcher == "mpirun" and hasattr(os, "geteuid") and os.geteuid() == 0:
-        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+    env = run_env(a)
     if sf.exists():
         sf.unlink()
     t0 = time.monotonic()
@@ -187,6 +250,32 @@ def run_point(a, out, problem, ranks, job, rep):
                  f"{' '.join(cmd)}")
     return {"run_seconds": s["run_seconds"], "wall_seconds": s["wall_seconds"],
             "launch_seconds": time.monotonic() - t0, "threads": s.get("threads_per_rank")}
+
+
+def measure_machine(a):
+    return (not a.no_machine and not a.dry_run and a.launcher == "mpirun"
+            and a.ranks[0] == 1 and len(a.ranks) > 1)
+
+
+def machine_rows(a, out, t1, rows, raw):
+    """The weak sweep's machine ceiling for every rank count R > 1 (see run_machine):
+    efficiency = T(1 rank alone) / T(R independent copies at once)."""
+    job, (h, w) = job_for(a, "weak", 1)
+    for copies in a.ranks[1:]:
+        times = []
+        for rep in range(a.repeats):
+            t = run_machine(a, out, copies, job, rep)
+            times.append(t)
+            raw.append({"problem": "machine", "ranks": copies, "repeat": rep,
+                        "grid": [h, w], "run_seconds": t, "load": loadavg()})
+        t = min(times)
+        eff = t1 / t
+        print(f"  machine {copies:2} independent 1-rank runs at once, {h}x{w} each  best "
+              f"{t:.3f} s of {', '.join(f'{x:.3f}' for x in times)}: ceiling "
+              f"{eff * 100:.1f} %", flush=True)
+        rows.append({"ranks": copies, "threads": a.threads, "problem": "machine",
+                     "size": f"{copies}*{h}x{w}", "seconds": f"{t:.6f}",
+                     "speedup": f"{copies * eff:.4f}", "efficiency": f"{eff:.4f}"})
 
 
 def loadavg():
@@ -225,7 +314,7 @@ def esc(s):
     return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-COLORS = {"strong": "#1f77b4", "weak": "#d62728", "ideal": "#7f7f7f"}
+COLORS = {"strong": "#1f77b4", "weak": "#d62728", "machine": "#2ca02c", "ideal": "#7f7f7f"}
 
 
 def svg_plot(path, title, ylabel, series, xs, ideal, ymin=None, ymax=None, percent=False,
@@ -356,6 +445,8 @@ def main(argv=None):
             rows.append({"ranks": ranks, "threads": a.threads, "problem": problem,
                          "size": f"{h}x{w}", "seconds": f"{best[ranks]:.6f}",
                          "speedup": f"{speedup:.4f}", "efficiency": f"{eff:.4f}"})
+        if problem == "weak" and measure_machine(a) and best.get(1):
+            machine_rows(a, out, best[1], rows, raw)
     if a.dry_run:
         return 0
     with open(out / "scaling.csv", "w", newline="") as f:
@@ -391,6 +482,11 @@ def main(argv=None):
         g = f"R·{a.weak_grid[0]}x{a.weak_grid[1]}"
         series_s[f"weak, scaled ({g})"] = (COLORS["weak"], pts("weak", "speedup"))
         series_e[f"weak ({g})"] = (COLORS["weak"], pts("weak", "efficiency"))
+        if pts("machine", "efficiency"):
+            m = [(1, 1.0)] + pts("machine", "efficiency")
+            label = "machine ceiling: R independent 1-rank runs"
+            series_s[label] = (COLORS["machine"], [(x, x * e) for x, e in m])
+            series_e[label] = (COLORS["machine"], m)
     note = (f"{a.steps} steps, {a.tiles_per_rank} tile rows per rank, best of {a.repeats} "
             f"(run_seconds), {a.launcher}; {socket.gethostname()}, {os.cpu_count()} CPUs, "
             f"{started:%Y-%m-%d %H:%M} UTC")
@@ -401,8 +497,13 @@ def main(argv=None):
     print(f"scaling.py: wrote {out / 'scaling.csv'}, {out / 'speedup.svg'}, "
           f"{out / 'efficiency.svg'}, {out / 'scaling.json'}")
     for r in rows:
-        print(f"  {r['problem']:6} ranks {r['ranks']:3}  {r['size']:>11}  {r['seconds']} s  "
+        print(f"  {r['problem']:7} ranks {r['ranks']:3}  {r['size']:>13}  {r['seconds']} s  "
               f"speedup {float(r['speedup']):.2f}  efficiency {float(r['efficiency']) * 100:.1f} %")
+    eff = {(r["problem"], r["ranks"]): float(r["efficiency"]) for r in rows}
+    for (p, ranks), m in sorted(eff.items()):
+        if p == "machine" and ("weak", ranks) in eff:
+            print(f"  weak efficiency at {ranks} ranks relative to the machine ceiling: "
+                  f"{eff[('weak', ranks)] / m * 100:.1f} %")
     return 0
 
 

@@ -27,6 +27,17 @@ pub trait Transport: Send + Sync {
     /// Says that control messages will come soon and should be picked up at once (the end of
     /// a run's stealing protocol); a transport that polls may poll faster from now on.
     fn expect_control_soon(&self) {}
+    /// Lends the calling thread (an idle worker, or one between tasks) to the network for a
+    /// moment: posts what is queued and hands arrived values to the inbox on this thread, so
+    /// no other thread has to be woken for them. When another thread is driving the network,
+    /// returns at once, or with `wait` (an idle worker, which has nothing else to do) first
+    /// waits for it to finish: sleeping on the lock hands the core to the thread holding it,
+    /// where spinning could keep it off. Returns false when nothing is outstanding (no value
+    /// expected, no send in flight), so polling again is pointless until the next `send`.
+    fn poll(&self, wait: bool) -> bool {
+        let _ = wait;
+        false
+    }
 }
 
 /// The receiving side, implemented by the scheduler and called by the transport.
@@ -37,6 +48,12 @@ pub trait Inbox: Send + Sync {
     fn deliver(&self, key: u32, value: Value);
     /// Hands over a control message from rank `source`.
     fn control(&self, source: u32, msg: Vec<u8>);
+    /// True while every worker thread is running tasks or polling (`Transport::poll`), so
+    /// values that arrive are picked up without a helper thread handing them over: a
+    /// progress thread may then stay in the background.
+    fn attentive(&self) -> bool {
+        false
+    }
 }
 
 /// Byte and message counters of one rank's transfers.

@@ -1,21 +1,33 @@
-//! The MPI backend: one progress thread per rank owns all point-to-point traffic.
+//! The MPI backend: all point-to-point traffic of a rank lives in one `Engine` behind a
+//! mutex; whichever thread holds it drives the network for one turn.
 //!
-//! Worker threads never touch MPI: `send` pushes the value on a queue and wakes the progress
-//! thread. The progress thread loop (MPI standard §3.7 nonblocking communication, §3.8
-//! matched probe):
+//! Who drives it (MPI runs with MPI_THREAD_MULTIPLE; the mutex makes the turns one at a time):
+//!
+//! - a worker that calls `send` posts the value at once when the engine is free (no hand-off:
+//!   on a busy core the thread that would post it may wait a whole time slice, 100s of µs);
+//! - a worker between tasks, and an idle worker waiting for a value, call `poll`
+//!   (see `sched::executor`, step 8), which runs a turn when the engine is free;
+//! - the progress thread runs turns for whatever the workers leave: transfers that must move
+//!   while every worker runs a long task, values arriving while workers sleep, progress
+//!   counts, and the close.
+//!
+//! A turn (MPI standard §3.7 nonblocking communication, §3.8 matched probe):
 //!
 //! 1. posts `MPI_Isend` for each queued value, straight from the array's own buffer (no copy;
 //!    the `Arc` keeps it alive until the request completes);
 //! 2. matches incoming messages with `MPI_Improbe` (any source, any tag; the tag is the
 //!    value's key), allocates a buffer of exactly the expected type and posts `MPI_Imrecv`
 //!    into it (no copy on this side either);
-//! 3. tests its pending requests, hands completed receives to the scheduler's inbox and drops
-//!    completed sends;
-//! 4. about twice a second, exchanges progress counts (below);
-//! 5. spins briefly when idle, then parks (waking a parked thread costs ~30 µs on this VM; a
-//!    send wakes it at once); after a turn that delivered values it first yields the core
-//!    once, since the worker that a delivery readies may be waiting for this very core
-//!    (ranks sharing cores: without the yield it started a full idle spin, ~21 µs, late).
+//! 3. tests its pending requests, hands completed receives to the scheduler's inbox (on the
+//!    thread that runs the turn) and drops completed sends.
+//!
+//! The progress thread adds: 4. about twice a second, it exchanges progress counts (below);
+//! 5. when idle it backs off. While every worker is attentive (`Inbox::attentive`: running
+//! tasks or polling) it only looks in every `ATTENDED_PARK`, so it never takes a core a
+//! worker needs; otherwise it spins briefly, then yields, then parks (waking a parked thread
+//! costs ~30 µs on this VM; a send wakes it at once), and after a turn that delivered values
+//! it first yields the core once, since the worker that a delivery readies may be waiting for
+//! this very core.
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
 //! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
@@ -38,6 +50,7 @@ use crate::trace::{Direction, TransferEvent};
 use mpi::ffi;
 use mpi::raw::AsRaw;
 use mpi::topology::Communicator;
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -54,7 +67,7 @@ struct Outgoing {
     value: Arc<Value>,
 }
 
-/// State shared by the senders (worker threads) and the progress thread.
+/// State shared by the senders (worker threads), the pollers and the progress thread.
 struct Shared {
     queue: Mutex<Vec<Outgoing>>,
     /// Control messages waiting to be posted: (destination, bytes).
@@ -67,6 +80,8 @@ struct Shared {
     control_soon: AtomicBool,
     progress: Mutex<Option<Thread>>,
     stats: Arc<TransferStats>,
+    /// The traffic state, from `start` until `finish` (see `Engine`).
+    engine: Mutex<Option<Engine>>,
 }
 
 impl Shared {
@@ -98,6 +113,15 @@ impl Transport for MpiSender {
             .lock()
             .expect("send queue lock")
             .push(Outgoing { dest, key, value });
+        // Post it from this thread when nobody else is driving the network (no hand-off to
+        // the progress thread, which may be waiting for this very core); else leave it to
+        // whoever holds the engine, and wake the progress thread in case that is nobody.
+        if let Ok(mut engine) = self.shared.engine.try_lock() {
+            if let Some(e) = engine.as_mut() {
+                e.post(&self.shared);
+                return;
+            }
+        }
         self.shared.wake();
     }
 
@@ -115,6 +139,26 @@ impl Transport for MpiSender {
         self.shared.control_soon.store(true, Ordering::Relaxed);
         self.shared.wake();
     }
+
+    fn poll(&self, wait: bool) -> bool {
+        let engine = match self.shared.engine.try_lock() {
+            Ok(engine) => engine,
+            Err(std::sync::TryLockError::WouldBlock) if wait => {
+                self.shared.engine.lock().expect("engine lock")
+            }
+            // Another thread is driving the network right now.
+            Err(std::sync::TryLockError::WouldBlock) => return true,
+            Err(std::sync::TryLockError::Poisoned(e)) => panic!("engine lock poisoned: {e}"),
+        };
+        let mut engine = engine;
+        match engine.as_mut() {
+            Some(e) => {
+                e.turn(&self.shared);
+                e.outstanding()
+            }
+            None => false,
+        }
+    }
 }
 
 /// A raw communicator handle that may move to the progress thread.
@@ -126,8 +170,13 @@ unsafe impl Send for RawComm {}
 /// The progress thread, until `finish`.
 pub struct Progress {
     shared: Arc<Shared>,
-    handle: JoinHandle<Vec<TransferEvent>>,
+    handle: JoinHandle<()>,
 }
+
+/// How long the idle progress thread sleeps while every worker is attentive (running tasks
+/// or polling): it is then needed only for transfers that move while every worker runs a
+/// long task, and for progress counts.
+const ATTENDED_PARK: Duration = Duration::from_millis(1);
 
 /// How often progress counts travel and rank 0's `on_tick` is called.
 const TICK: Duration = Duration::from_millis(500);
@@ -173,6 +222,7 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
             control_soon: AtomicBool::new(false),
             progress: Mutex::new(None),
             stats,
+            engine: Mutex::new(None),
         }),
     }
 }
@@ -191,31 +241,33 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
     link: ProgressLink,
 ) -> Progress {
     let shared = Arc::clone(&sender.shared);
-    let raw = RawComm(comm.as_raw());
-    let raw_control = RawComm(control.as_raw());
-    let rank = comm.rank() as u32;
+    let inbox_p = Arc::clone(&inbox);
+    *shared.engine.lock().expect("engine lock") = Some(Engine {
+        comm: comm.as_raw(),
+        control: control.as_raw(),
+        inbox,
+        tracer: Tracer {
+            epoch: trace_epoch,
+            rank: comm.rank() as u32,
+            events: Vec::new(),
+        },
+        backlog: VecDeque::new(),
+        send_reqs: Vec::new(),
+        sends: Vec::new(),
+        recv_reqs: Vec::new(),
+        recvs: Vec::new(),
+        control_reqs: Vec::new(),
+        control_bufs: Vec::new(),
+        expected,
+        matched: 0,
+        received: 0,
+    });
     let s = Arc::clone(&shared);
     let handle = thread::Builder::new()
         .name("dirk-progress".into())
         .spawn(move || {
-            let raw = raw;
-            let raw_control = raw_control;
-            let mut tracer = Tracer {
-                epoch: trace_epoch,
-                rank,
-                events: Vec::new(),
-            };
             let mut counts = Counts::new(link);
-            progress_loop(
-                &s,
-                raw.0,
-                raw_control.0,
-                inbox.as_ref(),
-                expected,
-                &mut tracer,
-                &mut counts,
-            );
-            tracer.events
+            progress_loop(&s, inbox_p.as_ref(), &mut counts);
         })
         .expect("spawn the progress thread");
     *shared.progress.lock().expect("progress lock") = Some(handle.thread().clone());
@@ -228,10 +280,11 @@ impl Progress {
     pub fn finish(self) -> Vec<TransferEvent> {
         self.shared.closing.store(true, Ordering::Release);
         self.shared.wake();
-        match self.handle.join() {
-            Ok(events) => events,
-            Err(_) => panic!("the MPI progress thread panicked"),
+        if self.handle.join().is_err() {
+            panic!("the MPI progress thread panicked");
         }
+        let engine = self.shared.engine.lock().expect("engine lock").take();
+        engine.map_or_else(Vec::new, |e| e.tracer.events)
     }
 }
 
@@ -447,48 +500,84 @@ fn payload(v: &Value) -> (*const c_void, c_int, ffi::MPI_Datatype) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn progress_loop(
-    shared: &Shared,
+/// The state of all point-to-point traffic of one rank: what is queued, posted and expected.
+/// Behind `Shared::engine`; whichever thread holds the lock drives the network for one turn
+/// (the progress thread, or a worker through `Transport::poll` / `Transport::send`).
+struct Engine {
     comm: ffi::MPI_Comm,
     control: ffi::MPI_Comm,
-    inbox: &dyn Inbox,
-    expected: usize,
-    tracer: &mut Tracer,
-    counts: &mut Counts,
-) {
-    let mut loops = 0u32;
+    inbox: Arc<dyn Inbox>,
+    tracer: Tracer,
+    /// Values not yet posted (more than `MAX_IN_FLIGHT` in flight).
+    backlog: VecDeque<Outgoing>,
     // Requests and what they keep alive, in two parallel lists each (MPI_Testsome wants a
     // plain array of requests).
-    let mut backlog: std::collections::VecDeque<Outgoing> = std::collections::VecDeque::new();
-    let mut send_reqs: Vec<ffi::MPI_Request> = Vec::new();
-    let mut sends: Vec<PendingSend> = Vec::new();
-    let mut recv_reqs: Vec<ffi::MPI_Request> = Vec::new();
-    let mut recvs: Vec<PendingRecv> = Vec::new();
-    let mut control_reqs: Vec<ffi::MPI_Request> = Vec::new();
-    let mut control_bufs: Vec<Vec<u8>> = Vec::new();
-    let mut matched = 0usize;
-    let mut received = 0usize;
-    let mut idle_since: Option<Instant> = None;
-    loop {
+    send_reqs: Vec<ffi::MPI_Request>,
+    sends: Vec<PendingSend>,
+    recv_reqs: Vec<ffi::MPI_Request>,
+    recvs: Vec<PendingRecv>,
+    control_reqs: Vec<ffi::MPI_Request>,
+    control_bufs: Vec<Vec<u8>>,
+    /// Values expected in the whole run, matched so far and received so far.
+    expected: usize,
+    matched: usize,
+    received: usize,
+}
+
+// SAFETY: the communicator and request handles are opaque values valid in every thread of the
+// process when MPI runs with MPI_THREAD_MULTIPLE, which `runtime` requires before starting a
+// transport; the engine is only ever used by one thread at a time (it lives in a mutex).
+unsafe impl Send for Engine {}
+
+/// What one turn of the engine did.
+#[derive(Clone, Copy, Default)]
+struct Turn {
+    /// Something was posted, matched or completed.
+    active: bool,
+    /// A value was handed to the inbox.
+    delivered: bool,
+}
+
+impl Engine {
+    /// Something is still to come or to complete: an expected value, a posted request or a
+    /// queued value.
+    fn outstanding(&self) -> bool {
+        self.received < self.expected
+            || !self.sends.is_empty()
+            || !self.backlog.is_empty()
+            || !self.control_bufs.is_empty()
+    }
+
+    /// A value is still to be matched or received (the idle progress thread polls often).
+    fn waiting(&self) -> bool {
+        !self.recvs.is_empty() || self.matched < self.expected
+    }
+
+    /// Step 1: posts queued sends, at most MAX_IN_FLIGHT at a time (MPI_Testsome walks its
+    /// whole list, so an unbounded list makes many small sends quadratic); and 1b: queued
+    /// control messages.
+    fn post(&mut self, shared: &Shared) -> bool {
         let mut active = false;
-        // 1. Post queued sends, at most MAX_IN_FLIGHT at a time: MPI_Testsome walks its whole
-        //    list, so an unbounded list makes many small sends quadratic.
-        if backlog.is_empty() {
-            backlog = std::mem::take(&mut *shared.queue.lock().expect("send queue lock")).into();
-        } else {
-            backlog.extend(shared.queue.lock().expect("send queue lock").drain(..));
+        {
+            let mut queue = shared.queue.lock().expect("send queue lock");
+            if self.backlog.is_empty() {
+                self.backlog = std::mem::take(&mut *queue).into();
+            } else {
+                self.backlog.extend(queue.drain(..));
+            }
         }
-        while send_reqs.len() < MAX_IN_FLIGHT {
-            let Some(o) = backlog.pop_front() else { break };
+        while self.send_reqs.len() < MAX_IN_FLIGHT {
+            let Some(o) = self.backlog.pop_front() else {
+                break;
+            };
             active = true;
-            let start_ns = tracer.now();
+            let start_ns = self.tracer.now();
             let (ptr, n, dt) = payload(&o.value);
             // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
             let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
             // SAFETY: `ptr` points to `n` elements of type `dt` owned by `o.value`, which is
             // kept alive in `sends` until MPI_Test reports the request complete; MPI only reads
-            // the buffer. `comm` is a valid communicator (see `RawComm`).
+            // the buffer. `comm` is a valid communicator (see `Engine`'s Send).
             let rc = unsafe {
                 ffi::MPI_Isend(
                     ptr,
@@ -496,21 +585,21 @@ fn progress_loop(
                     dt,
                     o.dest as c_int,
                     o.key as c_int,
-                    comm,
+                    self.comm,
                     &mut request,
                 )
             };
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(o.value.bytes());
-            send_reqs.push(request);
-            sends.push(PendingSend {
+            self.send_reqs.push(request);
+            self.sends.push(PendingSend {
                 dest: o.dest,
                 key: o.key,
                 start_ns,
                 value: o.value,
             });
         }
-        // 1b. Post queued control messages (few and small; sent as bytes).
+        // 1b. Control messages (few and small; sent as bytes).
         let queued_control =
             std::mem::take(&mut *shared.control.lock().expect("control queue lock"));
         for (dest, buf) in queued_control {
@@ -519,7 +608,7 @@ fn progress_loop(
             let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
             // SAFETY: `buf` is moved into `control_bufs` (its heap buffer does not move) and
             // kept there until MPI_Testsome reports the request complete; `control` is a valid
-            // communicator (see `RawComm`).
+            // communicator.
             let rc = unsafe {
                 ffi::MPI_Isend(
                     buf.as_ptr() as *const c_void,
@@ -527,17 +616,22 @@ fn progress_loop(
                     ffi::RSMPI_UINT8_T,
                     dest as c_int,
                     0,
-                    control,
+                    self.control,
                     &mut request,
                 )
             };
             assert_eq!(rc, 0, "MPI_Isend failed");
             shared.stats.sent(buf.len());
-            control_reqs.push(request);
-            control_bufs.push(buf);
+            self.control_reqs.push(request);
+            self.control_bufs.push(buf);
         }
-        // 2a. Receive control messages and hand them over.
-        while let Some((mut message, status)) = improbe(control) {
+        active
+    }
+
+    /// Step 2a: receives control messages and hands them over.
+    fn receive_control(&mut self, shared: &Shared) -> bool {
+        let mut active = false;
+        while let Some((mut message, status)) = improbe(self.control) {
             active = true;
             let mut n: c_int = 0;
             // SAFETY: `status` was filled by MPI_Improbe; `n` is a live local.
@@ -556,19 +650,24 @@ fn progress_loop(
             };
             assert_eq!(rc, 0, "MPI_Mrecv failed");
             let bytes = buf.len();
-            inbox.control(status.MPI_SOURCE as u32, buf);
+            self.inbox.control(status.MPI_SOURCE as u32, buf);
             shared.stats.received(bytes);
         }
-        // 2. Match incoming messages and post their receives.
-        while matched < expected {
-            let Some((mut message, status)) = improbe(comm) else {
+        active
+    }
+
+    /// Step 2: matches incoming values and posts their receives.
+    fn match_values(&mut self) -> bool {
+        let mut active = false;
+        while self.matched < self.expected {
+            let Some((mut message, status)) = improbe(self.comm) else {
                 break;
             };
             active = true;
-            matched += 1;
-            let start_ns = tracer.now();
+            self.matched += 1;
+            let start_ns = self.tracer.now();
             let key = status.MPI_TAG as u32;
-            let ty = inbox.expected(key).unwrap_or_else(|| {
+            let ty = self.inbox.expected(key).unwrap_or_else(|| {
                 panic!(
                     "received a value nobody expects (key {key} from rank {})",
                     status.MPI_SOURCE
@@ -587,6 +686,7 @@ fn progress_loop(
                 RecvBuf::I64(v) => v.as_mut_ptr() as *mut c_void,
                 RecvBuf::U8(v) => v.as_mut_ptr() as *mut c_void,
             };
+            // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
             let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
             // SAFETY: `ptr` has capacity for `n` elements of the matching MPI type; the Vec is
             // moved into `recvs` (moving a Vec does not move its heap buffer) and not touched
@@ -601,8 +701,8 @@ fn progress_loop(
                 )
             };
             assert_eq!(rc, 0, "MPI_Imrecv failed");
-            recv_reqs.push(request);
-            recvs.push(PendingRecv {
+            self.recv_reqs.push(request);
+            self.recvs.push(PendingRecv {
                 key,
                 source: status.MPI_SOURCE as u32,
                 start_ns,
@@ -610,85 +710,119 @@ fn progress_loop(
                 buf,
             });
         }
-        // 3. Complete requests: one MPI_Testsome per list, so a long list costs one call.
-        for i in completed(&mut send_reqs) {
-            send_reqs.swap_remove(i);
-            let s = sends.swap_remove(i);
-            tracer.record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
-            active = true;
+        active
+    }
+
+    /// Step 3: completes requests (one MPI_Testsome per list, so a long list costs one call)
+    /// and hands received values to the inbox.
+    fn complete(&mut self, shared: &Shared) -> Turn {
+        let mut turn = Turn::default();
+        for i in completed(&mut self.send_reqs) {
+            self.send_reqs.swap_remove(i);
+            let s = self.sends.swap_remove(i);
+            self.tracer
+                .record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
+            turn.active = true;
         }
-        for i in completed(&mut control_reqs) {
-            control_reqs.swap_remove(i);
-            control_bufs.swap_remove(i);
-            active = true;
+        for i in completed(&mut self.control_reqs) {
+            self.control_reqs.swap_remove(i);
+            self.control_bufs.swap_remove(i);
+            turn.active = true;
         }
-        let mut delivered = false;
-        for i in completed(&mut recv_reqs) {
-            recv_reqs.swap_remove(i);
-            let r = recvs.swap_remove(i);
-            received += 1;
-            active = true;
+        for i in completed(&mut self.recv_reqs) {
+            self.recv_reqs.swap_remove(i);
+            let r = self.recvs.swap_remove(i);
+            self.received += 1;
+            turn.active = true;
             let value = finish_recv(r.buf, &r.ty);
             let bytes = value.bytes();
-            tracer.record(r.source, Direction::Recv, r.key, bytes, r.start_ns);
-            inbox.deliver(r.key, value);
+            self.tracer
+                .record(r.source, Direction::Recv, r.key, bytes, r.start_ns);
+            self.inbox.deliver(r.key, value);
             // Counted once delivered, so a checkpoint that sees every message received also
             // sees every value in its slot.
             shared.stats.received(bytes);
-            delivered = true;
+            turn.delivered = true;
         }
-        // A delivery usually wakes a worker; when ranks share cores (more threads than
-        // cores) it may be waiting for this very core, so offer it before spinning on.
-        if delivered {
-            thread::yield_now();
-        }
-        if shared.closing.load(Ordering::Acquire)
-            && sends.is_empty()
-            && control_bufs.is_empty()
+        turn
+    }
+
+    /// One turn: steps 1 to 3.
+    fn turn(&mut self, shared: &Shared) -> Turn {
+        let posted = self.post(shared);
+        let control = self.receive_control(shared);
+        let matched = self.match_values();
+        let mut turn = self.complete(shared);
+        turn.active |= posted || control || matched;
+        turn
+    }
+
+    /// Every send has completed, nothing is queued, and every expected value has arrived.
+    fn drained(&self, shared: &Shared) -> bool {
+        self.sends.is_empty()
+            && self.control_bufs.is_empty()
+            && self.backlog.is_empty()
+            && self.received == self.expected
+            && shared.queue.lock().expect("send queue lock").is_empty()
             && shared
                 .control
                 .lock()
                 .expect("control queue lock")
                 .is_empty()
-            && backlog.is_empty()
-            && received == expected
-            && shared.queue.lock().expect("send queue lock").is_empty()
-            && counts.settle()
-        {
+    }
+}
+
+fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
+    let mut loops = 0u32;
+    let mut idle_since: Option<Instant> = None;
+    loop {
+        let (turn, drained, waiting) = {
+            let mut engine = shared.engine.lock().expect("engine lock");
+            let e = engine.as_mut().expect("the engine lives until finish");
+            let turn = e.turn(shared);
+            (turn, e.drained(shared), e.waiting())
+        };
+        // A delivery usually wakes a worker; when ranks share cores (more threads than
+        // cores) it may be waiting for this very core, so offer it before spinning on.
+        if turn.delivered {
+            thread::yield_now();
+        }
+        if shared.closing.load(Ordering::Acquire) && drained && counts.settle() {
             return;
         }
         // 4. Progress counts, looking at the clock when idle or every 64th busy turn.
         loops = loops.wrapping_add(1);
-        if !active || loops % 64 == 0 {
+        if !turn.active || loops % 64 == 0 {
             counts.tick(Instant::now());
         }
         // 5. Back off when idle.
-        if active {
+        if turn.active {
             idle_since = None;
             continue;
         }
         let since = *idle_since.get_or_insert_with(Instant::now);
         let idle = since.elapsed();
-        if idle < Duration::from_micros(20) {
+        // Every worker is running tasks or polling (`Inbox::attentive`): they pick up
+        // arrivals themselves between tasks, so this thread only looks in now and then, and
+        // never spins or yields on a core a worker needs.
+        let covered = inbox.attentive();
+        if !covered && idle < Duration::from_micros(20) {
             std::hint::spin_loop();
-        } else if idle < Duration::from_micros(200) {
+        } else if !covered && idle < Duration::from_micros(200) {
             thread::yield_now();
         } else {
-            thread::park_timeout(Duration::from_micros(
-                if recvs.is_empty()
-                    && matched == expected
-                    && !shared.closing.load(Ordering::Relaxed)
-                    && !shared.control_soon.load(Ordering::Relaxed)
-                {
-                    if shared.control_expected.load(Ordering::Relaxed) {
-                        500
-                    } else {
-                        2_000
-                    }
-                } else {
-                    50
-                },
-            ));
+            let urgent = waiting
+                || shared.closing.load(Ordering::Relaxed)
+                || shared.control_soon.load(Ordering::Relaxed);
+            thread::park_timeout(if covered {
+                ATTENDED_PARK
+            } else if urgent {
+                Duration::from_micros(50)
+            } else if shared.control_expected.load(Ordering::Relaxed) {
+                Duration::from_micros(500)
+            } else {
+                Duration::from_millis(2)
+            });
         }
     }
 }
