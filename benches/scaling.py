@@ -484,7 +484,7 @@ def main(argv=None):
         series_e[f"weak ({g})"] = (COLORS["weak"], pts("weak", "efficiency"))
         if pts("machine", "efficiency"):
             m = [(1, 1.0)] + pts("machine", "efficiency")
-            label = "machine ceiling: R independent 1-rank runs"
+            label = "machine ceiling"
             series_s[label] = (COLORS["machine"], [(x, x * e) for x, e in m])
             series_e[label] = (COLORS["machine"], m)
     note = (f"{a.steps} steps, {a.tiles_per_rank} tile rows per rank, best of {a.repeats} "

@@ -8,9 +8,9 @@
 //! the owner completes it (sends its result on, releases its inputs, counts it finished), so
 //! value routing, the end-of-share count and checkpoints are exactly as without stealing.
 //!
-//! 1. **Request.** A rank whose queued work (ready tasks plus stolen tasks not started) is
-//!    below its thread count, with no request outstanding, sends `Request { want, load }` (want:
-//!    its threads without queued work) to
+//! 1. **Request.** A rank whose work in hand (ready tasks, stolen tasks not started, and tasks
+//!    running) is below its thread count, with no request outstanding, sends
+//!    `Request { want, load }` (want: its threads without work in hand) to
 //!    the peer it believes most loaded (the last load each peer reported; unknown counts as
 //!    loaded; ties rotate). At most one request per rank is outstanding. After an empty reply
 //!    it backs off (1 ms, doubling to 64 ms); a non-empty reply resets that.
