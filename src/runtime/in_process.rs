@@ -40,7 +40,28 @@ pub fn run_in_process_with_devices(
     threads: usize,
     devices: Vec<Option<Arc<DeviceContext>>>,
 ) -> Result<HashMap<u32, Arc<Value>>, InProcessError> {
-    run(g, threads, devices, None).map(|r| r.outputs)
+    run(g, threads, devices, None, None).map(|r| r.outputs)
+}
+
+/// Like `run_in_process`, with values that wait for the destination to poll, as they wait in
+/// MPI: its workers pick them up through `Transport::poll` between and after tasks, or its
+/// delivery thread does after a pseudo-random delay below `max_delay_us` µs drawn from
+/// `seed` (`LocalNetwork::polled`), whichever comes first.
+pub fn run_in_process_polled(
+    g: &Graph,
+    ranks: u32,
+    threads: usize,
+    max_delay_us: u64,
+    seed: u64,
+) -> Result<HashMap<u32, Arc<Value>>, InProcessError> {
+    run(
+        g,
+        threads,
+        vec![None; ranks as usize],
+        None,
+        Some((max_delay_us, seed)),
+    )
+    .map(|r| r.outputs)
 }
 
 /// How an in-process run steals (protocol tests).
@@ -71,7 +92,7 @@ pub fn run_in_process_stealing(
     threads: usize,
     steal: StealOptions,
 ) -> Result<InProcessRun, InProcessError> {
-    run(g, threads, vec![None; ranks as usize], Some(steal))
+    run(g, threads, vec![None; ranks as usize], Some(steal), None)
 }
 
 fn run(
@@ -79,6 +100,7 @@ fn run(
     threads: usize,
     devices: Vec<Option<Arc<DeviceContext>>>,
     steal: Option<StealOptions>,
+    polled: Option<(u64, u64)>,
 ) -> Result<InProcessRun, InProcessError> {
     let ranks = devices.len();
     let infos: Vec<RankInfo> = devices
@@ -89,9 +111,10 @@ fn run(
         })
         .collect();
     let plans = plan::plan(g, &infos)?;
-    let net = match steal {
-        Some(s) => LocalNetwork::with_delays(ranks, s.max_delay_us, s.seed),
-        None => LocalNetwork::new(ranks),
+    let net = match (steal, polled) {
+        (_, Some((max, seed))) => LocalNetwork::polled(ranks, max, seed),
+        (Some(s), None) => LocalNetwork::with_delays(ranks, s.max_delay_us, s.seed),
+        (None, None) => LocalNetwork::new(ranks),
     };
     let plans: Vec<Arc<crate::plan::LocalPlan>> = plans.into_iter().map(Arc::new).collect();
     let execs: Vec<Executor> = plans

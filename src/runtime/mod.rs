@@ -22,8 +22,8 @@ mod watchdog;
 pub use abort::{abort_all, install_panic_hook};
 pub use bootstrap::Settings;
 pub use in_process::{
-    run_in_process, run_in_process_stealing, run_in_process_with_devices, InProcessError,
-    InProcessRun, StealOptions,
+    run_in_process, run_in_process_polled, run_in_process_stealing, run_in_process_with_devices,
+    InProcessError, InProcessRun, StealOptions,
 };
 
 use crate::graph::{Graph, Handle, Output, Value};

@@ -6,6 +6,11 @@
 //! on the sender's stack, and the order between two ranks is kept, as MPI keeps it). For
 //! protocol tests the network can delay each control message by a random time
 //! (`with_delays`); `close` ends the delivery threads.
+//!
+//! With `polled` values wait in the destination's mailbox instead of being delivered on the
+//! sender's stack, as they wait in MPI until someone calls it: the destination's workers
+//! pick them up through `Transport::poll`, or its delivery thread does after a random delay
+//! (the MPI progress thread's part), whichever comes first.
 
 use super::{Inbox, TransferStats, Transport};
 use crate::graph::Value;
@@ -15,6 +20,9 @@ use std::time::Duration;
 
 type ControlQueue = Mutex<Option<Sender<(u32, Vec<u8>)>>>;
 
+/// The control "source" that tells a delivery thread to empty its rank's mailbox.
+const NUDGE: u32 = u32::MAX;
+
 /// The inboxes of all ranks of one in-process run.
 #[derive(Default)]
 pub struct LocalNetwork {
@@ -23,6 +31,9 @@ pub struct LocalNetwork {
     stats: Vec<TransferStats>,
     /// Upper bound of the random delay of a control message, µs (0: none), and the seed.
     delay: (u64, u64),
+    /// Values wait in mailboxes until polled or nudged (see the module doc).
+    polled: bool,
+    mailboxes: Vec<Mutex<Vec<(u32, Value)>>>,
 }
 
 impl LocalNetwork {
@@ -39,7 +50,31 @@ impl LocalNetwork {
             control: (0..ranks).map(|_| Mutex::new(None)).collect(),
             stats: (0..ranks).map(|_| TransferStats::default()).collect(),
             delay: (max_delay_us, seed),
+            polled: false,
+            mailboxes: (0..ranks).map(|_| Mutex::new(Vec::new())).collect(),
         })
+    }
+
+    /// Like `with_delays`, and values wait in the destination's mailbox until one of its
+    /// workers polls or its delivery thread comes round (after a random delay below
+    /// `max_delay_us` µs, at least 1 µs).
+    pub fn polled(ranks: usize, max_delay_us: u64, seed: u64) -> Arc<LocalNetwork> {
+        let mut net = Self::with_delays(ranks, max_delay_us.max(1), seed);
+        Arc::get_mut(&mut net).expect("not shared yet").polled = true;
+        net
+    }
+
+    /// Hands every value waiting for `rank` to its inbox, on this thread.
+    fn empty_mailbox(&self, rank: u32) {
+        let values = std::mem::take(&mut *self.mailboxes[rank as usize].lock().expect("mailbox"));
+        let inbox = self.inboxes[rank as usize]
+            .get()
+            .expect("every inbox is attached before the run starts");
+        for (key, value) in values {
+            let bytes = value.bytes();
+            inbox.deliver(key, value);
+            self.stats[rank as usize].received(bytes);
+        }
     }
 
     /// Attaches rank `rank`'s inbox; values sent to it before this would be lost, so attach
@@ -60,6 +95,12 @@ impl LocalNetwork {
                     if max > 0 {
                         state = splitmix(state);
                         std::thread::sleep(Duration::from_micros(state % max));
+                    }
+                    if src == NUDGE {
+                        if let Some(n) = net.upgrade() {
+                            n.empty_mailbox(rank);
+                        }
+                        continue;
                     }
                     let bytes = msg.len();
                     inbox.control(src, msg);
@@ -110,11 +151,28 @@ impl Transport for LocalEndpoint {
         let bytes = value.bytes();
         self.net.stats[self.rank as usize].queued();
         self.net.stats[self.rank as usize].sent(bytes);
+        if self.net.polled {
+            self.net.mailboxes[dest as usize]
+                .lock()
+                .expect("mailbox")
+                .push((key, (*value).clone()));
+            self.nudge(dest);
+            return;
+        }
         let inbox = self.net.inboxes[dest as usize]
             .get()
             .expect("every inbox is attached before the run starts");
         inbox.deliver(key, (*value).clone());
         self.net.stats[dest as usize].received(bytes);
+    }
+
+    fn poll(&self, _wait: bool) -> bool {
+        if !self.net.polled {
+            return false;
+        }
+        self.net.empty_mailbox(self.rank);
+        // Like the MPI engine while values are expected: more may come.
+        true
     }
 
     fn send_control(&self, dest: u32, msg: Vec<u8>) {
@@ -128,6 +186,19 @@ impl Transport for LocalEndpoint {
         {
             // A closed network (the run is over) drops the message, as no rank waits for it.
             let _ = tx.send((self.rank, msg));
+        }
+    }
+}
+
+impl LocalEndpoint {
+    /// Asks `dest`'s delivery thread to empty its mailbox (after its random delay).
+    fn nudge(&self, dest: u32) {
+        if let Some(tx) = self.net.control[dest as usize]
+            .lock()
+            .expect("control lock")
+            .as_ref()
+        {
+            let _ = tx.send((NUDGE, Vec::new()));
         }
     }
 }

@@ -23,8 +23,8 @@
 //!
 //! The progress thread adds: 4. about twice a second, it exchanges progress counts (below);
 //! 5. when idle it backs off. While every worker is attentive (`Inbox::attentive`: running
-//! tasks or polling) it only looks in every `ATTENDED_PARK`, so it never takes a core a
-//! worker needs; otherwise it spins briefly, then yields, then parks (waking a parked thread
+//! tasks or polling) and no large message is in flight, it only looks in every
+//! `ATTENDED_PARK`, so it never takes a core a worker needs; otherwise it spins briefly, then yields, then parks (waking a parked thread
 //! costs ~30 µs on this VM; a send wakes it at once), and after a turn that delivered values
 //! it first yields the core once, since the worker that a delivery readies may be waiting for
 //! this very core.
@@ -177,6 +177,11 @@ pub struct Progress {
 /// or polling): it is then needed only for transfers that move while every worker runs a
 /// long task, and for progress counts.
 const ATTENDED_PARK: Duration = Duration::from_millis(1);
+
+/// Messages of at least this many bytes go by rendezvous (Open MPI's shared-memory and TCP
+/// eager limits are 4 and 64 KiB): while one is in flight the idle progress thread keeps
+/// looking in every 50 µs, attentive workers or not.
+const LARGE: usize = 64 << 10;
 
 /// How often progress counts travel and rank 0's `on_tick` is called.
 const TICK: Duration = Duration::from_millis(500);
@@ -553,6 +558,13 @@ impl Engine {
         !self.recvs.is_empty() || self.matched < self.expected
     }
 
+    /// A large message is on its way in or out: over TCP its data moves only inside MPI
+    /// calls, so someone must keep calling even while every worker runs a long task.
+    fn moving_large(&self) -> bool {
+        self.sends.iter().any(|s| s.value.bytes() >= LARGE)
+            || self.recvs.iter().any(|r| r.ty.bytes() >= LARGE)
+    }
+
     /// Step 1: posts queued sends, at most MAX_IN_FLIGHT at a time (MPI_Testsome walks its
     /// whole list, so an unbounded list makes many small sends quadratic); and 1b: queued
     /// control messages.
@@ -776,11 +788,11 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
     let mut loops = 0u32;
     let mut idle_since: Option<Instant> = None;
     loop {
-        let (turn, drained, waiting) = {
+        let (turn, drained, waiting, moving_large) = {
             let mut engine = shared.engine.lock().expect("engine lock");
             let e = engine.as_mut().expect("the engine lives until finish");
             let turn = e.turn(shared);
-            (turn, e.drained(shared), e.waiting())
+            (turn, e.drained(shared), e.waiting(), e.moving_large())
         };
         // A delivery usually wakes a worker; when ranks share cores (more threads than
         // cores) it may be waiting for this very core, so offer it before spinning on.
@@ -814,7 +826,7 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
             let urgent = waiting
                 || shared.closing.load(Ordering::Relaxed)
                 || shared.control_soon.load(Ordering::Relaxed);
-            thread::park_timeout(if covered {
+            thread::park_timeout(if covered && !moving_large {
                 ATTENDED_PARK
             } else if urgent {
                 Duration::from_micros(50)

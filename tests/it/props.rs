@@ -2,12 +2,13 @@
 //! 1–3 threads, give the reference evaluator's results bit for bit; every plan places each
 //! task exactly once, honours scopes, is deterministic, and its sends match its receives.
 //! With cross-rank stealing under random steal decisions and random message delays, every
-//! task still runs exactly once and the results are still the reference's.
+//! task still runs exactly once and the results are still the reference's; so are they when
+//! values wait for the destination's workers to poll (or a delayed delivery thread).
 
 use crate::reference::{evaluate, V};
 use dirk::graph::Scope;
 use dirk::plan::{self, RankInfo, Source};
-use dirk::runtime::{run_in_process, run_in_process_stealing, StealOptions};
+use dirk::runtime::{run_in_process, run_in_process_polled, run_in_process_stealing, StealOptions};
 use dirk::sched::StealPolicy;
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
@@ -106,6 +107,28 @@ proptest! {
         let outputs = job.graph.outputs();
         prop_assert!(!outputs.is_empty());
         for o in outputs {
+            let h = job.graph.find(&o.name).unwrap();
+            let v = got.get(&(h.index() as u32)).expect("output gathered on rank 0");
+            let flat = match v.as_ref() {
+                dirk::Value::Scalar(x) => vec![*x],
+                dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
+            };
+            let want: &V = &expect[&o.name];
+            prop_assert!(same(&flat, &want.flat()), "output {} differs: {:?} vs {:?}", o.name, flat, want.flat());
+        }
+    }
+
+    #[test]
+    fn values_picked_up_by_polling_workers_match_the_reference(r in recipe(), len in 1usize..20, ranks in 2u32..5, threads in 1usize..4, seed in any::<u64>(), delay in 1u64..2000) {
+        // Values wait until a worker of the destination polls or its delivery thread comes
+        // round after up to `delay` µs: the race the MPI engine has between workers and the
+        // progress thread, and the drainer a polling worker does not spawn.
+        let mut tasks = random_tasks(&r, len);
+        clamp_scopes(&mut tasks, ranks);
+        let job = job_of(&tasks);
+        let expect = evaluate(&tasks, &HashMap::new());
+        let got = run_in_process_polled(&job.graph, ranks, threads, delay, seed).expect("run");
+        for o in job.graph.outputs() {
             let h = job.graph.find(&o.name).unwrap();
             let v = got.get(&(h.index() as u32)).expect("output gathered on rank 0");
             let flat = match v.as_ref() {
