@@ -32,8 +32,9 @@
 //!    stolen task came with a drainer, so the invariant of step 3 covers both queues).
 //!
 //! 8. Workers drive the transport themselves when that saves a hand-off (`Transport::poll`):
-//!    between tasks at most every `POLL_EVERY`, and, when a worker runs out of ready tasks,
-//!    continuously for up to `IDLE_POLL` (one worker at a time). A value it receives readies
+//!    between tasks at most every `POLL_EVERY` while another worker of the rank sleeps, and,
+//!    when a worker runs out of ready tasks, continuously for up to `IDLE_POLL` (one worker at
+//!    a time). A value it receives readies
 //!    its reader on the same thread, so a rank that waits for its neighbour's boundary value
 //!    does not go to sleep and need waking (25-30 µs on a VM) when it comes.
 //!
@@ -453,11 +454,15 @@ impl Inner {
                 .is_some_and(|st| !st.queue.lock().expect("stolen queue lock").is_empty())
     }
 
-    /// Step 8, between tasks: lets the transport post and pick up messages on this thread at
-    /// most every `POLL_EVERY`, so values move while the worker is busy even when the
-    /// progress thread cannot get a core.
+    /// Step 8, between tasks: while another worker of this rank sleeps, lets the transport
+    /// pick up messages on this thread at most every `POLL_EVERY`, so a value that readies a
+    /// task for the sleeper is there at once. With every worker busy (always, on a 1-thread
+    /// rank) it does not: what arrives could not start sooner anyway (the worker polls as soon
+    /// as it runs out of tasks), and the turns cost 2-3 % of a 2-rank Life run.
     fn poll_between_tasks(&self) {
-        if self.plan.ranks < 2 {
+        if self.plan.ranks < 2
+            || self.attending.load(Ordering::Acquire) >= self.pool.current_num_threads()
+        {
             return;
         }
         let now = Instant::now();
