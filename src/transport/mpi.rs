@@ -5,8 +5,9 @@
 //!
 //! - a worker that calls `send` posts the value at once when the engine is free (no hand-off:
 //!   on a busy core the thread that would post it may wait a whole time slice, 100s of µs);
-//! - a worker between tasks, and an idle worker waiting for a value, call `poll`
-//!   (see `sched::executor`, step 8), which runs a turn when the engine is free;
+//! - an idle worker waiting for a value, and a worker between tasks while another worker of
+//!   its rank sleeps, call `poll` (see `sched::executor`, step 8), which runs a turn when the
+//!   engine is free;
 //! - the progress thread runs turns for whatever the workers leave: transfers that must move
 //!   while every worker runs a long task, values arriving while workers sleep, progress
 //!   counts, and the close.
@@ -815,8 +816,9 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
         let since = *idle_since.get_or_insert_with(Instant::now);
         let idle = since.elapsed();
         // Every worker is running tasks or polling (`Inbox::attentive`): they pick up
-        // arrivals themselves between tasks, so this thread only looks in now and then, and
-        // never spins or yields on a core a worker needs.
+        // arrivals themselves as soon as they run out of tasks (what arrives could not start
+        // sooner), so this thread only looks in now and then, and never spins or yields on a
+        // core a worker needs.
         let covered = inbox.attentive();
         if !covered && idle < Duration::from_micros(20) {
             std::hint::spin_loop();
