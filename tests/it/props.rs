@@ -65,6 +65,33 @@ fn job_of(tasks: &[Json]) -> dirk::job::Job {
     dirk::job::from_str(&job.to_string(), "random", Path::new(".")).expect("a valid random job")
 }
 
+/// Every output of `job` in `got` (gathered on rank 0) is the reference's, bit for bit.
+fn outputs_match(
+    job: &dirk::job::Job,
+    got: &HashMap<u32, std::sync::Arc<dirk::Value>>,
+    expect: &HashMap<String, V>,
+) -> Result<(), TestCaseError> {
+    for o in job.graph.outputs() {
+        let h = job.graph.find(&o.name).unwrap();
+        let v = got
+            .get(&(h.index() as u32))
+            .expect("output gathered on rank 0");
+        let flat = match v.as_ref() {
+            dirk::Value::Scalar(x) => vec![*x],
+            dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
+        };
+        let want: &V = &expect[&o.name];
+        prop_assert!(
+            same(&flat, &want.flat()),
+            "output {} differs: {:?} vs {:?}",
+            o.name,
+            flat,
+            want.flat()
+        );
+    }
+    Ok(())
+}
+
 fn same(a: &[f64], b: &[f64]) -> bool {
     a.len() == b.len()
         && a.iter()
@@ -106,16 +133,7 @@ proptest! {
         let got = run_in_process(&job.graph, ranks, threads).expect("run");
         let outputs = job.graph.outputs();
         prop_assert!(!outputs.is_empty());
-        for o in outputs {
-            let h = job.graph.find(&o.name).unwrap();
-            let v = got.get(&(h.index() as u32)).expect("output gathered on rank 0");
-            let flat = match v.as_ref() {
-                dirk::Value::Scalar(x) => vec![*x],
-                dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
-            };
-            let want: &V = &expect[&o.name];
-            prop_assert!(same(&flat, &want.flat()), "output {} differs: {:?} vs {:?}", o.name, flat, want.flat());
-        }
+        outputs_match(&job, &got, &expect)?;
     }
 
     #[test]
@@ -128,16 +146,7 @@ proptest! {
         let job = job_of(&tasks);
         let expect = evaluate(&tasks, &HashMap::new());
         let got = run_in_process_polled(&job.graph, ranks, threads, delay, seed).expect("run");
-        for o in job.graph.outputs() {
-            let h = job.graph.find(&o.name).unwrap();
-            let v = got.get(&(h.index() as u32)).expect("output gathered on rank 0");
-            let flat = match v.as_ref() {
-                dirk::Value::Scalar(x) => vec![*x],
-                dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
-            };
-            let want: &V = &expect[&o.name];
-            prop_assert!(same(&flat, &want.flat()), "output {} differs: {:?} vs {:?}", o.name, flat, want.flat());
-        }
+        outputs_match(&job, &got, &expect)?;
     }
 
     #[test]
@@ -160,15 +169,7 @@ proptest! {
                 }
             }
         }
-        for o in job.graph.outputs() {
-            let h = job.graph.find(&o.name).unwrap();
-            let v = run.outputs.get(&(h.index() as u32)).expect("output gathered on rank 0");
-            let flat = match v.as_ref() {
-                dirk::Value::Scalar(x) => vec![*x],
-                dirk::Value::Array(a) => a.as_f64().unwrap().to_vec(),
-            };
-            prop_assert!(same(&flat, &expect[&o.name].flat()), "output {} differs", o.name);
-        }
+        outputs_match(&job, &run.outputs, &expect)?;
     }
 
     #[test]
