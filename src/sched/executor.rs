@@ -34,9 +34,10 @@
 //! 8. Workers drive the transport themselves when that saves a hand-off (`Transport::poll`):
 //!    between tasks at most every `POLL_EVERY` while another worker of the rank sleeps, and,
 //!    when a worker runs out of ready tasks, continuously for up to `IDLE_POLL` (one worker at
-//!    a time). A value it receives readies
-//!    its reader on the same thread, so a rank that waits for its neighbour's boundary value
-//!    does not go to sleep and need waking (25-30 µs on a VM) when it comes.
+//!    a time). A value it receives readies its reader on the same thread, so a rank that waits
+//!    for its neighbour's boundary value does not go to sleep and need waking (25-30 µs on a
+//!    VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
+//!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3.
 //!
 //! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
 //! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
