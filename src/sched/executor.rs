@@ -446,6 +446,11 @@ impl Inner {
         }
     }
 
+    /// Every worker thread is in a drainer (running a task or polling), none asleep.
+    fn all_attending(&self) -> bool {
+        self.attending.load(Ordering::Acquire) >= self.pool.current_num_threads()
+    }
+
     /// A task or a stolen task is queued.
     fn has_work(&self) -> bool {
         self.ready.len() > 0
@@ -459,11 +464,10 @@ impl Inner {
     /// pick up messages on this thread at most every `POLL_EVERY`, so a value that readies a
     /// task for the sleeper is there at once. With every worker busy (always, on a 1-thread
     /// rank) it does not: what arrives could not start sooner anyway (the worker polls as soon
-    /// as it runs out of tasks), and the turns cost 2-3 % of a 2-rank Life run.
+    /// as it runs out of tasks), and the turns cost 2-3 % of a 2-rank Life run (BENCHMARKS.md,
+    /// "Scaling").
     fn poll_between_tasks(&self) {
-        if self.plan.ranks < 2
-            || self.attending.load(Ordering::Acquire) >= self.pool.current_num_threads()
-        {
+        if self.plan.ranks < 2 || self.all_attending() {
             return;
         }
         let now = Instant::now();
@@ -482,8 +486,12 @@ impl Inner {
     /// Step 8, idle: one worker at a time waits for work by driving the transport itself
     /// (a value it receives readies its reader on this very thread, with no wake-up), for at
     /// most `IDLE_POLL`; true if there is work now. Others, and this one once the transport
-    /// has nothing outstanding, return and let rayon put the thread to sleep.
+    /// has nothing outstanding, return and let rayon put the thread to sleep. A single rank
+    /// has nothing to wait for: its drainers return as before step 8 existed.
     fn wait_for_work(&self) -> bool {
+        if self.plan.ranks < 2 {
+            return false;
+        }
         if self.has_work() {
             return true;
         }
@@ -1093,7 +1101,7 @@ impl Inbox for InboxHandle {
     }
 
     fn attentive(&self) -> bool {
-        self.0.attending.load(Ordering::Acquire) >= self.0.pool.current_num_threads()
+        self.0.all_attending()
     }
 }
 

@@ -34,8 +34,7 @@ pub trait Transport: Send + Sync {
     /// waits for it to finish: sleeping on the lock hands the core to the thread holding it,
     /// where spinning could keep it off. Returns false when nothing is outstanding (no value
     /// expected, no send in flight), so polling again is pointless until the next `send`.
-    fn poll(&self, wait: bool) -> bool {
-        let _ = wait;
+    fn poll(&self, _wait: bool) -> bool {
         false
     }
 }

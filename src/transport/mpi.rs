@@ -142,7 +142,7 @@ impl Transport for MpiSender {
     }
 
     fn poll(&self, wait: bool) -> bool {
-        let engine = match self.shared.engine.try_lock() {
+        let mut engine = match self.shared.engine.try_lock() {
             Ok(engine) => engine,
             Err(std::sync::TryLockError::WouldBlock) if wait => {
                 self.shared.engine.lock().expect("engine lock")
@@ -151,7 +151,6 @@ impl Transport for MpiSender {
             Err(std::sync::TryLockError::WouldBlock) => return true,
             Err(std::sync::TryLockError::Poisoned(e)) => panic!("engine lock poisoned: {e}"),
         };
-        let mut engine = engine;
         match engine.as_mut() {
             Some(e) => {
                 e.turn(&self.shared);
@@ -789,18 +788,28 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
     let mut loops = 0u32;
     let mut idle_since: Option<Instant> = None;
     loop {
+        let closing = shared.closing.load(Ordering::Acquire);
+        // What the backoff needs (asked only after an idle turn), and whether the close may
+        // end the loop (asked only when closing): both walk lists or take the queue locks.
         let (turn, drained, waiting, moving_large) = {
             let mut engine = shared.engine.lock().expect("engine lock");
             let e = engine.as_mut().expect("the engine lives until finish");
             let turn = e.turn(shared);
-            (turn, e.drained(shared), e.waiting(), e.moving_large())
+            let drained = closing && e.drained(shared);
+            // After a busy turn the loop goes round again at once and reads neither.
+            let (waiting, moving_large) = if turn.active {
+                (true, true)
+            } else {
+                (e.waiting(), e.moving_large())
+            };
+            (turn, drained, waiting, moving_large)
         };
         // A delivery usually wakes a worker; when ranks share cores (more threads than
         // cores) it may be waiting for this very core, so offer it before spinning on.
         if turn.delivered {
             thread::yield_now();
         }
-        if shared.closing.load(Ordering::Acquire) && drained && counts.settle() {
+        if drained && counts.settle() {
             return;
         }
         // 4. Progress counts, looking at the clock when idle or every 64th busy turn.
@@ -825,9 +834,7 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
         } else if !covered && idle < Duration::from_micros(200) {
             thread::yield_now();
         } else {
-            let urgent = waiting
-                || shared.closing.load(Ordering::Relaxed)
-                || shared.control_soon.load(Ordering::Relaxed);
+            let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
             thread::park_timeout(if covered && !moving_large {
                 ATTENDED_PARK
             } else if urgent {
