@@ -14,7 +14,7 @@ pub use cost::{task_ns, transfer_ns};
 pub use fingerprint::fingerprint;
 pub use local::{LocalArg, LocalPlan, LocalTask, Resume, Slot, Source};
 pub use partition::RankInfo;
-pub use priority::bottom_levels;
+pub use priority::{bottom_levels, placed_levels};
 
 use crate::graph::Graph;
 use thiserror::Error;
@@ -43,7 +43,8 @@ impl PlanError {
 pub struct Assignment {
     /// Rank of each task, by graph index.
     pub owner: Vec<u32>,
-    /// Bottom level of each task.
+    /// Bottom level of each task, with transfers between the ranks chosen
+    /// (`placed_levels`).
     pub priority: Vec<u64>,
 }
 
@@ -55,6 +56,7 @@ pub fn assign(g: &Graph, ranks: &[RankInfo]) -> Result<Assignment, PlanError> {
     // keep spawn order.
     order.sort_by_key(|&i| (std::cmp::Reverse(priority[i as usize]), i));
     let owner = partition::partition(g, ranks, &order, &costs)?;
+    let priority = placed_levels(g, &costs, &owner);
     Ok(Assignment { owner, priority })
 }
 

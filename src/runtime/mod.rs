@@ -287,6 +287,7 @@ impl Runtime {
             settings.trace.then(|| exec.epoch()),
             link,
         );
+        exec.prepare();
         self.world.barrier();
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;

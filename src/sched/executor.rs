@@ -65,7 +65,7 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use thiserror::Error;
 
 /// A task failed on this rank: the run ends with exit status 1.
@@ -125,6 +125,13 @@ struct Inner {
     polling: AtomicBool,
     /// Drainers running now (each on a worker thread, running tasks or polling).
     attending: AtomicUsize,
+    /// `start` has queued the roots (the steal thread waits for it).
+    started: AtomicBool,
+    /// The steal thread exists (`prepare`).
+    steal_thread: AtomicBool,
+    /// With stealing: this rank's share is done and the run ends once the peers' `OwnDone`
+    /// and `Fin` arrive, so an idle worker keeps polling for them (step 8).
+    ending: AtomicBool,
 }
 
 /// Counts a drainer in `Inner::attending` for as long as it lives.
@@ -157,6 +164,12 @@ const POLL_EVERY: std::time::Duration = std::time::Duration::from_micros(10);
 /// spinning for the first `IDLE_SPIN` and yielding its core between polls after that.
 const IDLE_POLL: std::time::Duration = std::time::Duration::from_millis(1);
 const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
+
+/// The steal thread sleeps at most this long while it waits for a worker to run dry or for
+/// a reply (both ring its bell; this only bounds a missed ring), and this long while the
+/// rank is paused or failing.
+const STEAL_FALLBACK: Duration = Duration::from_millis(20);
+const STEAL_RECHECK: Duration = Duration::from_millis(1);
 
 /// The trace `tid` of tasks that ran on the device (worker threads are numbered from 0).
 pub(crate) const DEVICE_THREAD: u32 = 1000;
@@ -205,6 +218,9 @@ impl Executor {
             steal: None,
             polling: AtomicBool::new(false),
             attending: AtomicUsize::new(0),
+            started: AtomicBool::new(false),
+            steal_thread: AtomicBool::new(false),
+            ending: AtomicBool::new(false),
             plan,
             pool,
             transport,
@@ -282,15 +298,9 @@ impl Executor {
     /// pairs and queues every task whose inputs are all present.
     pub fn start(&self, preloaded: Vec<(u32, Value)>) {
         let inner = &self.inner;
+        self.prepare();
         if inner.remaining.load(Ordering::Acquire) == 0 {
             inner.share_done();
-        }
-        if inner.steal.is_some() {
-            let i = Arc::clone(inner);
-            std::thread::Builder::new()
-                .name("dirk-steal".into())
-                .spawn(move || i.steal_loop())
-                .expect("spawn the steal thread");
         }
         let roots: Vec<(u64, u32)> = inner
             .plan
@@ -308,6 +318,21 @@ impl Executor {
         for _ in 0..n {
             let i = Arc::clone(inner);
             inner.pool.spawn(move || i.drain());
+        }
+        // The steal thread waits for this; it asks for work only once a worker runs dry.
+        inner.started.store(true, Ordering::Release);
+    }
+
+    /// Starts the helper thread of stealing (step 7), if on, so that creating it does not
+    /// fall inside the timed run; `start` does it otherwise. The thread waits for `start`.
+    pub fn prepare(&self) {
+        let inner = &self.inner;
+        if inner.steal.is_some() && !inner.steal_thread.swap(true, Ordering::AcqRel) {
+            let i = Arc::clone(inner);
+            std::thread::Builder::new()
+                .name("dirk-steal".into())
+                .spawn(move || i.steal_loop())
+                .expect("spawn the steal thread");
         }
     }
 
@@ -425,6 +450,12 @@ impl Inner {
                     self.run_stolen(s);
                 }
                 self.gate.leave();
+                if idle {
+                    // This thread ran dry: the steal thread, if it waits for that, asks.
+                    if let Some(st) = &self.steal {
+                        st.bell.ring_if_armed();
+                    }
+                }
                 if idle && self.wait_for_work() {
                     continue;
                 }
@@ -503,10 +534,11 @@ impl Inner {
         // this drainer goes on to run it (`deliver` takes the credit).
         POLL_CREDIT.with(|c| c.set(true));
         let found = loop {
-            if self.failed.load(Ordering::Relaxed) || self.gate.paused() {
+            if self.failed.load(Ordering::Relaxed) || self.gate.paused() || self.done.is_open() {
                 break false;
             }
-            let outstanding = self.transport.poll(true);
+            // After this rank's share, the peers' `OwnDone` and `Fin` are what is awaited.
+            let outstanding = self.transport.poll(true) || self.ending.load(Ordering::Acquire);
             if self.has_work() || !POLL_CREDIT.with(|c| c.get()) {
                 break true;
             }
@@ -697,8 +729,9 @@ impl Inner {
     /// over; with it, tell the peers and end once they are all done (see `steal.rs`).
     fn share_done(&self) {
         match &self.steal {
-            None => self.done.open(),
+            None => self.open_done(),
             Some(st) => {
+                self.ending.store(true, Ordering::Release);
                 let mut p = st.proto.lock().expect("steal lock");
                 p.own_done = true;
                 let msg = Msg::OwnDone.encode();
@@ -729,7 +762,7 @@ impl Inner {
         let ended = p.ended();
         drop(p);
         if ended {
-            self.done.open();
+            self.open_done();
         }
     }
 
@@ -945,6 +978,9 @@ impl Inner {
                     p.in_hand += n;
                     p.replied(n);
                 }
+                // After a full reply the thread may ask again at once; after an empty one
+                // it sleeps through its backoff.
+                st.bell.ring();
                 if n > 0 {
                     st.successes.fetch_add(1, Ordering::Relaxed);
                     st.queue.lock().expect("stolen queue lock").extend(stolen);
@@ -994,41 +1030,70 @@ impl Inner {
     }
 
     /// The thief side, on a thread of its own: asks for work when this rank's queued and
-    /// running tasks fall below its thread count (step 7).
+    /// running tasks fall below its thread count (step 7). It sleeps on `Stealing::bell`
+    /// between decisions: through a backoff, until a worker runs dry while the rank is busy,
+    /// and until the reply while a request is out; so a rank that never gets work (Life's
+    /// tiles are too big to move) is not woken every millisecond on its workers' cores.
     fn steal_loop(self: Arc<Self>) {
         let st = self.steal.as_ref().expect("stealing is on");
-        loop {
-            if self.done.wait_timeout(std::time::Duration::from_millis(1)) {
-                return;
+        while !self.done.is_open() {
+            let nap = self.steal_turn(st);
+            st.bell.wait(nap);
+        }
+    }
+
+    /// One decision of the steal thread: asks a peer for work if this rank may and should;
+    /// returns how long to sleep at most (a worker running dry, a reply or the end rings
+    /// the bell sooner).
+    fn steal_turn(&self, st: &Stealing) -> Duration {
+        if self.failed.load(Ordering::Acquire) || self.gate.paused() {
+            return STEAL_RECHECK;
+        }
+        {
+            let p = st.proto.lock().expect("steal lock");
+            if p.outstanding.is_some() {
+                return STEAL_FALLBACK;
             }
-            if self.failed.load(Ordering::Acquire) || self.gate.paused() {
-                continue;
+            let now = Instant::now();
+            if now < p.next_try {
+                return p.next_try - now;
             }
-            // Tasks queued and tasks running: a rank that has as many as threads is busy.
-            let queued = self.ready.len()
-                + st.queue.lock().expect("stolen queue lock").len()
-                + self.gate.running();
-            if queued >= st.threads {
-                continue;
+        }
+        // Arm, then look: a worker that runs dry from here on rings.
+        st.bell.arm();
+        // Tasks queued and tasks running: a rank that has as many as threads is busy.
+        let queued = self.ready.len()
+            + st.queue.lock().expect("stolen queue lock").len()
+            + self.gate.running();
+        if queued >= st.threads {
+            return STEAL_FALLBACK;
+        }
+        st.bell.disarm();
+        let mut p = st.proto.lock().expect("steal lock");
+        let Some(victim) = p.pick_victim(st.rank) else {
+            // Every peer's share is done: nothing to ask for; the end rings.
+            return STEAL_FALLBACK;
+        };
+        p.outstanding = Some((victim, Instant::now()));
+        drop(p);
+        let want = (st.threads - queued) as u32;
+        st.requests.fetch_add(1, Ordering::Relaxed);
+        self.transport.send_control(
+            victim,
+            Msg::Request {
+                want,
+                load: queued as u64,
             }
-            let mut p = st.proto.lock().expect("steal lock");
-            if p.outstanding.is_some() || Instant::now() < p.next_try {
-                continue;
-            }
-            let Some(victim) = p.pick_victim(st.rank) else {
-                continue;
-            };
-            p.outstanding = Some((victim, Instant::now()));
-            let want = (st.threads - queued) as u32;
-            st.requests.fetch_add(1, Ordering::Relaxed);
-            self.transport.send_control(
-                victim,
-                Msg::Request {
-                    want,
-                    load: queued as u64,
-                }
-                .encode(),
-            );
+            .encode(),
+        );
+        STEAL_FALLBACK
+    }
+
+    /// Ends the run (complete or failed): opens `done` and wakes the steal thread.
+    fn open_done(&self) {
+        self.done.open();
+        if let Some(st) = &self.steal {
+            st.bell.ring();
         }
     }
 
@@ -1049,7 +1114,7 @@ impl Inner {
         }
         self.failed.store(true, Ordering::Release);
         drop(f);
-        self.done.open();
+        self.open_done();
     }
 }
 
@@ -1066,7 +1131,7 @@ impl Canceller {
         }
         self.0.failed.store(true, Ordering::Release);
         drop(f);
-        self.0.done.open();
+        self.0.open_done();
     }
 }
 

@@ -1,5 +1,6 @@
 //! A one-shot latch: the main thread blocks until the run is complete or has failed.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
 /// Opens once; waiters block until then.
@@ -7,13 +8,21 @@ use std::sync::{Condvar, Mutex};
 pub(crate) struct Latch {
     open: Mutex<bool>,
     cv: Condvar,
+    /// `open`, readable without the lock (pollers look at it every turn).
+    opened: AtomicBool,
 }
 
 impl Latch {
     /// Opens the latch and wakes every waiter.
     pub(crate) fn open(&self) {
         *self.open.lock().expect("latch lock") = true;
+        self.opened.store(true, Ordering::Release);
         self.cv.notify_all();
+    }
+
+    /// True once opened.
+    pub(crate) fn is_open(&self) -> bool {
+        self.opened.load(Ordering::Acquire)
     }
 
     /// Blocks until the latch is open (true) or `timeout` passed (false).

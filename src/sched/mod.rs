@@ -4,6 +4,7 @@
 //! ready tasks from loaded ones (`steal.rs`); within a rank, rayon's own work stealing moves
 //! drainers between idle threads.
 
+mod bell;
 mod executor;
 mod latch;
 mod pause;

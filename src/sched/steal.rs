@@ -55,6 +55,7 @@
 //! A failure opens the end at once (the runtime then aborts every rank); the watchdog still
 //! watches every rank, so a dead thief or victim ends the job, never hangs it.
 
+use super::bell::Bell;
 use crate::graph::{Array, Data, Op, Value};
 use crate::plan::learn::CostModel;
 use serde::{Deserialize, Serialize};
@@ -276,6 +277,8 @@ pub(crate) struct Stealing {
     /// Requests that got tasks, and all requests sent.
     pub requests: AtomicU64,
     pub successes: AtomicU64,
+    /// Wakes the steal thread: a worker ran dry, a reply came, or the run ended.
+    pub bell: Bell,
 }
 
 impl Stealing {
@@ -319,6 +322,7 @@ impl Stealing {
             stolen_in: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             successes: AtomicU64::new(0),
+            bell: Bell::default(),
         }
     }
 }
