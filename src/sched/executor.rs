@@ -61,6 +61,7 @@ use crate::plan::{LocalArg, LocalPlan, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
 use rustc_hash::FxHashMap;
+use smallvec::SmallVec;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
@@ -470,10 +471,8 @@ impl Inner {
                 }
                 return;
             }
-            for _ in 1..newly {
-                let i = Arc::clone(&self);
-                self.pool.spawn(move || i.drain());
-            }
+            // This drainer runs one of them; one more drainer for each of the rest.
+            self.spawn_drainers(newly - 1);
         }
     }
 
@@ -574,7 +573,8 @@ impl Inner {
             return 0;
         }
         let task = &self.plan.tasks[t as usize];
-        let held: Vec<Arc<Value>> = task
+        // Inline up to 4 inputs: no allocation per task for the common small arities.
+        let held: SmallVec<[Arc<Value>; 4]> = task
             .args
             .iter()
             .filter_map(|a| match a {
@@ -583,7 +583,7 @@ impl Inner {
             })
             .collect();
         let mut next = held.iter();
-        let inputs: Vec<Input<'_>> = task
+        let inputs: SmallVec<[Input<'_>; 4]> = task
             .args
             .iter()
             .map(|a| match a {
@@ -672,11 +672,9 @@ impl Inner {
         }
         // Release inputs whose last local reader this was (step 4). A task reading one slot
         // twice is one reader of it.
-        let mut seen: Vec<u32> = Vec::with_capacity(task.deps as usize);
-        for a in &task.args {
+        for (i, a) in task.args.iter().enumerate() {
             if let LocalArg::Slot(s) = a {
-                if !seen.contains(s) {
-                    seen.push(*s);
+                if !task.args[..i].contains(a) {
                     self.release(*s);
                 }
             }
@@ -706,7 +704,7 @@ impl Inner {
         if !slot.readers.is_empty() || slot.pinned {
             *self.values[s as usize].lock().expect("slot lock") = Some(value);
         }
-        let mut readied = Vec::new();
+        let mut readied: SmallVec<[(u64, u32); 8]> = SmallVec::new();
         for &r in &slot.readers {
             if self.pending[r as usize].fetch_sub(1, Ordering::AcqRel) == 1 {
                 readied.push((self.plan.tasks[r as usize].priority, r));

@@ -263,6 +263,7 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
         recvs: Vec::new(),
         control_reqs: Vec::new(),
         control_bufs: Vec::new(),
+        done: Vec::new(),
         expected,
         matched: 0,
         received: 0,
@@ -523,6 +524,8 @@ struct Engine {
     recvs: Vec<PendingRecv>,
     control_reqs: Vec<ffi::MPI_Request>,
     control_bufs: Vec<Vec<u8>>,
+    /// Scratch for `completed` (indices MPI_Testsome reports).
+    done: Vec<c_int>,
     /// Values expected in the whole run, matched so far and received so far.
     expected: usize,
     matched: usize,
@@ -729,19 +732,26 @@ impl Engine {
     /// and hands received values to the inbox.
     fn complete(&mut self, shared: &Shared) -> Turn {
         let mut turn = Turn::default();
-        for i in completed(&mut self.send_reqs) {
+        let mut done = std::mem::take(&mut self.done);
+        completed(&mut self.send_reqs, &mut done);
+        for &i in &done {
+            let i = i as usize;
             self.send_reqs.swap_remove(i);
             let s = self.sends.swap_remove(i);
             self.tracer
                 .record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
             turn.active = true;
         }
-        for i in completed(&mut self.control_reqs) {
+        completed(&mut self.control_reqs, &mut done);
+        for &i in &done {
+            let i = i as usize;
             self.control_reqs.swap_remove(i);
             self.control_bufs.swap_remove(i);
             turn.active = true;
         }
-        for i in completed(&mut self.recv_reqs) {
+        completed(&mut self.recv_reqs, &mut done);
+        for &i in &done {
+            let i = i as usize;
             self.recv_reqs.swap_remove(i);
             let r = self.recvs.swap_remove(i);
             self.received += 1;
@@ -756,6 +766,7 @@ impl Engine {
             shared.stats.received(bytes);
             turn.delivered = true;
         }
+        self.done = done;
         turn
     }
 
@@ -879,30 +890,30 @@ fn improbe(comm: ffi::MPI_Comm) -> Option<(ffi::MPI_Message, ffi::MPI_Status)> {
     (flag != 0).then_some((message, status))
 }
 
-/// Indices of the requests that have completed, in decreasing order (so the caller can
-/// `swap_remove` them one by one).
-fn completed(requests: &mut [ffi::MPI_Request]) -> Vec<usize> {
+/// Fills `done` with the indices of the requests that have completed, in decreasing order (so
+/// the caller can `swap_remove` them one by one). `done` is the engine's scratch list, reused
+/// from turn to turn so that polling allocates nothing.
+fn completed(requests: &mut [ffi::MPI_Request], done: &mut Vec<c_int>) {
+    done.clear();
     if requests.is_empty() {
-        return Vec::new();
+        return;
     }
-    let mut indices: Vec<c_int> = vec![0; requests.len()];
+    done.resize(requests.len(), 0);
     let mut outcount: c_int = 0;
-    // SAFETY: `requests` holds `len` live request handles and `indices` has room for `len`
+    // SAFETY: `requests` holds `len` live request handles and `done` has room for `len`
     // entries; STATUSES_IGNORE is an initialised constant.
     let rc = unsafe {
         ffi::MPI_Testsome(
             requests.len() as c_int,
             requests.as_mut_ptr(),
             &mut outcount,
-            indices.as_mut_ptr(),
+            done.as_mut_ptr(),
             ffi::RSMPI_STATUSES_IGNORE,
         )
     };
     assert_eq!(rc, 0, "MPI_Testsome failed");
-    let n = usize::try_from(outcount).unwrap_or(0); // MPI_UNDEFINED (< 0): none active
-    let mut done: Vec<usize> = indices[..n].iter().map(|&i| i as usize).collect();
+    done.truncate(usize::try_from(outcount).unwrap_or(0)); // MPI_UNDEFINED (< 0): none active
     done.sort_unstable_by(|a, b| b.cmp(a));
-    done
 }
 
 fn finish_recv(buf: RecvBuf, ty: &ValueType) -> Value {
