@@ -29,7 +29,9 @@
 //!    if it had run it. With stealing the run ends when every rank's share is done (the
 //!    `OwnDone`/`Fin` exchange), not when this rank's is. Stolen tasks wait in a queue of
 //!    their own; a drainer that finds the ready queue empty takes one from there (each
-//!    stolen task came with a drainer, so the invariant of step 3 covers both queues).
+//!    stolen task came with a drainer, so the invariant of step 3 covers both queues). The
+//!    asking is done by the steal thread (`prepare` creates it, `steal_turn` decides), which
+//!    sleeps on `Stealing::bell` and is rung by a drainer that runs dry, a reply, or the end.
 //!
 //! 8. Workers drive the transport themselves when that saves a hand-off (`Transport::poll`):
 //!    between tasks at most every `POLL_EVERY` while another worker of the rank sleeps, and,
@@ -37,7 +39,9 @@
 //!    a time). A value it receives readies its reader on the same thread, so a rank that waits
 //!    for its neighbour's boundary value does not go to sleep and need waking (25-30 µs on a
 //!    VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
-//!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3.
+//!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3. With stealing, once
+//!    the rank's share is done (`ending`) the idle worker also polls for the peers'
+//!    `OwnDone`/`Fin`, which end the run.
 //!
 //! Who touches what: `pending`, `readers_left` and the records are atomics written by whichever
 //! thread fills a slot or finishes a task; a slot's value is behind its own mutex, held only to
