@@ -20,10 +20,14 @@
 //!    value's key), allocates a buffer of exactly the expected type and posts `MPI_Imrecv`
 //!    into it (no copy on this side either);
 //! 3. tests its pending requests, hands completed receives to the scheduler's inbox (on the
-//!    thread that runs the turn) and drops completed sends.
+//!    thread that runs the turn) and drops completed sends;
+//! 4. receives control messages (after the values: a value may ready a task, a control
+//!    message is never that urgent).
 //!
-//! The progress thread adds: 4. about twice a second, it exchanges progress counts (below);
-//! 5. when idle it backs off. While every worker is attentive (`Inbox::attentive`: running
+//! A turn with nothing queued takes no queue lock (`Shared::queued`).
+//!
+//! The progress thread adds: 5. about twice a second, it exchanges progress counts (below);
+//! 6. when idle it backs off. While every worker is attentive (`Inbox::attentive`: running
 //! tasks or polling) and no large message is in flight, it only looks in every
 //! `ATTENDED_PARK`, so it never takes a core a worker needs; otherwise it spins briefly, then yields, then parks (waking a parked thread
 //! costs ~30 µs on this VM; a send wakes it at once), and after a turn that delivered values
@@ -73,6 +77,9 @@ struct Shared {
     queue: Mutex<Vec<Outgoing>>,
     /// Control messages waiting to be posted: (destination, bytes).
     control: Mutex<Vec<(u32, Vec<u8>)>>,
+    /// Something was queued since a turn last took the queues (set after the push), so a
+    /// turn with nothing to post takes neither lock.
+    queued: AtomicBool,
     closing: AtomicBool,
     /// Control messages may arrive at any time (stealing is on): poll for them more often
     /// when idle.
@@ -114,6 +121,7 @@ impl Transport for MpiSender {
             .lock()
             .expect("send queue lock")
             .push(Outgoing { dest, key, value });
+        self.shared.queued.store(true, Ordering::Release);
         // Post it from this thread when nobody else is driving the network (no hand-off to
         // the progress thread, which may be waiting for this very core); else leave it to
         // whoever holds the engine, and wake the progress thread in case that is nobody.
@@ -133,6 +141,7 @@ impl Transport for MpiSender {
             .lock()
             .expect("control queue lock")
             .push((dest, msg));
+        self.shared.queued.store(true, Ordering::Release);
         self.shared.wake();
     }
 
@@ -223,6 +232,7 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
             queue: Mutex::new(Vec::new()),
             control: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
             control_expected: AtomicBool::new(false),
             control_soon: AtomicBool::new(false),
             progress: Mutex::new(None),
@@ -573,7 +583,8 @@ impl Engine {
     /// control messages.
     fn post(&mut self, shared: &Shared) -> bool {
         let mut active = false;
-        {
+        let queued = shared.queued.swap(false, Ordering::AcqRel);
+        if queued {
             let mut queue = shared.queue.lock().expect("send queue lock");
             if self.backlog.is_empty() {
                 self.backlog = std::mem::take(&mut *queue).into();
@@ -615,8 +626,11 @@ impl Engine {
             });
         }
         // 1b. Control messages (few and small; sent as bytes).
-        let queued_control =
-            std::mem::take(&mut *shared.control.lock().expect("control queue lock"));
+        let queued_control = if queued {
+            std::mem::take(&mut *shared.control.lock().expect("control queue lock"))
+        } else {
+            Vec::new()
+        };
         for (dest, buf) in queued_control {
             active = true;
             // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
@@ -643,7 +657,7 @@ impl Engine {
         active
     }
 
-    /// Step 2a: receives control messages and hands them over.
+    /// Step 4: receives control messages and hands them over.
     fn receive_control(&mut self, shared: &Shared) -> bool {
         let mut active = false;
         while let Some((mut message, status)) = improbe(self.control) {
@@ -733,22 +747,6 @@ impl Engine {
     fn complete(&mut self, shared: &Shared) -> Turn {
         let mut turn = Turn::default();
         let mut done = std::mem::take(&mut self.done);
-        completed(&mut self.send_reqs, &mut done);
-        for &i in &done {
-            let i = i as usize;
-            self.send_reqs.swap_remove(i);
-            let s = self.sends.swap_remove(i);
-            self.tracer
-                .record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
-            turn.active = true;
-        }
-        completed(&mut self.control_reqs, &mut done);
-        for &i in &done {
-            let i = i as usize;
-            self.control_reqs.swap_remove(i);
-            self.control_bufs.swap_remove(i);
-            turn.active = true;
-        }
         completed(&mut self.recv_reqs, &mut done);
         for &i in &done {
             let i = i as usize;
@@ -766,11 +764,34 @@ impl Engine {
             shared.stats.received(bytes);
             turn.delivered = true;
         }
+        // A value just readied a task on the thread running this turn: let it go and complete
+        // sends next turn (unless many are in flight, so posting never waits on this).
+        if turn.delivered && self.send_reqs.len() < MAX_IN_FLIGHT / 2 {
+            self.done = done;
+            return turn;
+        }
+        completed(&mut self.send_reqs, &mut done);
+        for &i in &done {
+            let i = i as usize;
+            self.send_reqs.swap_remove(i);
+            let s = self.sends.swap_remove(i);
+            self.tracer
+                .record(s.dest, Direction::Send, s.key, s.value.bytes(), s.start_ns);
+            turn.active = true;
+        }
+        completed(&mut self.control_reqs, &mut done);
+        for &i in &done {
+            let i = i as usize;
+            self.control_reqs.swap_remove(i);
+            self.control_bufs.swap_remove(i);
+            turn.active = true;
+        }
         self.done = done;
         turn
     }
 
-    /// One turn: steps 1 to 3.
+    /// One turn: steps 1 to 4 (values before control messages: a value may ready a task, a
+    /// control message is never that urgent).
     fn turn(&mut self, shared: &Shared) -> Turn {
         let posted = self.post(shared);
         let control = self.receive_control(shared);
@@ -823,12 +844,12 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
         if drained && counts.settle() {
             return;
         }
-        // 4. Progress counts, looking at the clock when idle or every 64th busy turn.
+        // 5. Progress counts, looking at the clock when idle or every 64th busy turn.
         loops = loops.wrapping_add(1);
         if !turn.active || loops % 64 == 0 {
             counts.tick(Instant::now());
         }
-        // 5. Back off when idle.
+        // 6. Back off when idle.
         if turn.active {
             idle_since = None;
             continue;
