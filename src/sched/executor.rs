@@ -980,14 +980,15 @@ impl Inner {
                     p.in_hand += n;
                     p.replied(n);
                 }
-                // After a full reply the thread may ask again at once; after an empty one
-                // it sleeps through its backoff.
-                st.bell.ring();
                 if n > 0 {
                     st.successes.fetch_add(1, Ordering::Relaxed);
                     st.queue.lock().expect("stolen queue lock").extend(stolen);
                     self.spawn_drainers(n);
                 }
+                // Rung once the stolen tasks are queued (so it counts them): after a full
+                // reply the thread may ask again at once; after an empty one it sleeps
+                // through its backoff.
+                st.bell.ring();
                 self.check_end();
             }
             Msg::Result {
