@@ -3,19 +3,20 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 
-/// Opens once; waiters block until then.
+/// Opens once; waiters block until then. The state is one atomic, readable without the lock
+/// (pollers look at it every turn); the mutex only pairs with the condvar, and `open` sets
+/// the flag under it so no waiter misses the wake-up.
 #[derive(Default)]
 pub(crate) struct Latch {
-    open: Mutex<bool>,
-    cv: Condvar,
-    /// `open`, readable without the lock (pollers look at it every turn).
     opened: AtomicBool,
+    lock: Mutex<()>,
+    cv: Condvar,
 }
 
 impl Latch {
     /// Opens the latch and wakes every waiter.
     pub(crate) fn open(&self) {
-        *self.open.lock().expect("latch lock") = true;
+        let _held = self.lock.lock().expect("latch lock");
         self.opened.store(true, Ordering::Release);
         self.cv.notify_all();
     }
@@ -27,19 +28,20 @@ impl Latch {
 
     /// Blocks until the latch is open (true) or `timeout` passed (false).
     pub(crate) fn wait_timeout(&self, timeout: std::time::Duration) -> bool {
-        let open = self.open.lock().expect("latch lock");
-        let (open, _) = self
+        let held = self.lock.lock().expect("latch lock");
+        let _held = self
             .cv
-            .wait_timeout_while(open, timeout, |o| !*o)
+            .wait_timeout_while(held, timeout, |_| !self.is_open())
             .expect("latch lock");
-        *open
+        self.is_open()
     }
 
     /// Blocks until the latch is open.
     pub(crate) fn wait(&self) {
-        let mut open = self.open.lock().expect("latch lock");
-        while !*open {
-            open = self.cv.wait(open).expect("latch lock");
-        }
+        let held = self.lock.lock().expect("latch lock");
+        let _held = self
+            .cv
+            .wait_while(held, |_| !self.is_open())
+            .expect("latch lock");
     }
 }

@@ -121,15 +121,24 @@ fn clamp_scopes(tasks: &mut [Json], ranks: u32) {
     }
 }
 
+/// A random job from `r` with scopes clamped to `ranks`, and its outputs by the reference
+/// evaluator.
+fn random_job(
+    r: &[(u8, usize, usize, i8, u8)],
+    len: usize,
+    ranks: u32,
+) -> (dirk::job::Job, HashMap<String, V>) {
+    let mut tasks = random_tasks(r, len);
+    clamp_scopes(&mut tasks, ranks);
+    (job_of(&tasks), evaluate(&tasks, &HashMap::new()))
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
     #[test]
     fn in_process_runs_match_the_reference(r in recipe(), len in 1usize..40, ranks in 1u32..5, threads in 1usize..4) {
-        let mut tasks = random_tasks(&r, len);
-        clamp_scopes(&mut tasks, ranks);
-        let job = job_of(&tasks);
-        let expect = evaluate(&tasks, &HashMap::new());
+        let (job, expect) = random_job(&r, len, ranks);
         let got = run_in_process(&job.graph, ranks, threads).expect("run");
         let outputs = job.graph.outputs();
         prop_assert!(!outputs.is_empty());
@@ -141,20 +150,14 @@ proptest! {
         // Values wait until a worker of the destination polls or its delivery thread comes
         // round after up to `delay` µs: the race the MPI engine has between workers and the
         // progress thread, and the drainer a polling worker does not spawn.
-        let mut tasks = random_tasks(&r, len);
-        clamp_scopes(&mut tasks, ranks);
-        let job = job_of(&tasks);
-        let expect = evaluate(&tasks, &HashMap::new());
+        let (job, expect) = random_job(&r, len, ranks);
         let got = run_in_process_polled(&job.graph, ranks, threads, delay, seed).expect("run");
         outputs_match(&job, &got, &expect)?;
     }
 
     #[test]
     fn stealing_runs_every_task_exactly_once(r in recipe(), len in 1usize..20, ranks in 2u32..5, threads in 1usize..3, seed in any::<u64>(), delay in 0u64..300) {
-        let mut tasks = random_tasks(&r, len);
-        clamp_scopes(&mut tasks, ranks);
-        let job = job_of(&tasks);
-        let expect = evaluate(&tasks, &HashMap::new());
+        let (job, expect) = random_job(&r, len, ranks);
         let opts = StealOptions { policy: StealPolicy::Random(seed), max_delay_us: delay, seed };
         let run = run_in_process_stealing(&job.graph, ranks, threads, opts).expect("run");
         let mut ran: Vec<u32> = run.ran.iter().flatten().copied().collect();
@@ -174,9 +177,7 @@ proptest! {
 
     #[test]
     fn plans_place_every_task_once_and_match_sends_to_receives(r in recipe(), ranks in 1u32..5, threads in 1u32..4) {
-        let mut tasks = random_tasks(&r, 16);
-        clamp_scopes(&mut tasks, ranks);
-        let job = job_of(&tasks);
+        let (job, _) = random_job(&r, 16, ranks);
         let g = &job.graph;
         let infos = vec![RankInfo { threads, gpus: 0 }; ranks as usize];
         let a = plan::assign(g, &infos).unwrap();
