@@ -26,6 +26,13 @@ const DIRS: [(isize, isize, &str); 8] = [
     (1, 1, "se"),
 ];
 
+/// Index in `DIRS` of direction (di, dj).
+fn dir_index(di: isize, dj: isize) -> usize {
+    DIRS.iter()
+        .position(|&(a, b, _)| (a, b) == (di, dj))
+        .expect("a neighbour direction")
+}
+
 /// The rows (or columns) of a neighbour part of length `len` that border the tile: its last
 /// `width` when it lies before (d = −1), its first `width` after (d = 1), all of it beside.
 fn band(d: isize, len: usize, width: usize) -> Option<(usize, usize)> {
@@ -40,6 +47,11 @@ fn band(d: isize, len: usize, width: usize) -> Option<(usize, usize)> {
 /// (n, s, w, e) or eight with `corners`. Returns the stencil's arguments after the tile:
 /// strip tasks, or numbers where the strip lies outside a `Constant` boundary or is empty.
 /// Strip ids are `{prefix}{direction}`.
+///
+/// A corner whose neighbour tile is also a side's (one tile column or row, periodic: the nw
+/// corner of a row strip is the last cell of the north strip) is cut from that side's strip,
+/// beside the reading tile: only the side strip crosses ranks, not a one-cell message per
+/// corner as well (Life on row strips: 2 messages per boundary per step instead of 6).
 #[allow(clippy::too_many_arguments)]
 pub fn halo_args(
     g: &mut Graph,
@@ -84,16 +96,37 @@ pub fn halo_args(
                 "tile ({ni}, {nj}) is {h}×{w}, narrower than the halo {hr}×{hc} of its neighbour"
             )));
         };
+        // The side strip (di, 0) or (0, dj) cut from the same neighbour tile, if any: it
+        // holds this corner, at rows 0..rh or columns 0..cw of its own.
+        let side = |d: usize| match args[d] {
+            Arg::Task(t) => Some(t),
+            _ => None,
+        };
+        let along_column = if di != 0 && dj != 0 && nj == j {
+            side(dir_index(di, 0))
+        } else {
+            None
+        };
+        let along_row = if di != 0 && dj != 0 && ni == i {
+            side(dir_index(0, dj))
+        } else {
+            None
+        };
+        let (source, offset, at) = match (along_column, along_row) {
+            (Some(n), _) => (n, vec![0, c0], a.grid.placement(i, j)),
+            (None, Some(w)) => (w, vec![r0, 0], a.grid.placement(i, j)),
+            (None, None) => (a.tile(ni, nj), vec![r0, c0], a.grid.placement(ni, nj)),
+        };
         let strip = g.spawn_named(
             format!("{prefix}{name}"),
             Op::Slice {
-                offset: vec![r0, c0],
+                offset,
                 shape: vec![rh, cw],
             },
-            vec![Arg::Task(a.tile(ni, nj))],
+            vec![Arg::Task(source)],
             Scope::Any,
         )?;
-        g.place(strip, a.grid.placement(ni, nj));
+        g.place(strip, at);
         args.push(Arg::Task(strip));
     }
     Ok(args)

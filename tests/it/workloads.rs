@@ -185,6 +185,27 @@ fn life_random_dead_boundary_matches_the_reference() {
     assert_eq!(got, life_reference(init, h, w, false, steps));
 }
 
+/// Periodic row strips and column strips: one tile column (or row), so each corner is cut
+/// from the side strip beside it on the reading rank (`tiles::halo_args`) instead of from
+/// the neighbour tile; both must still see the neighbour's corner cell.
+#[test]
+fn life_on_periodic_strips_matches_the_reference() {
+    let (h, w, steps) = (23, 19, 9);
+    let init: Vec<u8> = (0..h * w)
+        .map(|i| (rand_bits(8, i as u64) >> 63) as u8)
+        .collect();
+    let want = life_reference(init, h, w, true, steps);
+    for tiles in ["[4, 1]", "[1, 3]"] {
+        let dir = scratch(&format!("life-strips-{}", &tiles[1..2]));
+        let job = format!(
+            r#"{{"dirk": 1, "workload": {{"kind": "life", "grid": [23, 19], "tiles": {tiles},
+            "steps": 9, "boundary": "periodic", "seed": 8}}}}"#
+        );
+        let got = run_everywhere::<u8>(&dir, &job, "grid");
+        assert_eq!(got, want, "tiles {tiles}");
+    }
+}
+
 #[test]
 fn heat_matches_the_reference() {
     let dir = scratch("heat");
