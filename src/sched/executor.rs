@@ -34,9 +34,11 @@
 //!    sleeps on `Stealing::bell` and is rung by a drainer that runs dry, a reply, or the end.
 //!
 //! 8. Workers drive the transport themselves when that saves a hand-off (`Transport::poll`):
-//!    between tasks at most every `POLL_EVERY` while another worker of the rank sleeps, and,
-//!    when a worker runs out of ready tasks, continuously for up to `IDLE_POLL` (one worker at
-//!    a time). A value it receives readies its reader on the same thread, so a rank that waits
+//!    between tasks at most every `POLL_EVERY` while another worker of the rank sleeps (every
+//!    `BUSY_POLL_EVERY` while none does, which answers the peers' steal requests without the
+//!    progress thread), and, when a worker runs out of ready tasks, continuously for up to
+//!    `IDLE_POLL` (one worker at a time); one that gives up and sleeps tells the transport
+//!    (`Transport::unattended`). A value it receives readies its reader on the same thread, so a rank that waits
 //!    for its neighbour's boundary value does not go to sleep and need waking (25-30 µs on a
 //!    VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
 //!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3. With stealing, once
@@ -162,8 +164,10 @@ const STEAL_BATCH_NS: f64 = 2e6;
 /// little however long the queue).
 const STEAL_TAIL: usize = 64;
 
-/// A worker between tasks polls the transport at most this often (step 8).
+/// A worker between tasks polls the transport at most this often while another worker of
+/// its rank sleeps, and at most every `BUSY_POLL_EVERY` while none does (step 8).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_micros(10);
+const BUSY_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// An idle worker drives the transport for at most this long before it sleeps (step 8),
 /// spinning for the first `IDLE_SPIN` and yielding its core between polls after that.
@@ -497,16 +501,22 @@ impl Inner {
     /// Step 8, between tasks: while another worker of this rank sleeps, lets the transport
     /// pick up messages on this thread at most every `POLL_EVERY`, so a value that readies a
     /// task for the sleeper is there at once. With every worker busy (always, on a 1-thread
-    /// rank) it does not: what arrives could not start sooner anyway (the worker polls as soon
-    /// as it runs out of tasks), and the turns cost 2-3 % of a 2-rank Life run (BENCHMARKS.md,
-    /// "Scaling").
+    /// rank) only every `BUSY_POLL_EVERY`: what arrives could not start sooner anyway (the
+    /// worker polls as soon as it runs out of tasks), and turns every 10 µs cost 2-3 % of a
+    /// 2-rank Life run (BENCHMARKS.md, "Scaling"); once a millisecond they answer a peer's
+    /// steal request without waking the progress thread.
     fn poll_between_tasks(&self) {
-        if self.plan.ranks < 2 || self.all_attending() {
+        if self.plan.ranks < 2 {
             return;
         }
+        let every = if self.all_attending() {
+            BUSY_POLL_EVERY
+        } else {
+            POLL_EVERY
+        };
         let now = Instant::now();
         let due = LAST_POLL.with(|last| match last.get() {
-            Some(t) if now.duration_since(t) < POLL_EVERY => false,
+            Some(t) if now.duration_since(t) < every => false,
             _ => {
                 last.set(Some(now));
                 true
@@ -559,6 +569,10 @@ impl Inner {
         // caller's next iteration is the drainer it did not spawn.
         let taken = !POLL_CREDIT.with(|c| c.replace(false));
         self.polling.store(false, Ordering::Release);
+        if !(found || taken) {
+            // This worker is about to sleep: the transport's helper thread takes over.
+            self.transport.unattended();
+        }
         found || taken
     }
 

@@ -27,6 +27,10 @@ pub trait Transport: Send + Sync {
     /// Says that control messages will come soon and should be picked up at once (the end of
     /// a run's stealing protocol); a transport that polls may poll faster from now on.
     fn expect_control_soon(&self) {}
+    /// Says that a worker thread stopped attending (`Inbox::attentive` may now be false): a
+    /// transport whose helper thread stays in the background while every worker attends
+    /// should take over now.
+    fn unattended(&self) {}
     /// Lends the calling thread (an idle worker, or one between tasks) to the network for a
     /// moment: posts what is queued and hands arrived values to the inbox on this thread, so
     /// no other thread has to be woken for them. When another thread is driving the network,

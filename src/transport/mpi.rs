@@ -27,12 +27,14 @@
 //! A turn with nothing queued takes no queue lock (`Shared::queued`).
 //!
 //! The progress thread adds: 5. about twice a second, it exchanges progress counts (below);
-//! 6. when idle it backs off. While every worker is attentive (`Inbox::attentive`: running
-//! tasks or polling) and no large message is in flight, it only looks in every
-//! `ATTENDED_PARK`, so it never takes a core a worker needs; otherwise it spins briefly, then yields, then parks (waking a parked thread
-//! costs ~30 µs on this VM; a send wakes it at once), and after a turn that delivered values
-//! it first yields the core once, since the worker that a delivery readies may be waiting for
-//! this very core.
+//! 6. when idle it backs off. Alone (one rank) it only wakes for the counts and the close.
+//! While every worker is attentive (`Inbox::attentive`: running tasks or polling) and no
+//! large message is in flight, it only looks in every `ATTENDED_PARK` (`STEALING_PARK` with
+//! stealing on, for the peers' steal requests), so it never takes a core a worker needs; a
+//! worker about to sleep wakes it (`Transport::unattended`). Otherwise it spins briefly, then
+//! yields, then parks (waking a parked thread costs ~30 µs on this VM; a send wakes it at
+//! once), and after a turn that delivered values it first yields the core once, since the
+//! worker that a delivery readies may be waiting for this very core.
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
 //! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
@@ -150,6 +152,11 @@ impl Transport for MpiSender {
         self.shared.wake();
     }
 
+    fn unattended(&self) {
+        // Cheap unless the progress thread is parked: then it is what must take over.
+        self.shared.wake();
+    }
+
     fn poll(&self, wait: bool) -> bool {
         let mut engine = match self.shared.engine.try_lock() {
             Ok(engine) => engine,
@@ -183,9 +190,18 @@ pub struct Progress {
 }
 
 /// How long the idle progress thread sleeps while every worker is attentive (running tasks
-/// or polling): it is then needed only for transfers that move while every worker runs a
-/// long task, and for progress counts.
-const ATTENDED_PARK: Duration = Duration::from_millis(1);
+/// or polling; they also poll between tasks now and then): it is then needed only for
+/// transfers that move while every worker runs a long task, and for progress counts. A
+/// worker that stops attending wakes it at once. Waking every 1 ms instead preempted each
+/// rank's only worker 1,000 times a second (`perf record -e sched:sched_switch`) and cost
+/// 3–5 % of a Life run at 1 and at 2 ranks (BENCHMARKS.md, "Scaling").
+const ATTENDED_PARK: Duration = Duration::from_millis(20);
+
+/// `ATTENDED_PARK` when stealing is on: steal requests must be answered within about this
+/// long even while every worker of the victim runs a long task. (20 ms took
+/// `benches/steal.py` skew-2 from 1.6× to 1.04×; a 5 ms park while workers polled between
+/// tasks made no difference measurable to Life.)
+const STEALING_PARK: Duration = Duration::from_millis(1);
 
 /// Messages of at least this many bytes go by rendezvous (Open MPI's shared-memory and TCP
 /// eager limits are 4 and 64 KiB): while one is in flight the idle progress thread keeps
@@ -861,14 +877,25 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
         // sooner), so this thread only looks in now and then, and never spins or yields on a
         // core a worker needs.
         let covered = inbox.attentive();
+        // Alone, nothing moves: only the progress counts are due (and the close, which wakes
+        // this thread).
+        if counts.link.ranks == 1 && !closing {
+            thread::park_timeout(TICK);
+            continue;
+        }
         if !covered && idle < Duration::from_micros(20) {
             std::hint::spin_loop();
         } else if !covered && idle < Duration::from_micros(200) {
             thread::yield_now();
         } else {
             let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
-            thread::park_timeout(if covered && !moving_large {
+            let stealing = shared.control_expected.load(Ordering::Relaxed);
+            thread::park_timeout(if covered && !moving_large && !stealing {
                 ATTENDED_PARK
+            } else if covered && !moving_large {
+                // A peer's steal request waits for whoever polls next: a worker between
+                // tasks polls at most every millisecond, but not during a long task.
+                STEALING_PARK
             } else if urgent {
                 Duration::from_micros(50)
             } else if shared.control_expected.load(Ordering::Relaxed) {
