@@ -29,9 +29,10 @@
 //! The progress thread adds: 5. about twice a second, it exchanges progress counts (below);
 //! 6. when idle it backs off. Alone (one rank) it only wakes for the counts and the close.
 //! While every worker is attentive (`Inbox::attentive`: running tasks or polling) and no
-//! large message is in flight, it only looks in every `ATTENDED_PARK` (`STEALING_PARK` with
-//! stealing on, for the peers' steal requests), so it never takes a core a worker needs; a
-//! worker about to sleep wakes it (`Transport::unattended`). Otherwise it spins briefly, then
+//! large message is in flight, it only looks in every `ATTENDED_PARK` (with stealing on,
+//! every `STEALING_PARK_POLLED` while workers poll between tasks, which answers the peers'
+//! requests, and every `STEALING_PARK` while they run long tasks), so it never takes a core a
+//! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it spins briefly, then
 //! yields, then parks (waking a parked thread costs ~30 µs on this VM; a send wakes it at
 //! once), and after a turn that delivered values it first yields the core once, since the
 //! worker that a delivery readies may be waiting for this very core.
@@ -60,7 +61,7 @@ use mpi::topology::Communicator;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
@@ -90,6 +91,11 @@ struct Shared {
     control_soon: AtomicBool,
     progress: Mutex<Option<Thread>>,
     stats: Arc<TransferStats>,
+    /// When a worker last lent itself to the network (`Transport::poll`), in µs since
+    /// `epoch`: with stealing on, the progress thread looks in for the peers' requests
+    /// often only while the workers do not (they run long tasks).
+    last_poll_us: AtomicU64,
+    epoch: Instant,
     /// The traffic state, from `start` until `finish` (see `Engine`).
     engine: Mutex<Option<Engine>>,
 }
@@ -158,6 +164,8 @@ impl Transport for MpiSender {
     }
 
     fn poll(&self, wait: bool) -> bool {
+        let now = self.shared.epoch.elapsed().as_micros() as u64;
+        self.shared.last_poll_us.store(now, Ordering::Relaxed);
         let mut engine = match self.shared.engine.try_lock() {
             Ok(engine) => engine,
             Err(std::sync::TryLockError::WouldBlock) if wait => {
@@ -197,11 +205,17 @@ pub struct Progress {
 /// 3–5 % of a Life run at 1 and at 2 ranks (BENCHMARKS.md, "Scaling").
 const ATTENDED_PARK: Duration = Duration::from_millis(20);
 
-/// `ATTENDED_PARK` when stealing is on: steal requests must be answered within about this
-/// long even while every worker of the victim runs a long task. (20 ms took
-/// `benches/steal.py` skew-2 from 1.6× to 1.04×; a 5 ms park while workers polled between
-/// tasks made no difference measurable to Life.)
+/// `ATTENDED_PARK` when stealing is on and no worker has polled for 2 ms (they run long
+/// tasks): steal requests must be answered within about this long. (20 ms took
+/// `benches/steal.py` skew-2 from 1.6× to 1.04×.)
 const STEALING_PARK: Duration = Duration::from_millis(1);
+
+/// `ATTENDED_PARK` when stealing is on and a worker polled within 2 ms: the workers answer
+/// most requests themselves, and 1 ms wake-ups only preempted them (twice the tiles over
+/// 1.25× their median in a 2-rank Life run, BENCHMARKS.md, "Scaling"). Not 20 ms: a victim
+/// whose workers just began long tasks would then sit on requests and on stolen tasks'
+/// results that long (skew-2 fell to 1.05× in 2 runs of 3).
+const STEALING_PARK_POLLED: Duration = Duration::from_millis(5);
 
 /// Messages of at least this many bytes go by rendezvous (Open MPI's shared-memory and TCP
 /// eager limits are 4 and 64 KiB): while one is in flight the idle progress thread keeps
@@ -253,6 +267,8 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
             control_soon: AtomicBool::new(false),
             progress: Mutex::new(None),
             stats,
+            last_poll_us: AtomicU64::new(0),
+            epoch: Instant::now(),
             engine: Mutex::new(None),
         }),
     }
@@ -889,12 +905,20 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
             thread::yield_now();
         } else {
             let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
+            // With stealing on, a peer's steal request (or a stolen task's result, which lets
+            // the peer steal more) waits for whoever polls next: workers between tasks poll
+            // about every millisecond, but not during a long task.
             let stealing = shared.control_expected.load(Ordering::Relaxed);
+            let workers_poll = || {
+                let now = shared.epoch.elapsed().as_micros() as u64;
+                let last = shared.last_poll_us.load(Ordering::Relaxed);
+                now.saturating_sub(last) <= 2 * STEALING_PARK.as_micros() as u64
+            };
             thread::park_timeout(if covered && !moving_large && !stealing {
                 ATTENDED_PARK
+            } else if covered && !moving_large && workers_poll() {
+                STEALING_PARK_POLLED
             } else if covered && !moving_large {
-                // A peer's steal request waits for whoever polls next: a worker between
-                // tasks polls at most every millisecond, but not during a long task.
                 STEALING_PARK
             } else if urgent {
                 Duration::from_micros(50)
