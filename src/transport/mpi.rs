@@ -214,8 +214,8 @@ const STEALING_PARK: Duration = Duration::from_millis(1);
 /// most requests themselves, and 1 ms wake-ups only preempted them (twice the tiles over
 /// 1.25× their median in a 2-rank Life run, BENCHMARKS.md, "Scaling"). Not 20 ms: a victim
 /// whose workers just began long tasks would then sit on requests and on stolen tasks'
-/// results that long (skew-2 fell to 1.05× in 2 runs of 3).
-const STEALING_PARK_POLLED: Duration = Duration::from_millis(5);
+/// results that long (skew-2 fell to 1.05× in 2 runs of 3); 5 ms cost Life 2 % more.
+const STEALING_PARK_POLLED: Duration = Duration::from_millis(10);
 
 /// Messages of at least this many bytes go by rendezvous (Open MPI's shared-memory and TCP
 /// eager limits are 4 and 64 KiB): while one is in flight the idle progress thread keeps
