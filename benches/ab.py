@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A/B weak scaling: builds or flags of dirk side by side, in alternating rounds.
+
+On a shared 2-core VM, single sweeps drift by 5-10 % within minutes, so a 1-2 % change cannot
+be judged from two `benches/scaling.py` runs taken apart. This script runs, round after round,
+every variant's 1-rank and 2-rank weak Life job one after the other, and reports per variant:
+
+  pair ratio    median over rounds of T(1 rank) / T(2 ranks) from the same round (the weak
+                efficiency with the drift between rounds cancelled as far as it can be)
+  1r, 2r        best and median `run_seconds`
+
+  python3 benches/ab.py --variant base=/tmp/dirk-old --variant new=target/release/dirk
+  python3 benches/ab.py --variant on=target/release/dirk \\
+                        --variant "off=target/release/dirk:--steal off" --rounds 8
+
+A variant is LABEL=BINARY or LABEL=BINARY:DIRK-ARGS. The jobs are those of
+`benches/scaling.py`'s weak sweep (--grid H,W per rank, --tiles-per-rank row strips, --steps),
+run with `mpirun --map-by slot:PE=1 --bind-to core` and one thread per rank. About 5 s per
+variant and round at the defaults. Python 3 standard library only.
+"""
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+
+def variant(text):
+    label, sep, rest = text.partition("=")
+    if not sep or not label or not rest:
+        raise argparse.ArgumentTypeError(f"want LABEL=BINARY[:DIRK-ARGS], got {text!r}")
+    binary, _, args = rest.partition(":")
+    if not Path(binary).is_file():
+        raise argparse.ArgumentTypeError(f"{binary}: no such file")
+    return label, binary, shlex.split(args)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter,
+                                 epilog=__doc__.split("\n", 2)[2])
+    ap.add_argument("--variant", type=variant, action="append", required=True,
+                    metavar="LABEL=BINARY[:ARGS]", help="a build or flag set (repeat; 1 or more)")
+    ap.add_argument("--rounds", type=int, default=8, help="alternating rounds (default 8)")
+    ap.add_argument("--grid", default="2048,2048", metavar="H,W",
+                    help="cells per rank (default 2048,2048)")
+    ap.add_argument("--tiles-per-rank", type=int, default=4, metavar="N",
+                    help="row strips per rank (default 4)")
+    ap.add_argument("--steps", type=int, default=2000, help="time steps (default 2000)")
+    a = ap.parse_args()
+    h, w = (int(x) for x in a.grid.replace("x", ",").split(","))
+
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    times = {}
+    with tempfile.TemporaryDirectory(prefix="dirk-ab-") as tmp:
+        tmp = Path(tmp)
+        jobs = {}
+        for r in (1, 2):
+            jobs[r] = tmp / f"life-weak-{r}r.json"
+            jobs[r].write_text(json.dumps({
+                "dirk": 1, "name": f"life-weak-{r}r",
+                "workload": {"kind": "life", "grid": [r * h, w],
+                             "tiles": [r * a.tiles_per_rank, 1], "steps": a.steps,
+                             "seed": 1, "boundary": "periodic"}}))
+        for rnd in range(a.rounds):
+            for label, binary, args in a.variant:
+                for r in (1, 2):
+                    out, summary = tmp / "out.h5", tmp / "summary.json"
+                    out.unlink(missing_ok=True)
+                    cmd = ["mpirun", "-n", str(r), "--map-by", "slot:PE=1", "--bind-to",
+                           "core", binary, "run", str(jobs[r]), "--threads", "1",
+                           "--output", str(out), "--summary", str(summary), *args]
+                    p = subprocess.run(cmd, env=env, capture_output=True, text=True)
+                    if p.returncode:
+                        sys.exit(f"ab.py: {shlex.join(cmd)} failed ({p.returncode}):\n"
+                                 f"{p.stderr[-2000:]}")
+                    t = json.loads(summary.read_text())["run_seconds"]
+                    times.setdefault((label, r), []).append(t)
+            print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
+
+    print(f"# weak Life {h}x{w} per rank, {a.tiles_per_rank} strips per rank, {a.steps} "
+          f"steps; {a.rounds} alternating rounds; load {os.getloadavg()[0]:.1f}")
+    for label, _, _ in a.variant:
+        one, two = times[(label, 1)], times[(label, 2)]
+        pairs = [x / y for x, y in zip(one, two)]
+        print(f"{label:12} pair ratio median {statistics.median(pairs) * 100:5.1f} %  "
+              f"| 1r best {min(one):.3f} median {statistics.median(one):.3f} s "
+              f"| 2r best {min(two):.3f} median {statistics.median(two):.3f} s")
+
+
+if __name__ == "__main__":
+    main()
