@@ -447,6 +447,8 @@ impl Inner {
         let _attending = Attending::new(&self.attending);
         loop {
             if let Entry::Parked = self.gate.enter() {
+                // Paused (a checkpoint): values still arrive, and this worker stops attending.
+                self.transport.unattended();
                 return;
             }
             let Some(t) = self.ready.pop() else {
