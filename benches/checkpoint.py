@@ -7,7 +7,7 @@ alternating, REPEATS times each, and reports the best run time of each and their
 and compares the time to load it (summary `resume_load_seconds`) with the time to write one
 (summary `checkpoint_seconds` / `checkpoints`; target: load <= write).
 
-Usage: benches/checkpoint.py [--steps N] [--interval S] [--repeats R] [--dirk PATH]
+Usage: benches/checkpoint.py [--steps N (default 4000)] [--interval S] [--repeats R] [--dirk PATH]
 """
 import argparse
 import json
@@ -19,7 +19,7 @@ import time
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-ap.add_argument("--steps", type=int, default=400, help="Life steps (default 400: about 40 s at 2 ranks here)")
+ap.add_argument("--steps", type=int, default=4000, help="Life steps (default 4000: about 20 s at 2 ranks here, 1-2 checkpoints at the default interval)")
 ap.add_argument("--interval", type=float, default=10.0, help="seconds between checkpoints (default 10)")
 ap.add_argument("--repeats", type=int, default=2, help="runs of each kind (default 2)")
 ap.add_argument("--ranks", type=int, default=2)
