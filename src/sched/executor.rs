@@ -38,9 +38,9 @@
 //!    `BUSY_POLL_EVERY` while none does, which answers the peers' steal requests without the
 //!    progress thread), and, when a worker runs out of ready tasks, continuously for up to
 //!    `IDLE_POLL` (one worker at a time); one that gives up and sleeps tells the transport
-//!    (`Transport::unattended`). A value it receives readies its reader on the same thread, so a rank that waits
-//!    for its neighbour's boundary value does not go to sleep and need waking (25-30 µs on a
-//!    VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
+//!    (`Transport::unattended`). A value it receives readies its reader on the same thread,
+//!    so a rank that waits for its neighbour's boundary value does not go to sleep and need
+//!    waking (25-30 µs on a VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
 //!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3. With stealing, once
 //!    the rank's share is done (`ending`) the idle worker also polls for the peers'
 //!    `OwnDone`/`Fin`, which end the run.
@@ -167,6 +167,8 @@ const STEAL_TAIL: usize = 64;
 /// A worker between tasks polls the transport at most this often while another worker of
 /// its rank sleeps, and at most every `BUSY_POLL_EVERY` while none does (step 8).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_micros(10);
+/// `POLL_EVERY` while every worker of the rank is busy: often enough to answer the peers'
+/// steal requests, rarely enough to cost nothing measurable.
 const BUSY_POLL_EVERY: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// An idle worker drives the transport for at most this long before it sleeps (step 8),

@@ -27,7 +27,7 @@ const DIRS: [(isize, isize, &str); 8] = [
 ];
 
 /// Index in `DIRS` of direction (di, dj).
-fn dir_index(di: isize, dj: isize) -> usize {
+fn dir_index((di, dj): (isize, isize)) -> usize {
     DIRS.iter()
         .position(|&(a, b, _)| (a, b) == (di, dj))
         .expect("a neighbour direction")
@@ -96,27 +96,21 @@ pub fn halo_args(
                 "tile ({ni}, {nj}) is {h}×{w}, narrower than the halo {hr}×{hc} of its neighbour"
             )));
         };
-        // The side strip (di, 0) or (0, dj) cut from the same neighbour tile, if any: it
-        // holds this corner, at rows 0..rh or columns 0..cw of its own.
-        let side = |d: usize| match args[d] {
-            Arg::Task(t) => Some(t),
+        // A corner of the same neighbour tile as the side strip (di, 0) or (0, dj): cut
+        // from that strip (at its columns c0.. or rows r0..), beside the reading tile. Side
+        // strips come first in `DIRS`, so a corner finds them in `args`.
+        let corner = di != 0 && dj != 0;
+        let side = |d: (isize, isize), same_tile: bool, offset: [usize; 2]| match (corner
+            && same_tile)
+            .then(|| &args[dir_index(d)])
+        {
+            Some(Arg::Task(t)) => Some((*t, offset.to_vec())),
             _ => None,
         };
-        let along_column = if di != 0 && dj != 0 && nj == j {
-            side(dir_index(di, 0))
-        } else {
-            None
-        };
-        let along_row = if di != 0 && dj != 0 && ni == i {
-            side(dir_index(0, dj))
-        } else {
-            None
-        };
-        let (source, offset, at) = match (along_column, along_row) {
-            (Some(n), _) => (n, vec![0, c0], a.grid.placement(i, j)),
-            (None, Some(w)) => (w, vec![r0, 0], a.grid.placement(i, j)),
-            (None, None) => (a.tile(ni, nj), vec![r0, c0], a.grid.placement(ni, nj)),
-        };
+        let (source, offset, at) = side((di, 0), nj == j, [0, c0])
+            .or_else(|| side((0, dj), ni == i, [r0, 0]))
+            .map(|(strip, offset)| (strip, offset, a.grid.placement(i, j)))
+            .unwrap_or((a.tile(ni, nj), vec![r0, c0], a.grid.placement(ni, nj)));
         let strip = g.spawn_named(
             format!("{prefix}{name}"),
             Op::Slice {

@@ -32,10 +32,10 @@
 //! large message is in flight, it only looks in every `ATTENDED_PARK` (with stealing on,
 //! every `STEALING_PARK_POLLED` while workers poll between tasks, which answers the peers'
 //! requests, and every `STEALING_PARK` while they run long tasks), so it never takes a core a
-//! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it spins briefly, then
-//! yields, then parks (waking a parked thread costs ~30 µs on this VM; a send wakes it at
-//! once), and after a turn that delivered values it first yields the core once, since the
-//! worker that a delivery readies may be waiting for this very core.
+//! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it
+//! spins briefly, then yields, then parks (waking a parked thread costs ~30 µs on this VM; a
+//! send wakes it at once), and after a turn that delivered values it first yields the core
+//! once, since the worker that a delivery readies may be waiting for this very core.
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
 //! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
@@ -202,7 +202,7 @@ pub struct Progress {
 /// transfers that move while every worker runs a long task, and for progress counts. A
 /// worker that stops attending wakes it at once. Waking every 1 ms instead preempted each
 /// rank's only worker 1,000 times a second (`perf record -e sched:sched_switch`) and cost
-/// 3–5 % of a Life run at 1 and at 2 ranks (BENCHMARKS.md, "Scaling").
+/// 4–5 % of a 1-rank Life run (BENCHMARKS.md, "Scaling", fourth session).
 const ATTENDED_PARK: Duration = Duration::from_millis(20);
 
 /// `ATTENDED_PARK` when stealing is on and no worker has polled for 2 ms (they run long
@@ -905,29 +905,34 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
             thread::yield_now();
         } else {
             let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
-            // With stealing on, a peer's steal request (or a stolen task's result, which lets
-            // the peer steal more) waits for whoever polls next: workers between tasks poll
-            // about every millisecond, but not during a long task.
             let stealing = shared.control_expected.load(Ordering::Relaxed);
-            let workers_poll = || {
-                let now = shared.epoch.elapsed().as_micros() as u64;
-                let last = shared.last_poll_us.load(Ordering::Relaxed);
-                now.saturating_sub(last) <= 2 * STEALING_PARK.as_micros() as u64
-            };
-            thread::park_timeout(if covered && !moving_large && !stealing {
-                ATTENDED_PARK
-            } else if covered && !moving_large && workers_poll() {
-                STEALING_PARK_POLLED
-            } else if covered && !moving_large {
-                STEALING_PARK
+            thread::park_timeout(if covered && !moving_large {
+                attended_park(shared, stealing)
             } else if urgent {
                 Duration::from_micros(50)
-            } else if shared.control_expected.load(Ordering::Relaxed) {
+            } else if stealing {
                 Duration::from_micros(500)
             } else {
                 Duration::from_millis(2)
             });
         }
+    }
+}
+
+/// How long the idle progress thread parks while every worker attends. With stealing on, a
+/// peer's steal request (or a stolen task's result, which lets the peer steal more) waits
+/// for whoever polls next: workers between tasks poll about every millisecond, but not
+/// during a long task.
+fn attended_park(shared: &Shared, stealing: bool) -> Duration {
+    if !stealing {
+        return ATTENDED_PARK;
+    }
+    let now = shared.epoch.elapsed().as_micros() as u64;
+    let last = shared.last_poll_us.load(Ordering::Relaxed);
+    if now.saturating_sub(last) <= 2 * STEALING_PARK.as_micros() as u64 {
+        STEALING_PARK_POLLED
+    } else {
+        STEALING_PARK
     }
 }
 
