@@ -6,8 +6,10 @@
 //! - per (op, input size class, device) the mean measured execution time, an exponentially
 //!   weighted average of the tasks that ran (size class: ⌊log2⌋ of the input bytes, so a 1 KiB
 //!   and a 1 MiB `busy` are told apart but 1000 and 1010 bytes are not);
-//! - per peer rank a link estimate (latency and nanoseconds per byte), fitted from the run's
-//!   own steal messages: small round trips update the latency, large ones the bandwidth.
+//! - per peer rank a link estimate (latency and nanoseconds per byte), from exchanges timed
+//!   before the run (`runtime/links.rs`): small ones give the latency, large ones the
+//!   bandwidth. Not from the steal messages: their round trips hold however long the peer
+//!   took to look at them, up to a task's length while its workers are busy.
 //!
 //! Without a measurement an estimate falls back to the planner's static figure (`cost.rs`),
 //! so the model is seeded by defaults, or by a calibration file a previous run wrote
@@ -77,24 +79,62 @@ impl Default for Link {
     }
 }
 
+/// Link samples kept per regime: the estimate is the fastest of these.
+const LINK_WINDOW: usize = 8;
+
+/// The last [`LINK_WINDOW`] samples of one quantity, in a ring.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Fastest {
+    samples: [f64; LINK_WINDOW],
+    len: usize,
+    next: usize,
+}
+
+impl Fastest {
+    /// Adds `x` and returns the smallest sample kept.
+    fn push(&mut self, x: f64) -> f64 {
+        self.samples[self.next] = x;
+        self.next = (self.next + 1) % LINK_WINDOW;
+        self.len = (self.len + 1).min(LINK_WINDOW);
+        self.samples[..self.len]
+            .iter()
+            .copied()
+            .fold(f64::INFINITY, f64::min)
+    }
+}
+
 impl Link {
     /// Estimated one-way time for `bytes`.
     pub fn ns(&self, bytes: usize) -> f64 {
         self.latency_ns + bytes as f64 * self.ns_per_byte
     }
+}
 
+/// What the model keeps of one peer: the estimate and the recent samples behind it.
+#[derive(Clone, Copy, Debug, Default)]
+struct PeerLink {
+    link: Link,
+    latencies: Fastest,
+    per_byte: Fastest,
+}
+
+impl PeerLink {
     /// Folds in one measured one-way time for `bytes`: below 64 KiB it is mostly latency,
-    /// above mostly bandwidth.
+    /// above mostly bandwidth. The estimate is the fastest of the last [`LINK_WINDOW`]
+    /// samples, not their mean: a timed exchange can only be slowed (the peer was
+    /// descheduled, the start was skewed), never sped up, so the fastest is the link's own
+    /// figure.
     fn observe(&mut self, bytes: usize, ns: f64) {
         let ns = ns.max(1.0);
+        let l = &mut self.link;
         if bytes < 64 << 10 {
-            let lat = (ns - bytes as f64 * self.ns_per_byte).max(100.0);
-            self.latency_ns += ALPHA * (lat - self.latency_ns);
+            let lat = (ns - bytes as f64 * l.ns_per_byte).max(100.0);
+            l.latency_ns = self.latencies.push(lat);
         } else {
-            let per = ((ns - self.latency_ns) / bytes as f64).max(0.01);
-            self.ns_per_byte += ALPHA * (per - self.ns_per_byte);
+            let per = ((ns - l.latency_ns) / bytes as f64).max(0.01);
+            l.ns_per_byte = self.per_byte.push(per);
         }
-        self.n += 1;
+        l.n += 1;
     }
 }
 
@@ -122,7 +162,7 @@ pub struct CostModel {
     ops: Mutex<rustc_hash::FxHashMap<(&'static str, u8, Where), Mean>>,
     /// From the calibration file, by "op/class/device"; used where this run measured nothing.
     seed: BTreeMap<String, Mean>,
-    links: Vec<Mutex<Link>>,
+    links: Vec<Mutex<PeerLink>>,
 }
 
 /// Whether a task that ran `ns` should be measured: every task of 20 µs or more, and one in
@@ -146,7 +186,14 @@ impl CostModel {
         CostModel {
             ops: Mutex::new(Default::default()),
             seed: seed.map(|c| c.ops.clone()).unwrap_or_default(),
-            links: (0..ranks).map(|_| Mutex::new(link)).collect(),
+            links: (0..ranks)
+                .map(|_| {
+                    Mutex::new(PeerLink {
+                        link,
+                        ..PeerLink::default()
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -195,7 +242,7 @@ impl CostModel {
         self.links
             .get(peer as usize)
             .map_or(Link::default().ns(bytes), |l| {
-                l.lock().expect("link lock").ns(bytes)
+                l.lock().expect("link lock").link.ns(bytes)
             })
     }
 
@@ -205,7 +252,7 @@ impl CostModel {
         let links: Vec<Link> = self
             .links
             .iter()
-            .map(|l| *l.lock().expect("link lock"))
+            .map(|l| l.lock().expect("link lock").link)
             .collect();
         let n: u64 = links.iter().map(|l| l.n).sum();
         let link = if n == 0 {
@@ -308,5 +355,23 @@ mod tests {
         std::fs::write(&p, "not json").unwrap();
         assert!(read_calibration(&p).is_none());
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_link_is_as_fast_as_its_fastest_recent_trip() {
+        let m = CostModel::new(2, None);
+        for _ in 0..8 {
+            m.observe_link(1, 100, 30_000);
+        }
+        // A few slow trips (the peer was busy and looked late) do not make the link slow.
+        for _ in 0..3 {
+            m.observe_link(1, 100, 2_000_000);
+        }
+        assert!(m.transfer_ns(1, 100) < 31_000.0);
+        // A link that stays slow for a whole window is learned as slow.
+        for _ in 0..8 {
+            m.observe_link(1, 100, 2_000_000);
+        }
+        assert!(m.transfer_ns(1, 100) > 1_900_000.0);
     }
 }

@@ -17,6 +17,7 @@ mod abort;
 mod bootstrap;
 pub mod checkpoint;
 mod in_process;
+mod links;
 mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
@@ -258,6 +259,7 @@ impl Runtime {
             settings.calibration.as_ref(),
         ));
         if settings.steal && plan.ranks > 1 {
+            links::measure(&self.world, &model);
             exec = exec.with_stealing(Arc::clone(&model), crate::sched::StealPolicy::Cost);
             sender.expect_control();
         }
@@ -326,6 +328,8 @@ impl Runtime {
             run_ns,
             finished.stolen.len() as u64,
             finished.given_away,
+            finished.steal_requests,
+            finished.steal_successes,
         ];
         let root = self.world.process_at_rank(0);
         let events_mine = if settings.trace {
@@ -382,6 +386,8 @@ impl Runtime {
                 threads: c[4] as u32,
                 stolen: c[6],
                 given_away: c[7],
+                steal_requests: c[8],
+                steal_successes: c[9],
             })
             .collect();
         let run_seconds = all.chunks(FIGURES).map(|c| c[5]).max().unwrap_or(0) as f64 * 1e-9;
@@ -413,8 +419,9 @@ impl Runtime {
 }
 
 /// Figures each rank reports at the end: tasks run, busy ns, bytes sent, bytes received,
-/// threads, run ns, tasks run for others, own tasks run elsewhere.
-const FIGURES: usize = 8;
+/// threads, run ns, tasks run for others, own tasks run elsewhere, steal requests sent,
+/// steal requests answered with tasks.
+const FIGURES: usize = 10;
 
 /// This rank's task events for the trace: timing and thread from the run, the key from the
 /// plan; everything else is looked up in the graph on rank 0 when the trace is written.

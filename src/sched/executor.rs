@@ -105,6 +105,10 @@ pub struct Finished {
     pub stolen: Vec<StolenTiming>,
     /// Own tasks run on other ranks.
     pub given_away: u64,
+    /// Steal requests this rank sent.
+    pub steal_requests: u64,
+    /// Of those, the ones answered with tasks.
+    pub steal_successes: u64,
 }
 
 struct Inner {
@@ -377,6 +381,13 @@ impl Executor {
             let i = Arc::clone(&self.inner);
             self.inner.pool.spawn(move || i.drain());
         }
+        if let Some(st) = &self.inner.steal {
+            let deferred = std::mem::take(&mut st.proto.lock().expect("steal lock").deferred);
+            for (thief, want) in deferred {
+                let reply = self.inner.give(thief, want as usize);
+                self.inner.transport.send_control(thief, reply);
+            }
+        }
     }
 
     /// While paused: the graph indices of the tasks finished here, and every value this rank
@@ -422,21 +433,25 @@ impl Executor {
             })
             .collect();
         let mut timings = record::collect(&inner.records);
-        let (stolen, given_away) = match &inner.steal {
+        let (stolen, given_away, steal_requests, steal_successes) = match &inner.steal {
             Some(st) => {
                 timings.retain(|t| !st.given_away[t.task as usize].load(Ordering::Acquire));
                 (
                     std::mem::take(&mut *st.timings.lock().expect("timings lock")),
                     st.stolen_out.load(Ordering::Acquire),
+                    st.requests.load(Ordering::Acquire),
+                    st.successes.load(Ordering::Acquire),
                 )
             }
-            None => (Vec::new(), 0),
+            None => (Vec::new(), 0, 0, 0),
         };
         Ok(Finished {
             timings,
             outputs,
             stolen,
             given_away,
+            steal_requests,
+            steal_successes,
         })
     }
 }
@@ -837,7 +852,6 @@ impl Inner {
                 });
                 let msg = Msg::Result {
                     task: s.task,
-                    held_ns: s.received.elapsed().as_nanos() as u64,
                     run_ns: end - start,
                     value: WireValue::of(&v),
                 }
@@ -892,7 +906,6 @@ impl Inner {
                 }
             })
         };
-        let now = Instant::now();
         let held: Vec<(u32, Vec<Option<Arc<Value>>>)> = taken
             .iter()
             .map(|&(_, t)| {
@@ -908,14 +921,11 @@ impl Inner {
                 (t, vals)
             })
             .collect();
-        let mut tasks = Vec::with_capacity(held.len());
-        {
-            let mut p = st.proto.lock().expect("steal lock");
-            for (t, vals) in &held {
+        let tasks: Vec<WireTask> = held
+            .iter()
+            .map(|(t, vals)| {
                 let task = &self.plan.tasks[*t as usize];
-                let in_bytes = vals.iter().flatten().map(|v| v.bytes()).sum();
-                p.given.insert(*t, (now, in_bytes));
-                tasks.push(WireTask {
+                WireTask {
                     task: *t,
                     key: self.plan.slots[task.out as usize].key,
                     id: task.id.clone(),
@@ -931,9 +941,9 @@ impl Inner {
                             (LocalArg::Slot(_), None) => unreachable!("slot args hold values"),
                         })
                         .collect(),
-                });
-            }
-        }
+                }
+            })
+            .collect();
         st.stolen_out
             .fetch_add(tasks.len() as u64, Ordering::Relaxed);
         Msg::Reply {
@@ -973,27 +983,28 @@ impl Inner {
         };
         match Msg::decode(bytes) {
             Msg::Request { want, load } => {
-                st.proto.lock().expect("steal lock").loads[src as usize] = Some(load);
+                {
+                    let mut p = st.proto.lock().expect("steal lock");
+                    p.loads[src as usize] = Some(load);
+                    // Refusing would send the thief into its backoff just as the run resumes;
+                    // `resume` answers. (Checked under the lock `resume` takes after it clears
+                    // the pause, so no request is left behind.)
+                    if self.gate.paused() {
+                        p.deferred.push((src, want));
+                        return;
+                    }
+                }
                 let reply = self.give(src, want as usize);
                 self.transport.send_control(src, reply);
             }
             Msg::Reply { load, tasks } => {
-                let now = Instant::now();
                 let n = tasks.len();
                 let stolen: Vec<Stolen> = tasks
                     .into_iter()
-                    .map(|w| Stolen::from_wire(src, w, now))
+                    .map(|w| Stolen::from_wire(src, w))
                     .collect();
                 {
                     let mut p = st.proto.lock().expect("steal lock");
-                    if let Some((_, at)) = p.outstanding {
-                        // A request and its reply: two one-way trips of the link.
-                        st.model.observe_link(
-                            src,
-                            bytes.len() / 2,
-                            (now.duration_since(at).as_nanos() / 2) as u64,
-                        );
-                    }
                     p.loads[src as usize] = Some(load);
                     p.in_hand += n;
                     p.replied(n);
@@ -1011,18 +1022,10 @@ impl Inner {
             }
             Msg::Result {
                 task,
-                held_ns,
                 run_ns,
                 value,
             } => {
                 let value = value.into_value();
-                let sent = st.proto.lock().expect("steal lock").given.remove(&task);
-                if let Some((at, in_bytes)) = sent {
-                    let round = at.elapsed().as_nanos() as u64;
-                    let moved = in_bytes + value.bytes();
-                    st.model
-                        .observe_link(src, moved / 2, round.saturating_sub(held_ns) / 2);
-                }
                 let t = &self.plan.tasks[task as usize];
                 let in_bytes = t
                     .args
@@ -1095,7 +1098,7 @@ impl Inner {
             // Every peer's share is done: nothing to ask for; the end rings.
             return STEAL_FALLBACK;
         };
-        p.outstanding = Some((victim, Instant::now()));
+        p.outstanding = Some(victim);
         drop(p);
         let want = (st.threads - queued) as u32;
         st.requests.fetch_add(1, Ordering::Relaxed);

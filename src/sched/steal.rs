@@ -16,15 +16,17 @@
 //!    it backs off (1 ms, doubling to 64 ms); a non-empty reply resets that.
 //! 2. **Reply.** The victim takes tasks out of its ready queue under the queue's lock (so they
 //!    cannot also start there) by `choose`: least urgent first, keeping enough for its idle
-//!    threads, only those whose estimated transfer (inputs there, result back, from the
-//!    learned link model) is well below the time they would wait in the queue (the learned
-//!    run times of the tasks ahead, over the threads), about 2 ms of estimated work per
-//!    wanted thread (one long task, or a batch of small ones), never more than half its
-//!    queued work. It looks only at 64 of its least urgent tasks. It replies `Reply { load, tasks }`
-//!    with each task's op and its input *values* (every input of a ready task is present).
-//!    A victim that is paused for a checkpoint, has failed, has a GPU, or whose share is done
-//!    replies with no tasks. Only tasks with no pending input are ever in the ready queue, so
-//!    only such tasks are stolen; tasks scoped to ranks or a GPU, and `load` tasks, stay.
+//!    threads, only those whose estimated transfer (inputs there, result back, by the link
+//!    model, timed before the run: `runtime/links.rs`) is well below the time they would
+//!    wait in the queue (the learned run times of the tasks ahead, over the threads), about
+//!    2 ms of estimated work per wanted thread (one long task, or a batch of small ones),
+//!    never more than half its queued work. It looks only at 64 of its least urgent tasks.
+//!    It replies `Reply { load, tasks }` with each task's op and its input *values* (every
+//!    input of a ready task is present). A victim that has failed, has a GPU, or whose share
+//!    is done replies with no tasks; one paused for a checkpoint answers when the run resumes
+//!    (a refusal would send the thief into its backoff just as work is there again). Only
+//!    tasks with no pending input are ever in the ready queue, so only such tasks are stolen;
+//!    tasks scoped to ranks or a GPU, and `load` tasks, stay.
 //! 3. **Run.** The thief queues the stolen tasks beside its own; its drainers run them (its
 //!    own first) on the CPU, under the pause gate, and send `Result { task, value }` back to
 //!    the owner.
@@ -84,11 +86,9 @@ pub(crate) enum Msg<'a> {
     Request { want: u32, load: u64 },
     /// The victim's answer; `load` is its ready queue's length after.
     Reply { load: u64, tasks: Vec<WireTask<'a>> },
-    /// A stolen task's result, for its owner. `held_ns`: time from receiving the task to
-    /// sending this; `run_ns`: time it ran.
+    /// A stolen task's result, for its owner. `run_ns`: time it ran.
     Result {
         task: u32,
-        held_ns: u64,
         run_ns: u64,
         value: WireValue<'a>,
     },
@@ -180,11 +180,10 @@ pub(crate) struct Stolen {
     pub op: Op,
     pub args: Vec<StolenArg>,
     pub in_bytes: usize,
-    pub received: Instant,
 }
 
 impl Stolen {
-    pub(crate) fn from_wire(from: u32, w: WireTask<'_>, received: Instant) -> Stolen {
+    pub(crate) fn from_wire(from: u32, w: WireTask<'_>) -> Stolen {
         let mut in_bytes = 0;
         let args = w
             .args
@@ -207,7 +206,6 @@ impl Stolen {
             op: w.op,
             args,
             in_bytes,
-            received,
         }
     }
 }
@@ -240,8 +238,8 @@ pub(crate) struct Proto {
     pub peer_done: Vec<bool>,
     /// Last load each peer reported.
     pub loads: Vec<Option<u64>>,
-    /// The peer asked and when, while a request is outstanding.
-    pub outstanding: Option<(u32, Instant)>,
+    /// The peer asked, while a request is outstanding.
+    pub outstanding: Option<u32>,
     /// Stolen tasks in hand (queued or running here, result not yet sent).
     pub in_hand: usize,
     pub own_done: bool,
@@ -250,8 +248,9 @@ pub(crate) struct Proto {
     pub next_try: Instant,
     pub backoff: Duration,
     pub rotate: u32,
-    /// Victim: when each task given away was sent, with its input bytes.
-    pub given: rustc_hash::FxHashMap<u32, (Instant, usize)>,
+    /// Victim: requests that came during a checkpoint's pause, (thief, want), answered
+    /// when the run resumes.
+    pub deferred: Vec<(u32, u32)>,
     /// Random policy state.
     pub rng: u64,
 }
@@ -274,8 +273,9 @@ pub(crate) struct Stealing {
     pub stolen_out: AtomicU64,
     /// Count of tasks run here for others.
     pub stolen_in: AtomicU64,
-    /// Requests that got tasks, and all requests sent.
+    /// Requests sent.
     pub requests: AtomicU64,
+    /// Requests answered with tasks.
     pub successes: AtomicU64,
     /// Wakes the steal thread: a worker ran dry, a reply came, or the run ended.
     pub bell: Bell,
@@ -309,7 +309,7 @@ impl Stealing {
                 next_try: Instant::now(),
                 backoff: BACKOFF_MIN,
                 rotate: rank,
-                given: Default::default(),
+                deferred: Vec::new(),
                 rng: match policy {
                     StealPolicy::Random(s) => s ^ u64::from(rank).wrapping_mul(0x9e37_79b9),
                     StealPolicy::Cost => 0,
@@ -565,7 +565,6 @@ mod tests {
         for v in &vals {
             let m = Msg::Result {
                 task: 3,
-                held_ns: 1,
                 run_ns: 2,
                 value: WireValue::of(v),
             };
@@ -598,7 +597,7 @@ mod tests {
         assert_eq!(p.pick_victim(0), None);
         // Done: Fin only without a request outstanding.
         p.own_done = true;
-        p.outstanding = Some((1, Instant::now()));
+        p.outstanding = Some(1);
         assert!(!p.ready_to_fin());
         p.outstanding = None;
         assert!(p.ready_to_fin());

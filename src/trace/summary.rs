@@ -23,6 +23,12 @@ pub struct RankSummary {
     /// Its own tasks that another rank ran.
     #[serde(default)]
     pub given_away: u64,
+    /// Steal requests it sent (idle, it asked a peer for work).
+    #[serde(default)]
+    pub steal_requests: u64,
+    /// Of those, the ones answered with tasks (the others were refused).
+    #[serde(default)]
+    pub steal_successes: u64,
 }
 
 /// The whole summary, as written by rank 0.

@@ -171,6 +171,12 @@ fn a_stealing_run_with_checkpoints_matches_steal_off() {
     let s = summary(&sum);
     assert!(s["checkpoints"].as_u64().unwrap() > 0, "{s}");
     assert!(s["tasks_stolen"].as_u64().unwrap() > 0, "{s}");
+    // Each task stolen came in a reply to some request; no reply without a request.
+    let per_rank = s["per_rank"].as_array().unwrap();
+    let field = |k: &str| per_rank.iter().map(|r| r[k].as_u64().unwrap()).sum::<u64>();
+    assert!(field("steal_successes") >= 1, "{s}");
+    assert!(field("steal_successes") <= field("steal_requests"), "{s}");
+    assert!(field("steal_successes") <= field("stolen"), "{s}");
     assert_eq!(outputs(&on, chains), outputs(&off, chains));
     // Resuming from the last checkpoint (a stolen task is recorded by its owner) plans only
     // what was left, and gives the same result.
