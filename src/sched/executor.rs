@@ -336,6 +336,9 @@ impl Executor {
         }
         // The steal thread waits for this; it asks for work only once a worker runs dry.
         inner.started.store(true, Ordering::Release);
+        if let Some(st) = &inner.steal {
+            st.bell.ring();
+        }
     }
 
     /// Starts the helper thread of stealing (step 7), if on, so that creating it does not
@@ -473,18 +476,20 @@ impl Inner {
                     .steal
                     .as_ref()
                     .and_then(|st| st.queue.lock().expect("stolen queue lock").pop_front());
-                let idle = stolen.is_none();
                 if let Some(s) = stolen {
                     self.run_stolen(s);
                 }
                 self.gate.leave();
-                if idle {
+                if !self.has_work() {
                     // This thread ran dry: the steal thread, if it waits for that, asks.
                     if let Some(st) = &self.steal {
                         st.bell.ring_if_armed();
                     }
                 }
-                if idle && self.wait_for_work() {
+                // After a stolen task too: a drainer that just returned would leave the
+                // progress thread in its long attended park with no worker looking in (the
+                // stolen task's owner then waited 10-15 ms for values already sent).
+                if self.wait_for_work() {
                     continue;
                 }
                 return;
@@ -1070,6 +1075,12 @@ impl Inner {
     /// returns how long to sleep at most (a worker running dry, a reply or the end rings
     /// the bell sooner).
     fn steal_turn(&self, st: &Stealing) -> Duration {
+        // Before `start` the queue is empty but the rank is not idle: asking then made every
+        // rank of a 2-rank Life run hand a first tile to its peer, which ran it only after its
+        // own, and both waited 20-40 ms for the other's. `start` rings.
+        if !self.started.load(Ordering::Acquire) {
+            return STEAL_FALLBACK;
+        }
         if self.failed.load(Ordering::Acquire) || self.gate.paused() {
             return STEAL_RECHECK;
         }

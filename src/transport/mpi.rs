@@ -305,6 +305,7 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
         recvs: Vec::new(),
         control_reqs: Vec::new(),
         control_bufs: Vec::new(),
+        control_in: VecDeque::new(),
         done: Vec::new(),
         expected,
         matched: 0,
@@ -566,6 +567,9 @@ struct Engine {
     recvs: Vec<PendingRecv>,
     control_reqs: Vec<ffi::MPI_Request>,
     control_bufs: Vec<Vec<u8>>,
+    /// Control messages being received, in the order they were matched (and are handed
+    /// over): the request, the source and the buffer MPI writes into.
+    control_in: VecDeque<(ffi::MPI_Request, u32, Vec<u8>)>,
     /// Scratch for `completed` (indices MPI_Testsome reports).
     done: Vec<c_int>,
     /// Values expected in the whole run, matched so far and received so far.
@@ -596,6 +600,7 @@ impl Engine {
             || !self.sends.is_empty()
             || !self.backlog.is_empty()
             || !self.control_bufs.is_empty()
+            || !self.control_in.is_empty()
     }
 
     /// A value is still to be matched or received (the idle progress thread polls often).
@@ -608,6 +613,17 @@ impl Engine {
     fn moving_large(&self) -> bool {
         self.sends.iter().any(|s| s.value.bytes() >= LARGE)
             || self.recvs.iter().any(|r| r.ty.bytes() >= LARGE)
+            || self.moving_large_control()
+    }
+
+    /// A large control message (a stolen task's inputs or result) is on its way in or out.
+    /// It moves only inside MPI calls on both sides, and the peer's thread may be waiting for
+    /// it, so the idle progress thread looks in every 50 µs, as for an awaited value. (Left to
+    /// the 10-20 ms parks, a stolen 1 MiB Life tile's result took 38 ms to come back, and
+    /// both ranks of a 2-rank Life run waited for it.)
+    fn moving_large_control(&self) -> bool {
+        self.control_bufs.iter().any(|b| b.len() >= LARGE)
+            || self.control_in.iter().any(|(_, _, b)| b.len() >= LARGE)
     }
 
     /// Step 1: posts queued sends, at most MAX_IN_FLIGHT at a time (MPI_Testsome walks its
@@ -689,7 +705,10 @@ impl Engine {
         active
     }
 
-    /// Step 4: receives control messages and hands them over.
+    /// Step 4: receives control messages and hands them over, in the order they were
+    /// matched. The receive does not block: a large one (a stolen task's inputs or result)
+    /// moves only as fast as its sender calls MPI, and a blocking `MPI_Mrecv` held the engine,
+    /// and so every delivery of the rank, that long (13 ms in a 2-rank Life run).
     fn receive_control(&mut self, shared: &Shared) -> bool {
         let mut active = false;
         while let Some((mut message, status)) = improbe(self.control) {
@@ -699,19 +718,37 @@ impl Engine {
             let rc = unsafe { ffi::MPI_Get_count(&status, ffi::RSMPI_UINT8_T, &mut n) };
             assert_eq!(rc, 0, "MPI_Get_count failed");
             let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];
-            // SAFETY: `buf` has room for the `n` bytes of the matched message.
+            // SAFETY: MPI_REQUEST_NULL is an initialised extern static.
+            let mut request = unsafe { ffi::RSMPI_REQUEST_NULL };
+            // SAFETY: `buf` has room for the `n` bytes of the matched message; it is moved into
+            // `control_in` (its heap buffer does not move) and not touched until the request
+            // completes. `message` came from MPI_Improbe above.
             let rc = unsafe {
-                ffi::MPI_Mrecv(
+                ffi::MPI_Imrecv(
                     buf.as_mut_ptr() as *mut c_void,
                     n,
                     ffi::RSMPI_UINT8_T,
                     &mut message,
-                    ffi::RSMPI_STATUS_IGNORE,
+                    &mut request,
                 )
             };
-            assert_eq!(rc, 0, "MPI_Mrecv failed");
+            assert_eq!(rc, 0, "MPI_Imrecv failed");
+            self.control_in
+                .push_back((request, status.MPI_SOURCE as u32, buf));
+        }
+        while let Some((request, _, _)) = self.control_in.front_mut() {
+            let mut flag: c_int = 0;
+            // SAFETY: `request` is a live request from MPI_Imrecv; STATUS_IGNORE is an
+            // initialised constant.
+            let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
+            assert_eq!(rc, 0, "MPI_Test failed");
+            if flag == 0 {
+                break;
+            }
+            let (_, source, buf) = self.control_in.pop_front().expect("front exists");
+            active = true;
             let bytes = buf.len();
-            self.inbox.control(status.MPI_SOURCE as u32, buf);
+            self.inbox.control(source, buf);
             shared.stats.received(bytes);
         }
         active
@@ -837,6 +874,7 @@ impl Engine {
     fn drained(&self, shared: &Shared) -> bool {
         self.sends.is_empty()
             && self.control_bufs.is_empty()
+            && self.control_in.is_empty()
             && self.backlog.is_empty()
             && self.received == self.expected
             && shared.queue.lock().expect("send queue lock").is_empty()
@@ -864,7 +902,7 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
             let (waiting, moving_large) = if turn.active {
                 (true, true)
             } else {
-                (e.waiting(), e.moving_large())
+                (e.waiting() || e.moving_large_control(), e.moving_large())
             };
             (turn, drained, waiting, moving_large)
         };
