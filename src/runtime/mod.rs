@@ -261,7 +261,6 @@ impl Runtime {
         if settings.steal && plan.ranks > 1 {
             links::measure(&self.world, &model);
             exec = exec.with_stealing(Arc::clone(&model), crate::sched::StealPolicy::Cost);
-            sender.expect_control();
         }
         if let Some(d) = device {
             exec = exec.with_device(d);

@@ -55,7 +55,7 @@ use super::pause::{Entry, PauseGate};
 use super::ready::ReadyQueue;
 use super::record::{self, Record, TaskTiming};
 use super::steal::{
-    self, Candidate, Msg, StealPolicy, Stealing, Stolen, StolenArg, StolenTiming, WireArg,
+    self, Candidate, Msg, Proto, StealPolicy, Stealing, Stolen, StolenArg, StolenTiming, WireArg,
     WireTask, WireValue,
 };
 use crate::device::context::TaskArg;
@@ -260,11 +260,28 @@ impl Executor {
         let inner = Arc::get_mut(&mut self.inner)
             .expect("with_stealing is called before the executor is shared");
         if inner.plan.ranks > 1 {
+            let plan = &inner.plan;
+            let movable = plan
+                .tasks
+                .iter()
+                .map(|t| {
+                    let in_bytes: usize = t
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            LocalArg::Slot(s) => Some(plan.slots[*s as usize].ty.bytes()),
+                            _ => None,
+                        })
+                        .sum();
+                    let bytes = in_bytes + plan.slots[t.out as usize].ty.bytes();
+                    steal::movable(policy, t.stealable, bytes)
+                })
+                .collect();
             inner.steal = Some(Stealing::new(
-                inner.plan.rank,
-                inner.plan.ranks,
+                plan.rank,
+                plan.ranks,
                 inner.pool.current_num_threads(),
-                inner.plan.tasks.len(),
+                movable,
                 model,
                 policy,
             ));
@@ -337,6 +354,15 @@ impl Executor {
         // The steal thread waits for this; it asks for work only once a worker runs dry.
         inner.started.store(true, Ordering::Release);
         if let Some(st) = &inner.steal {
+            // A rank driving a GPU hands nothing over.
+            if inner.device.is_some() {
+                st.movable_left.store(0, Ordering::Release);
+            }
+            if st.movable_left.load(Ordering::Acquire) == 0 {
+                inner.announce_no_more();
+            } else {
+                inner.refresh_control_expected(st, &st.proto.lock().expect("steal lock"));
+            }
             st.bell.ring();
         }
     }
@@ -614,6 +640,11 @@ impl Inner {
         if self.failed.load(Ordering::Relaxed) {
             return 0;
         }
+        if let Some(st) = &self.steal {
+            if st.movable[t as usize] {
+                self.movable_gone(st, 1);
+            }
+        }
         let task = &self.plan.tasks[t as usize];
         // Inline up to 4 inputs: no allocation per task for the common small arities.
         let held: SmallVec<[Arc<Value>; 4]> = task
@@ -763,6 +794,38 @@ impl Inner {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.share_done();
         }
+    }
+
+    /// `n` movable tasks (`steal::movable`) started here or were handed over; when none is
+    /// left, the peers stop asking.
+    fn movable_gone(&self, st: &Stealing, n: usize) {
+        if st.movable_left.fetch_sub(n, Ordering::AcqRel) == n {
+            self.announce_no_more();
+        }
+    }
+
+    /// Nothing of this rank's can be handed over any more: tells the peers (`NoMore`), so they
+    /// stop asking, and, unless a lent task's result is still to come, tells the transport
+    /// that no control message needs a prompt answer (its helper may park long; asking costs
+    /// each rank of a balanced job wake-ups and round trips that cannot get work).
+    fn announce_no_more(&self) {
+        let Some(st) = &self.steal else { return };
+        let msg = Msg::NoMore.encode();
+        for r in (0..st.ranks).filter(|&r| r != st.rank) {
+            self.transport.send_control(r, msg.clone());
+        }
+        self.refresh_control_expected(st, &st.proto.lock().expect("steal lock"));
+    }
+
+    /// Tells the transport whether a control message may need a prompt answer: while this
+    /// rank has tasks a peer could take, awaits a lent task's result, or awaits a reply.
+    /// Called with the steal lock held (`p`), so two threads cannot leave a stale answer.
+    fn refresh_control_expected(&self, st: &Stealing, p: &Proto) {
+        self.transport.control_expected(
+            st.movable_left.load(Ordering::Acquire) > 0
+                || st.lent.load(Ordering::Acquire) > 0
+                || p.outstanding.is_some(),
+        );
     }
 
     /// Every own task is complete and every expected value here: without stealing the run is
@@ -951,6 +1014,10 @@ impl Inner {
             .collect();
         st.stolen_out
             .fetch_add(tasks.len() as u64, Ordering::Relaxed);
+        if !tasks.is_empty() {
+            st.lent.fetch_add(tasks.len(), Ordering::AcqRel);
+            self.movable_gone(st, tasks.len());
+        }
         Msg::Reply {
             load: self.ready.len() as u64,
             tasks,
@@ -1013,6 +1080,7 @@ impl Inner {
                     p.loads[src as usize] = Some(load);
                     p.in_hand += n;
                     p.replied(n);
+                    self.refresh_control_expected(st, &p);
                 }
                 if n > 0 {
                     st.successes.fetch_add(1, Ordering::Relaxed);
@@ -1046,6 +1114,12 @@ impl Inner {
                 // now, so a checkpoint taken meanwhile still has them.
                 let newly = self.complete(task, Arc::new(value));
                 self.spawn_drainers(newly);
+                if st.lent.fetch_sub(1, Ordering::AcqRel) == 1 {
+                    self.refresh_control_expected(st, &st.proto.lock().expect("steal lock"));
+                }
+            }
+            Msg::NoMore => {
+                st.proto.lock().expect("steal lock").peer_dry[src as usize] = true;
             }
             Msg::OwnDone => {
                 st.proto.lock().expect("steal lock").peer_done[src as usize] = true;
@@ -1106,10 +1180,12 @@ impl Inner {
         st.bell.disarm();
         let mut p = st.proto.lock().expect("steal lock");
         let Some(victim) = p.pick_victim(st.rank) else {
-            // Every peer's share is done: nothing to ask for; the end rings.
+            // Every peer is done or has nothing to hand over (`NoMore`): nothing to ask
+            // for; the end rings.
             return STEAL_FALLBACK;
         };
         p.outstanding = Some(victim);
+        self.refresh_control_expected(st, &p);
         drop(p);
         let want = (st.threads - queued) as u32;
         st.requests.fetch_add(1, Ordering::Relaxed);

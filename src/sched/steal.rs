@@ -36,6 +36,15 @@
 //!    static, and a checkpoint records the task where the plan put it (its value is in the
 //!    owner's slots), so a resumed run plans exactly as before.
 //!
+//! 5. **Dry.** A task is *movable* when the policy could ever hand it over (stealable, and
+//!    by cost with inputs and result within `MAX_MOVE_BYTES`: `movable`). Once every movable
+//!    task of a rank has started there or been handed over, the rank sends `NoMore` to every
+//!    peer, which stop asking it, and tells its transport that no control message needs a
+//!    prompt answer unless a lent task's result or a reply of its own is to come
+//!    (`Transport::control_expected`), so the progress thread parks as long as without
+//!    stealing. A balanced Life run's tiles are too big to move: each rank is dry once its
+//!    first tiles (`rand_tile`: 1 MiB, no input) have started, and asks nobody after that.
+//!
 //! Exactly once: a task leaves the owner's ready queue once (by a local pop or by a steal,
 //! both under the queue lock), a stolen task is queued once at one thief and run once there,
 //! and its owner completes it once, when the single `Result` arrives.
@@ -63,7 +72,7 @@ use crate::plan::learn::CostModel;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -92,6 +101,8 @@ pub(crate) enum Msg<'a> {
         run_ns: u64,
         value: WireValue<'a>,
     },
+    /// "Nothing of mine can be handed over any more": the peer stops asking this rank.
+    NoMore,
     /// "My share is done."
     OwnDone,
     /// "I will send nothing more but replies."
@@ -236,6 +247,8 @@ pub enum StealPolicy {
 pub(crate) struct Proto {
     /// Peers that said `OwnDone`.
     pub peer_done: Vec<bool>,
+    /// Peers that said `NoMore` (or `OwnDone`): not worth asking.
+    pub peer_dry: Vec<bool>,
     /// Last load each peer reported.
     pub loads: Vec<Option<u64>>,
     /// The peer asked, while a request is outstanding.
@@ -279,6 +292,23 @@ pub(crate) struct Stealing {
     pub successes: AtomicU64,
     /// Wakes the steal thread: a worker ran dry, a reply came, or the run ended.
     pub bell: Bell,
+    /// Own tasks the policy could ever hand over (by local index), see [`movable`].
+    pub movable: Vec<bool>,
+    /// Of those, the ones not yet started here or handed over: at zero this rank tells its
+    /// peers `NoMore`.
+    pub movable_left: AtomicUsize,
+    /// Own tasks handed over whose result has not come back.
+    pub lent: AtomicUsize,
+}
+
+/// Whether `policy` could ever hand over a task: stealable, and (by cost) with inputs and
+/// result within [`MAX_MOVE_BYTES`]; `choose` takes no other.
+pub(crate) fn movable(policy: StealPolicy, stealable: bool, bytes: usize) -> bool {
+    stealable
+        && match policy {
+            StealPolicy::Cost => bytes <= MAX_MOVE_BYTES,
+            StealPolicy::Random(_) => true,
+        }
 }
 
 impl Stealing {
@@ -286,10 +316,12 @@ impl Stealing {
         rank: u32,
         ranks: u32,
         threads: usize,
-        tasks: usize,
+        movable: Vec<bool>,
         model: Arc<CostModel>,
         policy: StealPolicy,
     ) -> Stealing {
+        let tasks = movable.len();
+        let movable_left = movable.iter().filter(|&&m| m).count();
         let mut peer_done = vec![false; ranks as usize];
         peer_done[rank as usize] = true;
         Stealing {
@@ -299,6 +331,7 @@ impl Stealing {
             policy,
             model,
             proto: Mutex::new(Proto {
+                peer_dry: peer_done.clone(),
                 peer_done,
                 loads: vec![None; ranks as usize],
                 outstanding: None,
@@ -323,6 +356,9 @@ impl Stealing {
             requests: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             bell: Bell::default(),
+            movable,
+            movable_left: AtomicUsize::new(movable_left),
+            lent: AtomicUsize::new(0),
         }
     }
 }
@@ -335,7 +371,7 @@ impl Proto {
         let mut best: Option<(u64, u32)> = None;
         for k in 1..=n {
             let p = (self.rotate + k) % n;
-            if p == me || self.peer_done[p as usize] {
+            if p == me || self.peer_done[p as usize] || self.peer_dry[p as usize] {
                 continue;
             }
             let load = self.loads[p as usize].unwrap_or(u64::MAX);
@@ -583,7 +619,7 @@ mod tests {
             0,
             4,
             1,
-            0,
+            Vec::new(),
             Arc::new(CostModel::new(4, None)),
             StealPolicy::Cost,
         );

@@ -29,8 +29,9 @@
 //! The progress thread adds: 5. about twice a second, it exchanges progress counts (below);
 //! 6. when idle it backs off. Alone (one rank) it only wakes for the counts and the close.
 //! While every worker is attentive (`Inbox::attentive`: running tasks or polling) and no
-//! large message is in flight, it only looks in every `ATTENDED_PARK` (with stealing on,
-//! every `STEALING_PARK_POLLED` while workers poll between tasks, which answers the peers'
+//! large message is in flight, it only looks in every `ATTENDED_PARK` (while a control
+//! message may need a prompt answer, `Transport::control_expected`: every
+//! `STEALING_PARK_POLLED` while workers poll between tasks, which answers the peers'
 //! requests, and every `STEALING_PARK` while they run long tasks), so it never takes a core a
 //! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it
 //! spins briefly, then yields, then parks (waking a parked thread costs ~30 µs on this VM; a
@@ -84,8 +85,9 @@ struct Shared {
     /// turn with nothing to post takes neither lock.
     queued: AtomicBool,
     closing: AtomicBool,
-    /// Control messages may arrive at any time (stealing is on): poll for them more often
-    /// when idle.
+    /// A control message may need a prompt answer (`Transport::control_expected`: stealing
+    /// is on and this rank has tasks to give, a lent task's result or a reply to come): the
+    /// idle progress thread looks in more often.
     control_expected: AtomicBool,
     /// Control messages are due now (the run is ending): poll as for awaited values.
     control_soon: AtomicBool,
@@ -111,14 +113,6 @@ impl Shared {
 /// The sending side handed to the scheduler.
 pub struct MpiSender {
     shared: Arc<Shared>,
-}
-
-impl MpiSender {
-    /// Says that control messages may arrive throughout the run (work stealing is on): the
-    /// idle progress thread then looks for them every 0.5 ms instead of every 2 ms.
-    pub fn expect_control(&self) {
-        self.shared.control_expected.store(true, Ordering::Relaxed);
-    }
 }
 
 impl Transport for MpiSender {
@@ -156,6 +150,12 @@ impl Transport for MpiSender {
     fn expect_control_soon(&self) {
         self.shared.control_soon.store(true, Ordering::Relaxed);
         self.shared.wake();
+    }
+
+    fn control_expected(&self, expected: bool) {
+        self.shared
+            .control_expected
+            .store(expected, Ordering::Relaxed);
     }
 
     fn unattended(&self) {
