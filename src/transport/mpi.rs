@@ -823,7 +823,7 @@ impl Engine {
             let r = self.recvs.swap_remove(i);
             self.received += 1;
             turn.active = true;
-            let value = finish_recv(r.buf, &r.ty);
+            let value = finish_recv(r.buf, r.ty);
             let bytes = value.bytes();
             self.tracer
                 .record(r.source, Direction::Recv, r.key, bytes, r.start_ns);
@@ -1031,7 +1031,7 @@ fn completed(requests: &mut [ffi::MPI_Request], done: &mut Vec<c_int>) {
     done.sort_unstable_by(|a, b| b.cmp(a));
 }
 
-fn finish_recv(buf: RecvBuf, ty: &ValueType) -> Value {
+fn finish_recv(buf: RecvBuf, ty: ValueType) -> Value {
     let n = ty.len();
     // SAFETY: the receive completed, so MPI wrote exactly `n` elements (the sender's value has
     // the same static type as the plan says, checked by the planner) into the first `n`
@@ -1061,6 +1061,6 @@ fn finish_recv(buf: RecvBuf, ty: &ValueType) -> Value {
             Data::F64(v) => Value::Scalar(v[0]),
             _ => unreachable!("scalars travel as one f64"),
         },
-        ValueType::Array { shape, .. } => Value::Array(Array::new(shape.clone(), data)),
+        ValueType::Array { shape, .. } => Value::Array(Array::new(shape, data)),
     }
 }
