@@ -83,6 +83,8 @@ pub struct InProcessRun {
     pub ran: Vec<Vec<u32>>,
     /// Tasks that ran on another rank than the plan's.
     pub stolen: u64,
+    /// Per rank, the steal requests it sent.
+    pub steal_requests: Vec<u64>,
 }
 
 /// Like `run_in_process`, with cross-rank work stealing as `steal` says.
@@ -166,8 +168,10 @@ fn run(
     let mut outputs = HashMap::new();
     let mut ran = Vec::with_capacity(ranks);
     let mut stolen = 0;
+    let mut steal_requests = Vec::with_capacity(ranks);
     for (rank, r) in results.into_iter().enumerate() {
         let f: Finished = r?;
+        steal_requests.push(f.steal_requests);
         let plan = &plans[rank];
         let mut mine: Vec<u32> = f
             .timings
@@ -185,5 +189,6 @@ fn run(
         outputs,
         ran,
         stolen,
+        steal_requests,
     })
 }

@@ -287,6 +287,36 @@ fn idle_ranks_steal_from_a_loaded_one() {
     }
 }
 
+/// A rank none of whose tasks can move (the first is scoped to it, every later one carries
+/// 560 KB in and out, over the 1 MiB limit) says `NoMore` when it starts, so the idle rank
+/// stops asking it at once (a request or two may cross the `NoMore` on a loaded machine),
+/// instead of every 1 → 64 ms (its backoff) through the whole run: 8 times without `NoMore`.
+#[test]
+fn an_idle_rank_stops_asking_a_rank_with_nothing_movable() {
+    let mut tasks =
+        vec![json!({"id": "t0", "op": "fill", "args": [[70000], 1.0], "scope": {"rank": 0}})];
+    for i in 1..=40 {
+        tasks.push(
+            json!({"id": format!("t{i}"), "op": "busy", "args": [format!("t{}", i - 1)],
+            "params": {"iterations": 3_000_000}}),
+        );
+    }
+    let job = job_of(&tasks);
+    let opts = StealOptions {
+        policy: StealPolicy::Cost,
+        max_delay_us: 0,
+        seed: 1,
+    };
+    let run = run_in_process_stealing(&job.graph, 2, 1, opts).expect("run");
+    assert_eq!(run.ran[0].len(), 41, "the chain stays on rank 0");
+    assert_eq!(run.stolen, 0);
+    assert!(
+        run.steal_requests[1] <= 3,
+        "rank 1 asked {} times",
+        run.steal_requests[1]
+    );
+}
+
 #[test]
 fn a_failing_stolen_task_is_reported_with_its_id() {
     let tasks = vec![
