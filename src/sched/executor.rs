@@ -184,6 +184,9 @@ const IDLE_SPIN: std::time::Duration = std::time::Duration::from_micros(50);
 /// a reply (both ring its bell; this only bounds a missed ring), and this long while the
 /// rank is paused or failing.
 const STEAL_FALLBACK: Duration = Duration::from_millis(20);
+
+/// The steal thread's nap once no peer is worth asking; the end rings it sooner.
+const STEAL_IDLE: Duration = Duration::from_secs(1);
 const STEAL_RECHECK: Duration = Duration::from_millis(1);
 
 /// The trace `tid` of tasks that ran on the device (worker threads are numbered from 0).
@@ -261,21 +264,13 @@ impl Executor {
             .expect("with_stealing is called before the executor is shared");
         if inner.plan.ranks > 1 {
             let plan = &inner.plan;
-            let movable = plan
-                .tasks
-                .iter()
-                .map(|t| {
-                    let in_bytes: usize = t
-                        .args
-                        .iter()
-                        .filter_map(|a| match a {
-                            LocalArg::Slot(s) => Some(plan.slots[*s as usize].ty.bytes()),
-                            _ => None,
-                        })
-                        .sum();
-                    let bytes = in_bytes + plan.slots[t.out as usize].ty.bytes();
-                    steal::movable(policy, t.stealable, bytes)
-                })
+            // Judged against the fastest peer: a task too short to move there moves nowhere.
+            let nearest = (0..plan.ranks)
+                .filter(|&p| p != plan.rank)
+                .min_by(|&a, &b| model.transfer_ns(a, 0).total_cmp(&model.transfer_ns(b, 0)))
+                .expect("more than one rank");
+            let movable = (0..plan.tasks.len() as u32)
+                .map(|t| steal::movable(policy, &candidate(plan, &model, nearest, t)))
                 .collect();
             inner.steal = Some(Stealing::new(
                 plan.rank,
@@ -1028,24 +1023,7 @@ impl Inner {
     /// What the victim's policy knows of queued task `t` when `thief` asks.
     fn candidate(&self, thief: u32, t: u32) -> Candidate {
         let st = self.steal.as_ref().expect("stealing is on");
-        let task = &self.plan.tasks[t as usize];
-        let in_bytes: usize = task
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                LocalArg::Slot(s) => Some(self.plan.slots[*s as usize].ty.bytes()),
-                _ => None,
-            })
-            .sum();
-        let out_bytes = self.plan.slots[task.out as usize].ty.bytes();
-        Candidate {
-            run_ns: st
-                .model
-                .task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
-            move_ns: st.model.transfer_ns(thief, in_bytes) + st.model.transfer_ns(thief, out_bytes),
-            bytes: in_bytes + out_bytes,
-            stealable: task.stealable,
-        }
+        candidate(&self.plan, &st.model, thief, t)
     }
 
     /// A control message from `src` (step 7).
@@ -1162,6 +1140,12 @@ impl Inner {
             let p = st.proto.lock().expect("steal lock");
             if p.outstanding.is_some() {
                 return STEAL_FALLBACK;
+            }
+            if !p.any_victim(st.rank) {
+                // Every peer is done or has nothing to hand over (`NoMore`), for good: sleep
+                // until the end rings (a balanced Life run's steal thread then no longer
+                // wakes each time a worker runs dry).
+                return STEAL_IDLE;
             }
             let now = Instant::now();
             if now < p.next_try {
@@ -1293,6 +1277,26 @@ thread_local! {
 /// should stay quiet and let the scheduler report it.
 pub fn in_task() -> bool {
     IN_TASK.with(|f| f.get())
+}
+
+/// What a victim's policy knows of its task `t` (by `model`) when `thief` asks for work.
+fn candidate(plan: &LocalPlan, model: &CostModel, thief: u32, t: u32) -> Candidate {
+    let task = &plan.tasks[t as usize];
+    let in_bytes: usize = task
+        .args
+        .iter()
+        .filter_map(|a| match a {
+            LocalArg::Slot(s) => Some(plan.slots[*s as usize].ty.bytes()),
+            _ => None,
+        })
+        .sum();
+    let out_bytes = plan.slots[task.out as usize].ty.bytes();
+    Candidate {
+        run_ns: model.task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
+        move_ns: model.transfer_ns(thief, in_bytes) + model.transfer_ns(thief, out_bytes),
+        bytes: in_bytes + out_bytes,
+        stealable: task.stealable,
+    }
 }
 
 fn panic_message(p: &Box<dyn std::any::Any + Send>) -> String {

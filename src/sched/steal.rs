@@ -36,14 +36,18 @@
 //!    static, and a checkpoint records the task where the plan put it (its value is in the
 //!    owner's slots), so a resumed run plans exactly as before.
 //!
-//! 5. **Dry.** A task is *movable* when the policy could ever hand it over (stealable, and
-//!    by cost with inputs and result within `MAX_MOVE_BYTES`: `movable`). Once every movable
+//! 5. **Dry.** A task is *movable* when the policy could ever hand it over, judged at the
+//!    start against the nearest peer (`movable`: by cost, stealable, inputs and result within
+//!    `MAX_MOVE_BYTES`, and its estimated run time well above its transfer, as in `choose`;
+//!    a task the planner underestimates 4-fold or more near that line is missed). Once every movable
 //!    task of a rank has started there or been handed over, the rank sends `NoMore` to every
 //!    peer, which stop asking it, and tells its transport that no control message needs a
 //!    prompt answer unless a lent task's result or a reply of its own is to come
 //!    (`Transport::control_expected`), so the progress thread parks as long as without
-//!    stealing. A balanced Life run's tiles are too big to move: each rank is dry once its
-//!    first tiles (`rand_tile`: 1 MiB, no input) have started, and asks nobody after that.
+//!    stealing, and the steal thread sleeps until the end once every peer is done or dry.
+//!    In a balanced Life run the tiles are too big to move and the halo slices too short:
+//!    each rank is dry once its first tiles (`rand_tile`: 1 MiB, no input, 2 ms) have
+//!    started, and asks nobody after that.
 //!
 //! Exactly once: a task leaves the owner's ready queue once (by a local pop or by a steal,
 //! both under the queue lock), a stolen task is queued once at one thief and run once there,
@@ -301,14 +305,22 @@ pub(crate) struct Stealing {
     pub lent: AtomicUsize,
 }
 
-/// Whether `policy` could ever hand over a task: stealable, and (by cost) with inputs and
-/// result within [`MAX_MOVE_BYTES`]; `choose` takes no other.
-pub(crate) fn movable(policy: StealPolicy, stealable: bool, bytes: usize) -> bool {
-    stealable
-        && match policy {
-            StealPolicy::Cost => bytes <= MAX_MOVE_BYTES,
-            StealPolicy::Random(_) => true,
-        }
+/// Whether `policy` could ever hand over a task, judged from what the victim knows of it at
+/// the start (`c`, against its nearest peer): by cost, one that `choose` could pick when it
+/// waits long enough (stealable, within [`MAX_MOVE_BYTES`], run time well above its
+/// transfer); at random, any stealable one. Life's corner slices (1 µs, 2 KiB) and tiles
+/// (over 1 MiB) are not; a 2 ms `rand_tile` with 1 MiB out is.
+pub(crate) fn movable(policy: StealPolicy, c: &Candidate) -> bool {
+    match policy {
+        StealPolicy::Cost => worth_moving(c),
+        StealPolicy::Random(_) => c.stealable,
+    }
+}
+
+/// The part of `choose`'s rule that does not depend on the queue: stealable, not too big,
+/// and its transfer well below its own run time.
+fn worth_moving(c: &Candidate) -> bool {
+    c.stealable && c.bytes <= MAX_MOVE_BYTES && WELL_BELOW * c.move_ns < c.run_ns
 }
 
 impl Stealing {
@@ -366,6 +378,12 @@ impl Stealing {
 impl Proto {
     /// The peer to ask now, if any: the most loaded by last report (unknown: most), ties
     /// rotating.
+    /// Some peer is still worth asking (not done, not dry). Once none is, none will be.
+    pub(crate) fn any_victim(&self, me: u32) -> bool {
+        (0..self.peer_done.len())
+            .any(|p| p != me as usize && !self.peer_done[p] && !self.peer_dry[p])
+    }
+
     pub(crate) fn pick_victim(&mut self, me: u32) -> Option<u32> {
         let n = self.peer_done.len() as u32;
         let mut best: Option<(u64, u32)> = None;
@@ -482,10 +500,7 @@ pub fn choose(
         if !out.is_empty() && given + c.run_ns > half {
             break;
         }
-        if c.stealable
-            && c.bytes <= MAX_MOVE_BYTES
-            && WELL_BELOW * c.move_ns < wait[i].min(c.run_ns)
-        {
+        if worth_moving(c) && WELL_BELOW * c.move_ns < wait[i] {
             out.push(i);
             given += c.run_ns;
             left -= 1;
@@ -628,9 +643,14 @@ mod tests {
         assert_eq!(p.pick_victim(0), Some(2));
         p.peer_done[2] = true;
         assert_eq!(p.pick_victim(0), Some(1));
-        p.peer_done[1] = true;
+        // A dry peer (`NoMore`) is skipped like a done one.
+        p.peer_dry[1] = true;
+        assert_eq!(p.pick_victim(0), Some(3));
+        assert!(p.any_victim(0));
         p.peer_done[3] = true;
+        assert!(!p.any_victim(0), "done or dry, nobody is worth asking");
         assert_eq!(p.pick_victim(0), None);
+        p.peer_done[1] = true;
         // Done: Fin only without a request outstanding.
         p.own_done = true;
         p.outstanding = Some(1);
