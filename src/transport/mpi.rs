@@ -164,8 +164,12 @@ impl Transport for MpiSender {
     }
 
     fn poll(&self, wait: bool) -> bool {
-        let now = self.shared.epoch.elapsed().as_micros() as u64;
-        self.shared.last_poll_us.store(now, Ordering::Relaxed);
+        // Read only by `attended_park` while control messages are expected: no clock read
+        // per poll otherwise (an idle worker polls back to back).
+        if self.shared.control_expected.load(Ordering::Relaxed) {
+            let now = self.shared.epoch.elapsed().as_micros() as u64;
+            self.shared.last_poll_us.store(now, Ordering::Relaxed);
+        }
         let mut engine = match self.shared.engine.try_lock() {
             Ok(engine) => engine,
             Err(std::sync::TryLockError::WouldBlock) if wait => {
