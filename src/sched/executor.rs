@@ -1315,6 +1315,51 @@ mod tests {
     use crate::plan::{self, RankInfo};
     use crate::transport::local::LocalNetwork;
 
+    /// Counts the control messages an executor sends; values and polls do nothing.
+    #[derive(Default)]
+    struct CountingTransport(AtomicUsize);
+
+    impl Transport for CountingTransport {
+        fn send(&self, _dest: u32, _key: u32, _value: Arc<Value>) {}
+        fn send_control(&self, _dest: u32, _msg: Vec<u8>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The steal thread, made by `prepare` before the run starts, asks nobody until `start`
+    /// has queued the roots: before, its queue is empty but the rank is not idle. (It once
+    /// asked at once, and every rank of a 2-rank Life run gave its peer a first tile.)
+    #[test]
+    fn the_steal_thread_waits_for_start() {
+        let text = include_str!("../../jobs/fanout.json");
+        let g = crate::job::from_str(text, "fanout", std::path::Path::new("."))
+            .expect("the fan-out job loads")
+            .graph;
+        let info = RankInfo {
+            threads: 1,
+            gpus: 0,
+        };
+        let plan = plan::plan(&g, &[info.clone(), info])
+            .expect("plans")
+            .swap_remove(0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let transport = Arc::new(CountingTransport::default());
+        let e = Executor::new(Arc::new(plan), Arc::new(pool), Arc::clone(&transport) as _)
+            .with_stealing(Arc::new(CostModel::new(2, None)), StealPolicy::Random(1));
+        e.prepare();
+        std::thread::sleep(Duration::from_millis(50));
+        let sent = transport.0.load(Ordering::SeqCst);
+        e.canceller().cancel(TaskFailure {
+            task: "test".into(),
+            rank: 0,
+            why: "done".into(),
+        });
+        assert_eq!(sent, 0, "a steal request before start");
+    }
+
     /// The progress count derived from the scheduler's counters starts at 0 and ends at each
     /// rank's task count, remote deliveries included (two in-process ranks).
     #[test]
