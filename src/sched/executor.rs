@@ -408,8 +408,7 @@ impl Executor {
         if let Some(st) = &self.inner.steal {
             let deferred = std::mem::take(&mut st.proto.lock().expect("steal lock").deferred);
             for (thief, want) in deferred {
-                let reply = self.inner.give(thief, want as usize);
-                self.inner.transport.send_control(thief, reply);
+                self.inner.answer(thief, want);
             }
         }
     }
@@ -919,12 +918,17 @@ impl Inner {
                     value: WireValue::of(&v),
                 }
                 .encode();
-                st.stolen_in.fetch_add(1, Ordering::Relaxed);
                 self.transport.send_control(s.from, msg);
             }
         }
         st.proto.lock().expect("steal lock").in_hand -= 1;
         self.check_end();
+    }
+
+    /// The victim side: answers `thief`'s request for `want` tasks.
+    fn answer(&self, thief: u32, want: u32) {
+        let reply = self.give(thief, want as usize);
+        self.transport.send_control(thief, reply);
     }
 
     /// The victim side: picks tasks for `thief` (at most `want`) out of the ready queue.
@@ -1044,8 +1048,7 @@ impl Inner {
                         return;
                     }
                 }
-                let reply = self.give(src, want as usize);
-                self.transport.send_control(src, reply);
+                self.answer(src, want);
             }
             Msg::Reply { load, tasks } => {
                 let n = tasks.len();
@@ -1326,11 +1329,8 @@ mod tests {
         }
     }
 
-    /// The steal thread, made by `prepare` before the run starts, asks nobody until `start`
-    /// has queued the roots: before, its queue is empty but the rank is not idle. (It once
-    /// asked at once, and every rank of a 2-rank Life run gave its peer a first tile.)
-    #[test]
-    fn the_steal_thread_waits_for_start() {
+    /// The plans of the fan-out job for `ranks` ranks of one thread each.
+    fn fanout_plans(ranks: usize) -> Vec<LocalPlan> {
         let text = include_str!("../../jobs/fanout.json");
         let g = crate::job::from_str(text, "fanout", std::path::Path::new("."))
             .expect("the fan-out job loads")
@@ -1339,16 +1339,31 @@ mod tests {
             threads: 1,
             gpus: 0,
         };
-        let plan = plan::plan(&g, &[info.clone(), info])
-            .expect("plans")
-            .swap_remove(0);
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .unwrap();
+        plan::plan(&g, &vec![info; ranks]).expect("plans")
+    }
+
+    fn one_thread_pool() -> Arc<ThreadPool> {
+        Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(1)
+                .build()
+                .unwrap(),
+        )
+    }
+
+    /// The steal thread, made by `prepare` before the run starts, asks nobody until `start`
+    /// has queued the roots: before, its queue is empty but the rank is not idle. (It once
+    /// asked at once, and every rank of a 2-rank Life run gave its peer a first tile.)
+    #[test]
+    fn the_steal_thread_waits_for_start() {
+        let plan = fanout_plans(2).swap_remove(0);
         let transport = Arc::new(CountingTransport::default());
-        let e = Executor::new(Arc::new(plan), Arc::new(pool), Arc::clone(&transport) as _)
-            .with_stealing(Arc::new(CostModel::new(2, None)), StealPolicy::Random(1));
+        let e = Executor::new(
+            Arc::new(plan),
+            one_thread_pool(),
+            Arc::clone(&transport) as _,
+        )
+        .with_stealing(Arc::new(CostModel::new(2, None)), StealPolicy::Random(1));
         e.prepare();
         std::thread::sleep(Duration::from_millis(50));
         let sent = transport.0.load(Ordering::SeqCst);
@@ -1364,21 +1379,7 @@ mod tests {
     /// rank's task count, remote deliveries included (two in-process ranks).
     #[test]
     fn done_counter_counts_local_tasks_only() {
-        let text = include_str!("../../jobs/fanout.json");
-        let g = crate::job::from_str(text, "fanout", std::path::Path::new("."))
-            .expect("the fan-out job loads")
-            .graph;
-        let ranks = vec![
-            RankInfo {
-                threads: 1,
-                gpus: 0,
-            },
-            RankInfo {
-                threads: 1,
-                gpus: 0,
-            },
-        ];
-        let plans = plan::plan(&g, &ranks).expect("plans");
+        let plans = fanout_plans(2);
         assert!(
             plans.iter().all(|p| p.remote_slots() > 0),
             "values cross ranks"
@@ -1387,12 +1388,8 @@ mod tests {
         let execs: Vec<Executor> = plans
             .into_iter()
             .map(|p| {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(1)
-                    .build()
-                    .unwrap();
                 let rank = p.rank;
-                let e = Executor::new(Arc::new(p), Arc::new(pool), Arc::new(net.endpoint(rank)));
+                let e = Executor::new(Arc::new(p), one_thread_pool(), Arc::new(net.endpoint(rank)));
                 net.attach(rank, e.inbox());
                 e
             })

@@ -251,7 +251,8 @@ pub enum StealPolicy {
 pub(crate) struct Proto {
     /// Peers that said `OwnDone`.
     pub peer_done: Vec<bool>,
-    /// Peers that said `NoMore` (or `OwnDone`): not worth asking.
+    /// Peers that said `NoMore`: nothing of theirs can move any more (this rank counts as
+    /// one, like in `peer_done`).
     pub peer_dry: Vec<bool>,
     /// Last load each peer reported.
     pub loads: Vec<Option<u64>>,
@@ -288,8 +289,6 @@ pub(crate) struct Stealing {
     pub timings: Mutex<Vec<StolenTiming>>,
     /// Count of own tasks run elsewhere.
     pub stolen_out: AtomicU64,
-    /// Count of tasks run here for others.
-    pub stolen_in: AtomicU64,
     /// Requests sent.
     pub requests: AtomicU64,
     /// Requests answered with tasks.
@@ -364,7 +363,6 @@ impl Stealing {
             given_away: (0..tasks).map(|_| AtomicBool::new(false)).collect(),
             timings: Mutex::new(Vec::new()),
             stolen_out: AtomicU64::new(0),
-            stolen_in: AtomicU64::new(0),
             requests: AtomicU64::new(0),
             successes: AtomicU64::new(0),
             bell: Bell::default(),
@@ -376,20 +374,24 @@ impl Stealing {
 }
 
 impl Proto {
-    /// The peer to ask now, if any: the most loaded by last report (unknown: most), ties
-    /// rotating.
     /// Some peer is still worth asking (not done, not dry). Once none is, none will be.
     pub(crate) fn any_victim(&self, me: u32) -> bool {
-        (0..self.peer_done.len())
-            .any(|p| p != me as usize && !self.peer_done[p] && !self.peer_dry[p])
+        (0..self.peer_done.len()).any(|p| p != me as usize && self.worth_asking(p))
     }
 
+    /// Peer `p` has neither said `OwnDone` nor `NoMore`.
+    fn worth_asking(&self, p: usize) -> bool {
+        !self.peer_done[p] && !self.peer_dry[p]
+    }
+
+    /// The peer to ask now, if any: the most loaded by last report (unknown: most), ties
+    /// rotating; never one done or dry.
     pub(crate) fn pick_victim(&mut self, me: u32) -> Option<u32> {
         let n = self.peer_done.len() as u32;
         let mut best: Option<(u64, u32)> = None;
         for k in 1..=n {
             let p = (self.rotate + k) % n;
-            if p == me || self.peer_done[p as usize] || self.peer_dry[p as usize] {
+            if p == me || !self.worth_asking(p as usize) {
                 continue;
             }
             let load = self.loads[p as usize].unwrap_or(u64::MAX);

@@ -27,9 +27,9 @@ pub trait Transport: Send + Sync {
     /// Says that control messages will come soon and should be picked up at once (the end of
     /// a run's stealing protocol); a transport that polls may poll faster from now on.
     fn expect_control_soon(&self) {}
-    /// Says whether a peer's control message may need a prompt answer (stealing: while this
-    /// rank has tasks a peer could take, or awaits the result of one it lent). A transport
-    /// whose helper thread parks may park longer while not.
+    /// Says whether a control message may need a prompt answer (stealing: while this rank
+    /// has tasks a peer could take, awaits the result of one it lent, or awaits a reply). A
+    /// transport whose helper thread parks may park longer while not.
     fn control_expected(&self, _expected: bool) {}
     /// Says that a worker thread stopped attending (`Inbox::attentive` may now be false): a
     /// transport whose helper thread stays in the background while every worker attends

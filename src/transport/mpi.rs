@@ -209,12 +209,14 @@ pub struct Progress {
 /// 4–5 % of a 1-rank Life run (BENCHMARKS.md, "Scaling", fourth session).
 const ATTENDED_PARK: Duration = Duration::from_millis(20);
 
-/// `ATTENDED_PARK` when stealing is on and no worker has polled for 2 ms (they run long
-/// tasks): steal requests must be answered within about this long. (20 ms took
+/// `ATTENDED_PARK` while control messages are expected (`Transport::control_expected`) and
+/// no worker has polled for 2 ms (they run long tasks): steal requests must be answered
+/// within about this long. (20 ms took
 /// `benches/steal.py` skew-2 from 1.6× to 1.04×.)
 const STEALING_PARK: Duration = Duration::from_millis(1);
 
-/// `ATTENDED_PARK` when stealing is on and a worker polled within 2 ms: the workers answer
+/// `ATTENDED_PARK` while control messages are expected and a worker polled within 2 ms: the
+/// workers answer
 /// most requests themselves, and 1 ms wake-ups only preempted them (twice the tiles over
 /// 1.25× their median in a 2-rank Life run, BENCHMARKS.md, "Scaling"). Not 20 ms: a victim
 /// whose workers just began long tasks would then sit on requests and on stolen tasks'
@@ -741,12 +743,7 @@ impl Engine {
                 .push_back((request, status.MPI_SOURCE as u32, buf));
         }
         while let Some((request, _, _)) = self.control_in.front_mut() {
-            let mut flag: c_int = 0;
-            // SAFETY: `request` is a live request from MPI_Imrecv; STATUS_IGNORE is an
-            // initialised constant.
-            let rc = unsafe { ffi::MPI_Test(request, &mut flag, ffi::RSMPI_STATUS_IGNORE) };
-            assert_eq!(rc, 0, "MPI_Test failed");
-            if flag == 0 {
+            if !test(request) {
                 break;
             }
             let (_, source, buf) = self.control_in.pop_front().expect("front exists");
@@ -947,12 +944,12 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
             thread::yield_now();
         } else {
             let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
-            let stealing = shared.control_expected.load(Ordering::Relaxed);
+            let expected = shared.control_expected.load(Ordering::Relaxed);
             thread::park_timeout(if covered && !moving_large {
-                attended_park(shared, stealing)
+                attended_park(shared, expected)
             } else if urgent {
                 Duration::from_micros(50)
-            } else if stealing {
+            } else if expected {
                 Duration::from_micros(500)
             } else {
                 Duration::from_millis(2)
@@ -961,12 +958,12 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, counts: &mut Counts) {
     }
 }
 
-/// How long the idle progress thread parks while every worker attends. With stealing on, a
-/// peer's steal request (or a stolen task's result, which lets the peer steal more) waits
-/// for whoever polls next: workers between tasks poll about every millisecond, but not
-/// during a long task.
-fn attended_park(shared: &Shared, stealing: bool) -> Duration {
-    if !stealing {
+/// How long the idle progress thread parks while every worker attends. While control
+/// messages are expected (`control_expected`), a peer's steal request (or a stolen task's
+/// result, which lets the peer steal more) waits for whoever polls next: workers between
+/// tasks poll about every millisecond, but not during a long task.
+fn attended_park(shared: &Shared, control_expected: bool) -> Duration {
+    if !control_expected {
         return ATTENDED_PARK;
     }
     let now = shared.epoch.elapsed().as_micros() as u64;
