@@ -175,6 +175,8 @@ fn launcher_rank() -> u32 {
 }
 
 fn main() -> ExitCode {
+    // Before the heap grows: a 2 MiB huge-page fault stalls a rank for milliseconds on a VM.
+    runtime::pages::no_huge_pages();
     // Task Bench's flags are single-dash words (-steps, -v, -vv): hand them over untouched,
     // so that its -v is not taken for dirk's.
     let argv: Vec<String> = std::env::args().collect();

@@ -120,10 +120,15 @@ impl LocalPlan {
 
     /// Number of values this rank receives.
     pub fn remote_slots(&self) -> usize {
-        self.slots
-            .iter()
-            .filter(|s| matches!(s.source, Source::Remote(_)))
-            .count()
+        self.remote_values().count()
+    }
+
+    /// The values this rank receives: (key, sending rank, type), in slot order.
+    pub fn remote_values(&self) -> impl Iterator<Item = (u32, u32, &ValueType)> + '_ {
+        self.slots.iter().filter_map(|s| match s.source {
+            Source::Remote(r) => Some((s.key, r, &s.ty)),
+            _ => None,
+        })
     }
 }
 

@@ -18,6 +18,7 @@ mod bootstrap;
 pub mod checkpoint;
 mod in_process;
 mod links;
+pub mod pages;
 mod watchdog;
 
 pub use abort::{abort_all, install_panic_hook};
@@ -284,7 +285,13 @@ impl Runtime {
             &data_comm,
             &control_comm,
             exec.inbox(),
-            plan.remote_slots(),
+            plan.remote_values()
+                .map(|(key, source, ty)| transport::mpi::Expected {
+                    key,
+                    source,
+                    ty: ty.clone(),
+                })
+                .collect(),
             settings.trace.then(|| exec.epoch()),
             link,
         );
