@@ -9,7 +9,9 @@
 //! 3. Work is done by *drainers*: rayon jobs that pop one ready task, run it and fill its slot.
 //!    Invariant: every push on the ready queue is matched by exactly one drainer iteration. A
 //!    drainer that made k tasks ready keeps going itself (the successor stays on the thread
-//!    that freed it, hot in cache) and spawns k-1 more drainers, which idle threads steal.
+//!    that freed it, hot in cache) and spawns k-1 more drainers, which idle threads steal. A
+//!    drainer left with nothing of its own returns even when tasks are queued: they have
+//!    their drainers (waiting in rayon's queues) and its thread runs those next.
 //! 4. A result needed elsewhere is handed to the transport as soon as it exists (`send_to`);
 //!    a slot's value is dropped when its last local reader finishes (unless it is a pinned
 //!    output on rank 0).
@@ -146,6 +148,21 @@ struct Inner {
 }
 
 /// Counts a drainer in `Inner::attending` for as long as it lives.
+/// How a drainer's wait for work ended (`Inner::wait_for_work`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Idle {
+    /// A task was readied for this drainer: it goes on.
+    Work,
+    /// Queued work has drainers of its own: this one returns and the thread runs them.
+    Others,
+    /// This one returns and may sleep, and the transport's helper thread need not take over:
+    /// another worker of the rank polls, or the rank is alone (nothing to receive).
+    Quiet,
+    /// Nothing to do: this drainer returns and the thread may sleep, so the transport's
+    /// helper thread takes over (`Transport::unattended`).
+    Sleep,
+}
+
 struct Attending<'a>(&'a AtomicUsize);
 
 impl<'a> Attending<'a> {
@@ -484,12 +501,23 @@ impl Inner {
     /// nothing left to run, it drives the transport until a remote value readies a task
     /// (step 8).
     fn drain(self: Arc<Self>) {
-        let _attending = Attending::new(&self.attending);
+        let attending = Attending::new(&self.attending);
+        let idle = self.drain_loop();
+        // Counted out before the transport hears of it: a progress thread that woke while
+        // this drainer still counted as attending took the next 20 ms park (the ranks of a
+        // weak Life run then waited for each other's values that long, step after step).
+        drop(attending);
+        if idle == Idle::Sleep {
+            self.transport.unattended();
+        }
+    }
+
+    /// Step 3's loop for one drainer; returns how it ended.
+    fn drain_loop(self: &Arc<Self>) -> Idle {
         loop {
             if let Entry::Parked = self.gate.enter() {
                 // Paused (a checkpoint): values still arrive, and this worker stops attending.
-                self.transport.unattended();
-                return;
+                return Idle::Sleep;
             }
             let Some(t) = self.ready.pop() else {
                 let stolen = self
@@ -509,19 +537,19 @@ impl Inner {
                 // After a stolen task too: a drainer that just returned would leave the
                 // progress thread in its long attended park with no worker looking in (the
                 // stolen task's owner then waited 10-15 ms for values already sent).
-                if self.wait_for_work() {
-                    continue;
+                match self.wait_for_work() {
+                    Idle::Work => continue,
+                    idle => return idle,
                 }
-                return;
             };
             let newly = self.execute(t);
             self.gate.leave();
             self.poll_between_tasks();
             if newly == 0 {
-                if self.wait_for_work() {
-                    continue;
+                match self.wait_for_work() {
+                    Idle::Work => continue,
+                    idle => return idle,
                 }
-                return;
             }
             // This drainer runs one of them; one more drainer for each of the rest.
             self.spawn_drainers(newly - 1);
@@ -573,35 +601,44 @@ impl Inner {
 
     /// Step 8, idle: one worker at a time waits for work by driving the transport itself
     /// (a value it receives readies its reader on this very thread, with no wake-up), for at
-    /// most `IDLE_POLL`; true if there is work now. Others, and this one once the transport
-    /// has nothing outstanding, return and let rayon put the thread to sleep. A single rank
-    /// has nothing to wait for: its drainers return as before step 8 existed.
-    fn wait_for_work(&self) -> bool {
+    /// most `IDLE_POLL`. `Work` when a value it received readied a task for this drainer (the
+    /// one `deliver` did not spawn a drainer for). `Others` when work is queued: it has
+    /// drainers of its own (step 3), which this thread runs next once this one returns.
+    /// Running it here instead left those drainers queued in rayon until the run ended (42,000
+    /// of them on a rank of the 2-rank weak Life job: a heap job each, the heap growing all
+    /// run long). `Quiet` while another worker polls, and on a single rank, which has nothing
+    /// to wait for (waking the helper thread each time a drainer ended cost a 1-rank Life run
+    /// 7 %). `Sleep` otherwise (also once the transport has nothing outstanding).
+    fn wait_for_work(&self) -> Idle {
         if self.plan.ranks < 2 {
-            return false;
+            return Idle::Quiet;
         }
         if self.has_work() {
-            return true;
+            return Idle::Others;
         }
         if self.polling.swap(true, Ordering::AcqRel) {
-            return false;
+            return Idle::Quiet;
         }
         let start = Instant::now();
         // A value this poll delivers readies its reader without spawning a drainer for it:
         // this drainer goes on to run it (`deliver` takes the credit).
         POLL_CREDIT.with(|c| c.set(true));
-        let found = loop {
+        let idle = loop {
             if self.failed.load(Ordering::Relaxed) || self.gate.paused() || self.done.is_open() {
-                break false;
+                break Idle::Sleep;
             }
             // After this rank's share, the peers' `OwnDone` and `Fin` are what is awaited.
             let outstanding = self.transport.poll(true) || self.ending.load(Ordering::Acquire);
-            if self.has_work() || !POLL_CREDIT.with(|c| c.get()) {
-                break true;
+            if !POLL_CREDIT.with(|c| c.get()) {
+                break Idle::Work;
+            }
+            // Work that came another way (the progress thread's delivery, a stolen task).
+            if self.has_work() {
+                break Idle::Others;
             }
             let waited = start.elapsed();
             if !outstanding || waited > IDLE_POLL {
-                break false;
+                break Idle::Sleep;
             }
             if waited > IDLE_SPIN {
                 std::thread::yield_now();
@@ -609,15 +646,10 @@ impl Inner {
                 std::hint::spin_loop();
             }
         };
-        // Taken or not, the credit ends here; if `deliver` took it, `found` is true and the
-        // caller's next iteration is the drainer it did not spawn.
-        let taken = !POLL_CREDIT.with(|c| c.replace(false));
+        // Taken or not, the credit ends here (only this thread's own polls deliver on it).
+        POLL_CREDIT.with(|c| c.set(false));
         self.polling.store(false, Ordering::Release);
-        if !(found || taken) {
-            // This worker is about to sleep: the transport's helper thread takes over.
-            self.transport.unattended();
-        }
-        found || taken
+        idle
     }
 
     /// The value in input slot `s` of a ready task (filled before its reader became ready).
