@@ -114,6 +114,12 @@ pub struct Finished {
 }
 
 struct Inner {
+    /// Drainers spawned and not started yet, and the most of them ever found beyond the
+    /// queued tasks when a task starts (tests: step 3's drainers must not pile up).
+    #[cfg(test)]
+    queued_drainers: AtomicUsize,
+    #[cfg(test)]
+    surplus_peak: AtomicUsize,
     plan: Arc<LocalPlan>,
     pool: Arc<ThreadPool>,
     transport: Arc<dyn Transport>,
@@ -238,6 +244,10 @@ impl Executor {
                 .collect(),
             remote_slot,
             ready: ReadyQueue::default(),
+            #[cfg(test)]
+            queued_drainers: AtomicUsize::new(0),
+            #[cfg(test)]
+            surplus_peak: AtomicUsize::new(0),
             remaining: AtomicUsize::new(plan.tasks.len() + plan.remote_slots()),
             delivered: AtomicUsize::new(0),
             failed: AtomicBool::new(false),
@@ -359,10 +369,7 @@ impl Executor {
         for (slot, value) in preloaded {
             n += inner.fill(slot, Arc::new(value));
         }
-        for _ in 0..n {
-            let i = Arc::clone(inner);
-            inner.pool.spawn(move || i.drain());
-        }
+        inner.spawn_drainers(n);
         // The steal thread waits for this; it asks for work only once a worker runs dry.
         inner.started.store(true, Ordering::Release);
         if let Some(st) = &inner.steal {
@@ -542,6 +549,12 @@ impl Inner {
                     idle => return idle,
                 }
             };
+            #[cfg(test)]
+            {
+                let queued = self.queued_drainers.load(Ordering::Relaxed);
+                let surplus = queued.saturating_sub(self.ready.len());
+                self.surplus_peak.fetch_max(surplus, Ordering::Relaxed);
+            }
             let newly = self.execute(t);
             self.gate.leave();
             self.poll_between_tasks();
@@ -896,9 +909,15 @@ impl Inner {
     }
 
     fn spawn_drainers(self: &Arc<Self>, n: usize) {
+        #[cfg(test)]
+        self.queued_drainers.fetch_add(n, Ordering::Relaxed);
         for _ in 0..n {
             let i = Arc::clone(self);
-            self.pool.spawn(move || i.drain());
+            self.pool.spawn(move || {
+                #[cfg(test)]
+                i.queued_drainers.fetch_sub(1, Ordering::Relaxed);
+                i.drain()
+            });
         }
     }
 
@@ -1405,6 +1424,43 @@ mod tests {
             why: "done".into(),
         });
         assert_eq!(sent, 0, "a steal request before start");
+    }
+
+    /// A drainer left with nothing of its own returns when tasks are queued, so the drainers
+    /// spawned for them run (step 3). When it ran them itself, theirs waited in rayon's queue
+    /// to the end of the run: 42,000 on a rank of the 2-rank weak Life job. Here (two
+    /// in-process ranks of one thread, the fan-out job: roots that each ready 24 busy tasks)
+    /// the drainers queued never outnumber the queued tasks by more than a few, where running
+    /// the tasks itself left about 190 over.
+    #[test]
+    fn drainers_do_not_pile_up() {
+        let plans = fanout_plans(2);
+        let tasks: Vec<usize> = plans.iter().map(|p| p.tasks.len()).collect();
+        let net = LocalNetwork::new(2);
+        let execs: Vec<Executor> = plans
+            .into_iter()
+            .map(|p| {
+                let rank = p.rank;
+                let e = Executor::new(Arc::new(p), one_thread_pool(), Arc::new(net.endpoint(rank)));
+                net.attach(rank, e.inbox());
+                e
+            })
+            .collect();
+        let inners: Vec<Arc<Inner>> = execs.iter().map(|e| Arc::clone(&e.inner)).collect();
+        let runs: Vec<_> = execs
+            .into_iter()
+            .map(|e| std::thread::spawn(move || e.run().map(|_| ())))
+            .collect();
+        for h in runs {
+            h.join().unwrap().unwrap();
+        }
+        for (i, t) in inners.iter().zip(&tasks) {
+            let surplus = i.surplus_peak.load(Ordering::Relaxed);
+            assert!(
+                surplus <= 4,
+                "{surplus} drainers queued beyond the queued tasks on a rank of {t} tasks"
+            );
+        }
     }
 
     /// The progress count derived from the scheduler's counters starts at 0 and ends at each
