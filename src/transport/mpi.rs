@@ -47,8 +47,9 @@
 //! are task indices, so tags stay below 2^31-1, Open MPI's and MPICH's `MPI_TAG_UB`.
 //!
 //! **Tracing.** With a trace epoch (`--trace` on; every rank knows it from the settings) each
-//! send is recorded from posting to completion and each receive from matching to completion,
-//! as `TransferEvent`s that `Progress::finish` returns. Without one, no clock is read and
+//! send is recorded from posting to completion and each receive from matching to completion
+//! (a pre-posted one, step 2a, as a zero-length event when its completion is seen: MPI does
+//! not say when the message came), as `TransferEvent`s that `Progress::finish` returns. Without one, no clock is read and
 //! nothing is recorded.
 //!
 //! **Progress counts.** On a communicator of their own (a duplicate, so counts never meet
