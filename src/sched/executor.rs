@@ -40,10 +40,11 @@
 //!    `BUSY_POLL_EVERY` while none does, which answers the peers' steal requests without the
 //!    progress thread), and, when a worker runs out of ready tasks, continuously for up to
 //!    `IDLE_POLL` (one worker at a time); one that gives up and sleeps tells the transport
-//!    (`Transport::unattended`). A value it receives readies its reader on the same thread,
-//!    so a rank that waits for its neighbour's boundary value does not go to sleep and need
-//!    waking (25-30 µs on a VM) when it comes; that drainer runs the reader itself, so the delivery spawns one
-//!    drainer fewer (`POLL_CREDIT`), which keeps the invariant of step 3. With stealing, once
+//!    (`Transport::unattended`), once it no longer counts as attending. A value it receives
+//!    readies its reader on the same thread, so a rank that waits for its neighbour's boundary
+//!    value does not go to sleep and need waking (25-30 µs on a VM) when it comes; that
+//!    drainer runs the reader itself, so the delivery spawns one drainer fewer
+//!    (`POLL_CREDIT`), which keeps the invariant of step 3. With stealing, once
 //!    the rank's share is done (`ending`) the idle worker also polls for the peers'
 //!    `OwnDone`/`Fin`, which end the run.
 //!
@@ -153,7 +154,6 @@ struct Inner {
     ending: AtomicBool,
 }
 
-/// Counts a drainer in `Inner::attending` for as long as it lives.
 /// How a drainer's wait for work ended (`Inner::wait_for_work`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Idle {
@@ -169,6 +169,7 @@ enum Idle {
     Sleep,
 }
 
+/// Counts a drainer in `Inner::attending` for as long as it lives.
 struct Attending<'a>(&'a AtomicUsize);
 
 impl<'a> Attending<'a> {
@@ -1402,6 +1403,19 @@ mod tests {
         )
     }
 
+    /// One executor of one thread per plan, connected by `net`.
+    fn local_executors(plans: Vec<LocalPlan>, net: &Arc<LocalNetwork>) -> Vec<Executor> {
+        plans
+            .into_iter()
+            .map(|p| {
+                let rank = p.rank;
+                let e = Executor::new(Arc::new(p), one_thread_pool(), Arc::new(net.endpoint(rank)));
+                net.attach(rank, e.inbox());
+                e
+            })
+            .collect()
+    }
+
     /// The steal thread, made by `prepare` before the run starts, asks nobody until `start`
     /// has queued the roots: before, its queue is empty but the rank is not idle. (It once
     /// asked at once, and every rank of a 2-rank Life run gave its peer a first tile.)
@@ -1437,15 +1451,7 @@ mod tests {
         let plans = fanout_plans(2);
         let tasks: Vec<usize> = plans.iter().map(|p| p.tasks.len()).collect();
         let net = LocalNetwork::new(2);
-        let execs: Vec<Executor> = plans
-            .into_iter()
-            .map(|p| {
-                let rank = p.rank;
-                let e = Executor::new(Arc::new(p), one_thread_pool(), Arc::new(net.endpoint(rank)));
-                net.attach(rank, e.inbox());
-                e
-            })
-            .collect();
+        let execs = local_executors(plans, &net);
         let inners: Vec<Arc<Inner>> = execs.iter().map(|e| Arc::clone(&e.inner)).collect();
         let runs: Vec<_> = execs
             .into_iter()
@@ -1473,15 +1479,7 @@ mod tests {
             "values cross ranks"
         );
         let net = LocalNetwork::new(2);
-        let execs: Vec<Executor> = plans
-            .into_iter()
-            .map(|p| {
-                let rank = p.rank;
-                let e = Executor::new(Arc::new(p), one_thread_pool(), Arc::new(net.endpoint(rank)));
-                net.attach(rank, e.inbox());
-                e
-            })
-            .collect();
+        let execs = local_executors(plans, &net);
         let counters: Vec<_> = execs.iter().map(Executor::done_counter).collect();
         let sizes: Vec<u64> = execs
             .iter()

@@ -25,8 +25,10 @@
 //!    deadlock, and when the probe is skipped: `Engine::prepost`;
 //! 3. tests its pending requests, hands completed receives to the scheduler's inbox (on the
 //!    thread that runs the turn) and drops completed sends;
-//! 4. receives control messages (after the values: a value may ready a task, a control
-//!    message is never that urgent).
+//! 4. receives control messages and hands them over in the order they were matched.
+//!
+//! `Engine::turn` runs them in the order 1, 4, 2, 3: a delivery, which may ready a task on
+//! the thread running the turn, is the last thing a turn does.
 //!
 //! A turn with nothing queued takes no queue lock (`Shared::queued`).
 //!
@@ -49,8 +51,8 @@
 //! **Tracing.** With a trace epoch (`--trace` on; every rank knows it from the settings) each
 //! send is recorded from posting to completion and each receive from matching to completion
 //! (a pre-posted one, step 2a, as a zero-length event when its completion is seen: MPI does
-//! not say when the message came), as `TransferEvent`s that `Progress::finish` returns. Without one, no clock is read and
-//! nothing is recorded.
+//! not say when the message came), as `TransferEvent`s that `Progress::finish` returns.
+//! Without one, no clock is read and nothing is recorded.
 //!
 //! **Progress counts.** On a communicator of their own (a duplicate, so counts never meet
 //! values), ranks other than 0 send their count of finished tasks to rank 0 every half second
@@ -932,10 +934,14 @@ impl Engine {
             let r = self.recvs.swap_remove(i);
             self.received += 1;
             turn.active = true;
-            let start_ns = r.start_ns.unwrap_or_else(|| {
-                self.preposted -= 1;
-                self.tracer.now()
-            });
+            let start_ns = match r.start_ns {
+                Some(t) => t,
+                None => {
+                    // A pre-posted receive: its slot in the window (step 2a) is free again.
+                    self.preposted -= 1;
+                    self.tracer.now()
+                }
+            };
             let value = finish_recv(r.buf, r.ty);
             let bytes = value.bytes();
             self.tracer
@@ -972,9 +978,9 @@ impl Engine {
         turn
     }
 
-    /// One turn: steps 1 to 4 (values before control messages: a value may ready a task, a
-    /// control message is never that urgent; receives are re-posted before completing, so
-    /// a turn that delivers returns to the readied task at once).
+    /// One turn: steps 1, 4, 2a, 2b and 3, in that order. Completing and delivering values
+    /// comes last (receives are re-posted before it), so a turn that readies a task on this
+    /// thread returns to it at once.
     fn turn(&mut self, shared: &Shared) -> Turn {
         let posted = self.post(shared);
         let control = self.receive_control(shared);
