@@ -71,6 +71,16 @@ pub struct DeviceContext {
     in_flight: AtomicU32,
 }
 
+/// The first argument before `args[i]` that is the same slot, if any.
+fn earlier(args: &[TaskArg<'_>], i: usize) -> Option<usize> {
+    let TaskArg::Slot(s, _) = &args[i] else {
+        return None;
+    };
+    args[..i]
+        .iter()
+        .position(|b| matches!(b, TaskArg::Slot(t, _) if t == s))
+}
+
 /// The dtype a task works on: that of its first array input, else the op's own.
 fn task_dtype(op: &Op, args: &[TaskArg<'_>]) -> DType {
     args.iter()
@@ -145,12 +155,16 @@ impl DeviceContext {
         }
     }
 
-    /// Input bytes of a task, and how many of them have no device copy.
+    /// Input bytes of a task, and how many of them have no device copy. A slot passed
+    /// twice (a stencil tile that is its own neighbour) counts once.
     fn footprint(&self, args: &[TaskArg<'_>]) -> (usize, usize) {
         let mut bytes = 0;
         let mut upload = 0;
-        for a in args {
+        for (i, a) in args.iter().enumerate() {
             if let TaskArg::Slot(s, Value::Array(x)) = a {
+                if earlier(args, i).is_some() {
+                    continue;
+                }
                 let b = x.len() * x.dtype().size();
                 bytes += b;
                 if !self.memory.resident(*s) {
@@ -225,11 +239,16 @@ impl DeviceContext {
         let mut arrays: Vec<Option<Arc<DeviceArray>>> = Vec::with_capacity(args.len());
         {
             let _staging = self.staging.lock().expect("staging lock");
-            for a in args {
+            for (i, a) in args.iter().enumerate() {
                 let TaskArg::Slot(s, Value::Array(host)) = a else {
                     arrays.push(None);
                     continue;
                 };
+                // A slot passed again (a stencil tile that is its own neighbour) is staged once.
+                if let Some(k) = earlier(args, i) {
+                    arrays.push(arrays[k].clone());
+                    continue;
+                }
                 if let Some(d) = self.memory.pin(*s) {
                     DeviceStats::add(&self.stats.cache_hits, 1);
                     pinned.push(*s);

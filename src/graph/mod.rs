@@ -7,6 +7,7 @@ mod op_tiled;
 mod output;
 mod placement;
 mod scope;
+pub mod stencil;
 mod task_graph;
 mod topo;
 mod value;

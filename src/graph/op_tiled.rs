@@ -3,6 +3,7 @@
 //! names there, the ops the workload generators spawn here.
 
 use super::op::{expect_shape, matrix, ArgType, Op};
+use super::stencil;
 use super::value::{DType, ValueType};
 
 /// Infers the result type of a tiled-array op.
@@ -52,11 +53,11 @@ pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> 
         }
         Op::LifeStep { .. } => {
             arity(9)?;
-            stencil(name, args, DType::U8, [1, 1])
+            stencil::infer(name, args, DType::U8, [1, 1])
         }
         Op::HeatStep { global, offset, .. } => {
             arity(5)?;
-            let t = stencil(name, args, DType::F64, [1, 1])?;
+            let t = stencil::infer(name, args, DType::F64, [1, 1])?;
             if let ValueType::Array { shape, .. } = &t {
                 window_fits(name, shape, offset, global)?;
             }
@@ -70,7 +71,7 @@ pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> 
                     kshape[0] * kshape[1]
                 ));
             }
-            stencil(name, args, DType::F64, [kshape[0] / 2, kshape[1] / 2])
+            stencil::infer(name, args, DType::F64, [kshape[0] / 2, kshape[1] / 2])
         }
         Op::Potrf => {
             arity(1)?;
@@ -159,50 +160,4 @@ fn square(a: &ArgType<'_>, i: usize, op: &str) -> Result<usize, String> {
         return Err(format!("op {op}: args[{i}] must be square, got {s:?}"));
     }
     Ok(s[0])
-}
-
-/// A stencil's arguments: a 2-D tile `[h, w]` of `dtype`, then its neighbours' strips in the
-/// order n, s, w, e (and nw, ne, sw, se when there are 9 arguments), each either an array of
-/// the strip's shape or a number (a constant strip).
-fn stencil(
-    op: &str,
-    args: &[ArgType<'_>],
-    dtype: DType,
-    halo: [usize; 2],
-) -> Result<ValueType, String> {
-    let ArgType::Value(ValueType::Array { dtype: d, shape }) = &args[0] else {
-        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
-    };
-    if *d != dtype || shape.len() != 2 {
-        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
-    }
-    let (h, w) = (shape[0], shape[1]);
-    let [hr, hc] = halo;
-    let want = [
-        [hr, w],
-        [hr, w],
-        [h, hc],
-        [h, hc],
-        [hr, hc],
-        [hr, hc],
-        [hr, hc],
-        [hr, hc],
-    ];
-    for (i, a) in args.iter().enumerate().skip(1) {
-        match a {
-            ArgType::Number => {}
-            ArgType::Value(ValueType::Array { dtype: d, shape: s })
-                if *d == dtype && s.as_slice() == want[i - 1] => {}
-            other => {
-                return Err(format!(
-                    "op {op}: args[{i}] must be a number or a {dtype} strip of shape {:?}, got {other:?}",
-                    want[i - 1]
-                ))
-            }
-        }
-    }
-    Ok(ValueType::Array {
-        dtype,
-        shape: shape.clone(),
-    })
 }

@@ -8,19 +8,33 @@
 //! pieces without copying; `row` copies it into a buffer (w + 2hc elements, in cache).
 
 use super::Input;
-use crate::graph::Array;
+use crate::graph::{stencil, Array};
 
-/// One side of the halo: a neighbour's strip (row-major, `cols` wide) or one row of a
-/// constant (every row of a constant side is the same).
+/// One side of the halo: a strip in a neighbour's array (`width` cells a row from `start`,
+/// rows `stride` apart; `graph::stencil` says where) or one row of a constant (every row of
+/// a constant side is the same).
 enum Side<'a, T> {
-    Strip(&'a [T], usize),
+    Strip {
+        data: &'a [T],
+        start: usize,
+        stride: usize,
+        width: usize,
+    },
     Const(Vec<T>),
 }
 
 impl<T: Copy> Side<'_, T> {
     fn row(&self, row: usize) -> &[T] {
         match self {
-            Side::Strip(v, cols) => &v[row * cols..(row + 1) * cols],
+            Side::Strip {
+                data,
+                start,
+                stride,
+                width,
+            } => {
+                let at = start + row * stride;
+                &data[at..at + width]
+            }
             Side::Const(r) => r,
         }
     }
@@ -67,7 +81,8 @@ pub(super) struct Halo<'a, T> {
 
 impl<'a, T: Copy + Default> Halo<'a, T> {
     /// Reads `[tile, n, s, w, e]` or `[tile, n, s, w, e, nw, ne, sw, se]` (missing corners
-    /// read as `T::default()`); `data` views an array as `T`, `from_f64` converts a number.
+    /// read as `T::default()`; a side array may be larger than its strip, see
+    /// `graph::stencil`); `data` views an array as `T`, `from_f64` converts a number.
     pub(super) fn new(
         args: &[Input<'a>],
         halo: [usize; 2],
@@ -85,7 +100,16 @@ impl<'a, T: Copy + Default> Halo<'a, T> {
         let sides = std::array::from_fn(|k| {
             let i = k + 1;
             match args.get(i) {
-                Some(Input::Value(_)) => Side::Strip(data(array(i)).expect("typed"), widths[k]),
+                Some(Input::Value(_)) => {
+                    let a = array(i);
+                    let (start, stride) = stencil::strip_origin(k, a.shape(), halo);
+                    Side::Strip {
+                        data: data(a).expect("typed"),
+                        start,
+                        stride,
+                        width: widths[k],
+                    }
+                }
                 Some(other) => {
                     Side::Const(vec![from_f64(other.scalar().expect("typed")); widths[k]])
                 }
@@ -138,5 +162,72 @@ impl<'a, T: Copy + Default> Halo<'a, T> {
         left.copy_from_slice(p.left);
         mid.copy_from_slice(p.mid);
         right.copy_from_slice(p.right);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::{Data, Value};
+
+    /// A 15×12 array cut into 3×3 tiles of 5×4; cell (r, c) of the array.
+    fn cell(r: usize, c: usize) -> u8 {
+        (r * 31 + c * 7 + (r * c) % 5) as u8
+    }
+
+    /// Rows r0.. and columns c0.. of the array, `h`×`w`.
+    fn window(r0: usize, c0: usize, h: usize, w: usize) -> Value {
+        let cells = (0..h * w).map(|k| cell(r0 + k / w, c0 + k % w)).collect();
+        Value::Array(Array::new(vec![h, w], Data::U8(cells)))
+    }
+
+    #[test]
+    fn whole_neighbour_tiles_read_as_their_strips() {
+        let (h, w, hr, hc) = (5, 4, 2, 1);
+        let tile = window(h, w, h, w);
+        let tile_at = |di: isize, dj: isize| {
+            window(
+                (h as isize * (1 + di)) as usize,
+                (w as isize * (1 + dj)) as usize,
+                h,
+                w,
+            )
+        };
+        // The strips cut to the halo's shape, and the whole neighbour tiles.
+        let strips: Vec<Value> = stencil::SIDES
+            .iter()
+            .map(|&(di, dj)| {
+                let (r0, rh) = match di {
+                    -1 => (h - hr, hr),
+                    1 => (2 * h, hr),
+                    _ => (h, h),
+                };
+                let (c0, cw) = match dj {
+                    -1 => (w - hc, hc),
+                    1 => (2 * w, hc),
+                    _ => (w, w),
+                };
+                window(r0, c0, rh, cw)
+            })
+            .collect();
+        let tiles: Vec<Value> = stencil::SIDES
+            .iter()
+            .map(|&(di, dj)| tile_at(di, dj))
+            .collect();
+        for sides in [&strips, &tiles] {
+            let args: Vec<Input<'_>> = std::iter::once(&tile)
+                .chain(sides.iter())
+                .map(Input::Value)
+                .collect();
+            let halo = Halo::new(&args, [hr, hc], Array::as_u8, |x| x as u8);
+            let mut row = vec![0u8; halo.padded_width()];
+            for r in -(hr as isize)..(h + hr) as isize {
+                halo.row(r, &mut row);
+                let want: Vec<u8> = (0..w + 2 * hc)
+                    .map(|c| cell((h as isize + r) as usize, w - hc + c))
+                    .collect();
+                assert_eq!(row, want, "padded row {r}");
+            }
+        }
     }
 }

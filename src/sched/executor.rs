@@ -58,8 +58,8 @@ use super::pause::{Entry, PauseGate};
 use super::ready::ReadyQueue;
 use super::record::{self, Record, TaskTiming};
 use super::steal::{
-    self, Candidate, Msg, Proto, StealPolicy, Stealing, Stolen, StolenArg, StolenTiming, WireArg,
-    WireTask, WireValue,
+    self, Candidate, Msg, Proto, StealPolicy, Stealing, Stolen, StolenTiming, WireArg, WireTask,
+    WireValue,
 };
 use crate::device::context::TaskArg;
 use crate::device::{DeviceContext, DeviceError};
@@ -929,15 +929,7 @@ impl Inner {
             .as_ref()
             .expect("stolen tasks only with stealing on");
         if !self.failed.load(Ordering::Relaxed) {
-            let inputs: Vec<Input<'_>> = s
-                .args
-                .iter()
-                .map(|a| match a {
-                    StolenArg::Value(v) => Input::Value(v),
-                    StolenArg::Number(x) => Input::Number(*x),
-                    StolenArg::Shape(v) => Input::Shape(v),
-                })
-                .collect();
+            let inputs: Vec<Input<'_>> = (0..s.args.len()).map(|i| s.input(i)).collect();
             let start = self.epoch.elapsed().as_nanos() as u64;
             IN_TASK.with(|f| f.set(true));
             let result = catch_unwind(AssertUnwindSafe(|| kernels::run(&s.op, &inputs)));
@@ -1049,17 +1041,7 @@ impl Inner {
                     key: self.plan.slots[task.out as usize].key,
                     id: task.id.clone(),
                     op: task.op.clone(),
-                    args: task
-                        .args
-                        .iter()
-                        .zip(vals)
-                        .map(|(a, v)| match (a, v) {
-                            (LocalArg::Slot(_), Some(v)) => WireArg::Value(WireValue::of(v)),
-                            (LocalArg::Number(x), _) => WireArg::Number(*x),
-                            (LocalArg::Shape(s), _) => WireArg::Shape(s.clone()),
-                            (LocalArg::Slot(_), None) => unreachable!("slot args hold values"),
-                        })
-                        .collect(),
+                    args: WireArg::of_task(&task.args, vals),
                 }
             })
             .collect();

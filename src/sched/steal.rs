@@ -72,7 +72,9 @@
 
 use super::bell::Bell;
 use crate::graph::{Array, Data, Op, Value};
+use crate::kernels::Input;
 use crate::plan::learn::CostModel;
+use crate::plan::LocalArg;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::VecDeque;
@@ -140,6 +142,31 @@ pub(crate) enum WireArg<'a> {
     Value(WireValue<'a>),
     Number(f64),
     Shape(Vec<usize>),
+    /// The value of argument k, an earlier one, again: a slot read twice (a stencil tile
+    /// that is its own neighbour) travels once.
+    Again(u32),
+}
+
+impl<'a> WireArg<'a> {
+    /// A task's arguments as they travel: `vals[i]` holds the value of each slot argument.
+    /// A slot read again travels as `Again`.
+    pub(crate) fn of_task(args: &[LocalArg], vals: &'a [Option<Arc<Value>>]) -> Vec<WireArg<'a>> {
+        args.iter()
+            .zip(vals)
+            .enumerate()
+            .map(|(i, (a, v))| match (a, v) {
+                (LocalArg::Slot(s), Some(v)) => {
+                    match args[..i].iter().position(|b| b == &LocalArg::Slot(*s)) {
+                        Some(k) => WireArg::Again(k as u32),
+                        None => WireArg::Value(WireValue::of(v)),
+                    }
+                }
+                (LocalArg::Number(x), _) => WireArg::Number(*x),
+                (LocalArg::Shape(s), _) => WireArg::Shape(s.clone()),
+                (LocalArg::Slot(_), None) => unreachable!("slot args hold values"),
+            })
+            .collect()
+    }
 }
 
 /// A value on the wire, borrowed when sent and owned when received.
@@ -184,6 +211,8 @@ pub(crate) enum StolenArg {
     Value(Value),
     Number(f64),
     Shape(Vec<usize>),
+    /// The value of argument k (earlier) again.
+    Again(u32),
 }
 
 /// A task a thief holds for its owner.
@@ -211,6 +240,7 @@ impl Stolen {
                 }
                 WireArg::Number(x) => StolenArg::Number(x),
                 WireArg::Shape(s) => StolenArg::Shape(s),
+                WireArg::Again(k) => StolenArg::Again(k),
             })
             .collect();
         Stolen {
@@ -221,6 +251,20 @@ impl Stolen {
             op: w.op,
             args,
             in_bytes,
+        }
+    }
+
+    /// The kernel's argument `i`: an `Again` reads the argument it names.
+    pub(crate) fn input(&self, i: usize) -> Input<'_> {
+        match &self.args[i] {
+            StolenArg::Value(v) => Input::Value(v),
+            StolenArg::Number(x) => Input::Number(*x),
+            StolenArg::Shape(v) => Input::Shape(v),
+            StolenArg::Again(k) => {
+                let k = *k as usize;
+                assert!(k < i, "an Again argument names an earlier one");
+                self.input(k)
+            }
         }
     }
 }
@@ -526,6 +570,54 @@ mod tests {
             bytes: 0,
             stealable: true,
         }
+    }
+
+    #[test]
+    fn a_slot_read_twice_travels_once() {
+        let tile = Arc::new(Value::Array(Array::new(
+            vec![64, 64],
+            Data::U8(vec![7; 4096]),
+        )));
+        let strip = Arc::new(Value::Array(Array::new(vec![1, 64], Data::U8(vec![1; 64]))));
+        let args = [
+            LocalArg::Slot(3),
+            LocalArg::Slot(4),
+            LocalArg::Number(2.5),
+            LocalArg::Slot(3),
+            LocalArg::Slot(4),
+        ];
+        let vals = [
+            Some(tile.clone()),
+            Some(strip.clone()),
+            None,
+            Some(tile.clone()),
+            Some(strip),
+        ];
+        let task = WireTask {
+            task: 1,
+            key: 9,
+            id: "life.1.0_0".into(),
+            op: Op::LifeStep { normalize: false },
+            args: WireArg::of_task(&args, &vals),
+        };
+        assert!(matches!(task.args[3], WireArg::Again(0)));
+        assert!(matches!(task.args[4], WireArg::Again(1)));
+        let bytes = postcard::to_allocvec(&task).unwrap();
+        assert!(
+            bytes.len() < 4096 + 200,
+            "the tile once: {} bytes",
+            bytes.len()
+        );
+        let got = Stolen::from_wire(0, postcard::from_bytes(&bytes).unwrap());
+        assert_eq!(got.in_bytes, 4096 + 64);
+        let value = |i: usize| match got.input(i) {
+            Input::Value(v) => v.clone(),
+            _ => panic!("args[{i}] should be a value"),
+        };
+        assert_eq!(value(3), *tile);
+        assert_eq!(value(0), *tile);
+        assert!(matches!(got.input(2), Input::Number(x) if x == 2.5));
+        assert_eq!(value(4), value(1));
     }
 
     #[test]

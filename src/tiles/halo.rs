@@ -3,6 +3,7 @@
 //! crosses ranks, never a whole tile.
 
 use super::array::TiledArray;
+use crate::graph::stencil::SIDES;
 use crate::graph::{Arg, Graph, GraphError, Op, Scope};
 
 /// What lies beyond the edges of the array.
@@ -14,24 +15,9 @@ pub enum Boundary {
     Constant(f64),
 }
 
-/// Neighbour directions in stencil argument order: n, s, w, e, nw, ne, sw, se.
-const DIRS: [(isize, isize, &str); 8] = [
-    (-1, 0, "n"),
-    (1, 0, "s"),
-    (0, -1, "w"),
-    (0, 1, "e"),
-    (-1, -1, "nw"),
-    (-1, 1, "ne"),
-    (1, -1, "sw"),
-    (1, 1, "se"),
-];
-
-/// Index in `DIRS` of direction (di, dj).
-fn dir_index((di, dj): (isize, isize)) -> usize {
-    DIRS.iter()
-        .position(|&(a, b, _)| (a, b) == (di, dj))
-        .expect("a neighbour direction")
-}
+/// Side names in stencil argument order (`graph::stencil::SIDES`): strip task ids end in
+/// them.
+const NAMES: [&str; 8] = ["n", "s", "w", "e", "nw", "ne", "sw", "se"];
 
 /// The rows (or columns) of a neighbour part of length `len` that border the tile: its last
 /// `width` when it lies before (d = −1), its first `width` after (d = 1), all of it beside.
@@ -48,10 +34,12 @@ fn band(d: isize, len: usize, width: usize) -> Option<(usize, usize)> {
 /// strip tasks, or numbers where the strip lies outside a `Constant` boundary or is empty.
 /// Strip ids are `{prefix}{direction}`.
 ///
-/// A corner whose neighbour tile is also a side's (one tile column or row, periodic: the nw
-/// corner of a row strip is the last cell of the north strip) is cut from that side's strip,
-/// beside the reading tile: only the side strip crosses ranks, not a one-cell message per
-/// corner as well (Life on row strips: 2 messages per boundary per step instead of 6).
+/// No task cuts what the stencil can read in place (`graph::stencil`): a side whose
+/// neighbour is the tile itself (one tile along a periodic axis) is the tile, and a corner
+/// of the same neighbour tile as a side's strip (one tile column or row, periodic: the nw
+/// corner of a row strip is the last cell of the north strip) is that strip. So only side
+/// strips cross ranks, and Life on periodic row strips spawns two slices per tile and step,
+/// not eight.
 #[allow(clippy::too_many_arguments)]
 pub fn halo_args(
     g: &mut Graph,
@@ -71,7 +59,7 @@ pub fn halo_args(
     };
     let n_dirs = if corners { 8 } else { 4 };
     let mut args = Vec::with_capacity(n_dirs);
-    for &(di, dj, name) in &DIRS[..n_dirs] {
+    for (k, &(di, dj)) in SIDES[..n_dirs].iter().enumerate() {
         if (di != 0 && hr == 0) || (dj != 0 && hc == 0) {
             args.push(Arg::Number(outside));
             continue;
@@ -96,32 +84,100 @@ pub fn halo_args(
                 "tile ({ni}, {nj}) is {h}×{w}, narrower than the halo {hr}×{hc} of its neighbour"
             )));
         };
-        // A corner of the same neighbour tile as the side strip (di, 0) or (0, dj): cut
-        // from that strip (at its columns c0.. or rows r0..), beside the reading tile. Side
-        // strips come first in `DIRS`, so a corner finds them in `args`.
-        let corner = di != 0 && dj != 0;
-        let side = |d: (isize, isize), same_tile: bool, offset: [usize; 2]| match (corner
-            && same_tile)
-            .then(|| &args[dir_index(d)])
-        {
-            Some(Arg::Task(t)) => Some((*t, offset.to_vec())),
-            _ => None,
-        };
-        let (source, offset, at) = side((di, 0), nj == j, [0, c0])
-            .or_else(|| side((0, dj), ni == i, [r0, 0]))
-            .map(|(strip, offset)| (strip, offset, a.grid.placement(i, j)))
-            .unwrap_or((a.tile(ni, nj), vec![r0, c0], a.grid.placement(ni, nj)));
+        if (ni, nj) == (i, j) {
+            args.push(Arg::Task(a.tile(i, j)));
+            continue;
+        }
+        // A corner of the same neighbour tile as the side (di, 0) or (0, dj): that side's
+        // strip (or tile) holds it. Sides come first in `SIDES`, so a corner finds them in
+        // `args`.
+        if di != 0 && dj != 0 {
+            let side =
+                |d: (isize, isize)| &args[SIDES.iter().position(|&s| s == d).expect("a side")];
+            let held = [(side((di, 0)), nj == j), (side((0, dj)), ni == i)]
+                .into_iter()
+                .find_map(|(arg, same)| match arg {
+                    Arg::Task(t) if same => Some(*t),
+                    _ => None,
+                });
+            if let Some(t) = held {
+                args.push(Arg::Task(t));
+                continue;
+            }
+        }
         let strip = g.spawn_named(
-            format!("{prefix}{name}"),
+            format!("{prefix}{}", NAMES[k]),
             Op::Slice {
-                offset,
+                offset: vec![r0, c0],
                 shape: vec![rh, cw],
             },
-            vec![Arg::Task(source)],
+            vec![Arg::Task(a.tile(ni, nj))],
             Scope::Any,
         )?;
-        g.place(strip, at);
+        g.place(strip, a.grid.placement(ni, nj));
         args.push(Arg::Task(strip));
     }
     Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::DType;
+    use crate::tiles::{Source, TileGrid};
+
+    /// The slice tasks one stencil step spawns for every tile of a 24×20 array cut into
+    /// `tiles`, and the step's argument list for tile (0, 0).
+    fn step(tiles: [usize; 2], halo: [usize; 2], boundary: Boundary) -> (usize, Vec<Arg>) {
+        let mut g = Graph::new();
+        let grid = TileGrid::even([24, 20], tiles);
+        let a = TiledArray::from_source(&mut g, grid, &Source::Seed(1), DType::U8, "a.").unwrap();
+        let before = g.tasks().len();
+        let mut first = Vec::new();
+        for i in 0..tiles[0] {
+            for j in 0..tiles[1] {
+                let args = halo_args(&mut g, &a, i, j, halo, true, boundary, &format!("{i}_{j}."));
+                if (i, j) == (0, 0) {
+                    first = args.unwrap();
+                }
+            }
+        }
+        let slices = g.tasks()[before..]
+            .iter()
+            .filter(|t| matches!(t.op, Op::Slice { .. }))
+            .count();
+        assert_eq!(slices, g.tasks().len() - before, "only slices are spawned");
+        (slices, first)
+    }
+
+    #[test]
+    fn only_strips_the_stencil_cannot_read_in_place_are_cut() {
+        // Periodic row strips: n and s are cut; w and e are the tile itself, the corners
+        // the n or s strip.
+        let (slices, args) = step([4, 1], [1, 1], Boundary::Periodic);
+        assert_eq!(slices, 4 * 2);
+        let task = |k: usize| match args[k] {
+            Arg::Task(t) => t,
+            _ => panic!("side {k} should be a task"),
+        };
+        let (n, s) = (task(0), task(1));
+        assert_ne!(n, s);
+        assert_eq!(task(2), task(3), "w and e: the tile itself");
+        assert_eq!((task(4), task(5)), (n, n), "nw and ne in the north strip");
+        assert_eq!((task(6), task(7)), (s, s), "sw and se in the south strip");
+        // Periodic column strips: the same across.
+        assert_eq!(step([1, 5], [1, 1], Boundary::Periodic).0, 5 * 2);
+        // One periodic tile is all its own neighbours.
+        assert_eq!(step([1, 1], [2, 3], Boundary::Periodic).0, 0);
+        // Distinct neighbours everywhere: every side is cut (8 per tile) ...
+        assert_eq!(step([3, 3], [1, 1], Boundary::Periodic).0, 9 * 8);
+        // ... except outside a constant boundary: a corner tile of 3×3 has 3 neighbours, an
+        // edge tile 5, the middle one 8.
+        let (slices, args) = step([3, 3], [1, 1], Boundary::Constant(0.0));
+        assert_eq!(slices, 4 * 3 + 4 * 5 + 8);
+        assert!(matches!(args[0], Arg::Number(x) if x == 0.0));
+        // Dead row strips: w, e and the corners lie outside (numbers); n and s are cut
+        // where there is a neighbour.
+        assert_eq!(step([4, 1], [1, 1], Boundary::Constant(0.0)).0, 2 * 3);
+    }
 }

@@ -313,8 +313,8 @@ fn count_op(g: &Graph, name: &str) -> u64 {
     g.tasks().iter().filter(|t| t.op.name() == name).count() as u64
 }
 
-/// Life (both boundaries), heat and a 3×5 convolution, small enough for a unit test, with
-/// every step task scoped to `device`.
+/// Life (both boundaries, and periodic row strips), heat and a 3×5 convolution, small
+/// enough for a unit test, with every step task scoped to `device`.
 fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
     use serde_json::json;
     vec![
@@ -322,6 +322,10 @@ fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
                "boundary": "periodic", "seed": 1, "device": device}),
         json!({"kind": "life", "grid": [30, 33], "tiles": [2, 3], "steps": 3,
                "boundary": "dead", "seed": 2, "device": device}),
+        // Periodic row strips: each tile is its own w and e side, its corners in the n and
+        // s strips (`graph::stencil`).
+        json!({"kind": "life", "grid": [36, 21], "tiles": [4, 1], "steps": 4,
+               "boundary": "periodic", "seed": 7, "device": device}),
         json!({"kind": "heat", "grid": [40, 36], "tiles": [3, 2], "steps": 3,
                "alpha": 0.2, "seed": 3, "device": device}),
         json!({"kind": "conv2d", "image": [30, 28], "tiles": [2, 2], "seed": 4,
@@ -359,6 +363,31 @@ fn stencil_steps_on_the_device_match_the_cpu_bit_for_bit() {
         assert!(
             stat(&st.uploads) > 0,
             "{kind}: strips cut on the CPU were uploaded"
+        );
+        // Each distinct input of a step is staged once (uploaded or found on the device),
+        // however often the step names it.
+        let staged: u64 = g
+            .tasks()
+            .iter()
+            .filter(|t| ["life_step", "heat_step", "conv2d"].contains(&t.op.name()))
+            .map(|t| {
+                let mut inputs: Vec<Handle> = t
+                    .args
+                    .iter()
+                    .filter_map(|a| match a {
+                        Arg::Task(h) => Some(*h),
+                        _ => None,
+                    })
+                    .collect();
+                inputs.sort_by_key(|h| h.index());
+                inputs.dedup();
+                inputs.len() as u64
+            })
+            .sum();
+        assert_eq!(
+            stat(&st.uploads) + stat(&st.cache_hits),
+            staged,
+            "{kind}: inputs staged"
         );
         assert_eq!(dev.memory().used(), 0, "{kind}");
     }

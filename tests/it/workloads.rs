@@ -185,9 +185,9 @@ fn life_random_dead_boundary_matches_the_reference() {
     assert_eq!(got, life_reference(init, h, w, false, steps));
 }
 
-/// Periodic row strips and column strips: one tile column (or row), so each corner is cut
-/// from the side strip beside it on the reading rank (`tiles::halo_args`) instead of from
-/// the neighbour tile; both must still see the neighbour's corner cell.
+/// Periodic row strips, column strips and a single tile: one tile column (or row, or both),
+/// so a tile is its own w and e (or n and s) side and reads each corner from a side's strip
+/// (`graph::stencil`); each must still see the neighbour's cells, its own wrapped around.
 #[test]
 fn life_on_periodic_strips_matches_the_reference() {
     let (h, w, steps) = (23, 19, 9);
@@ -195,8 +195,9 @@ fn life_on_periodic_strips_matches_the_reference() {
         .map(|i| (rand_bits(8, i as u64) >> 63) as u8)
         .collect();
     let want = life_reference(init, h, w, true, steps);
-    for tiles in ["[4, 1]", "[1, 3]"] {
-        let dir = scratch(&format!("life-strips-{}", &tiles[1..2]));
+    for tiles in ["[4, 1]", "[1, 3]", "[1, 1]"] {
+        let digits: String = tiles.chars().filter(char::is_ascii_digit).collect();
+        let dir = scratch(&format!("life-strips-{digits}"));
         let job = format!(
             r#"{{"dirk": 1, "workload": {{"kind": "life", "grid": [23, 19], "tiles": {tiles},
             "steps": 9, "boundary": "periodic", "seed": 8}}}}"#

@@ -7,11 +7,24 @@
 
 use super::{buf, cuda, made_f64, CudaDevice, Elem};
 use crate::device::{DeviceArray, DeviceError, DeviceInput, DeviceOutput};
+use crate::graph::stencil;
 use cudarc::cublas::sys::{
     cublasDiagType_t, cublasFillMode_t, cublasOperation_t, cublasSideMode_t,
 };
 use cudarc::cublas::{Gemm, GemmConfig};
-use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, PushKernelArg};
+use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, DeviceRepr, PushKernelArg};
+
+/// halo.cu's `Strips`: where each side's strip starts in its array, and its row stride
+/// (elements).
+#[repr(C)]
+struct Strips {
+    start: [i64; 8],
+    stride: [i64; 8],
+}
+
+// SAFETY: plain old data with the layout of halo.cu's `struct Strips` (two arrays of 8
+// `long long`), passed by value.
+unsafe impl DeviceRepr for Strips {}
 
 fn dim(x: usize) -> Result<i32, DeviceError> {
     i32::try_from(x).map_err(|_| DeviceError::Unsupported("a tile side above 2^31".into()))
@@ -36,11 +49,18 @@ impl CudaDevice {
         let mut arrays = 0u32;
         let mut sides: [&CudaSlice<T>; 8] = [c; 8];
         let mut consts = [konst(0.0); 8];
+        let mut at = Strips {
+            start: [0; 8],
+            stride: [0; 8],
+        };
         for k in 0..8 {
             match args.get(k + 1) {
                 Some(DeviceInput::Array(a)) => {
                     sides[k] = T::unwrap(buf(a));
                     arrays |= 1 << k;
+                    let (start, stride) = stencil::strip_origin(k, a.shape(), halo);
+                    at.start[k] = start as i64;
+                    at.stride[k] = stride as i64;
                 }
                 Some(DeviceInput::Number(x)) => consts[k] = konst(*x),
                 Some(DeviceInput::Shape(_)) => panic!("a stencil strip should not be a shape"),
@@ -64,16 +84,19 @@ impl CudaDevice {
             l.arg(k);
         }
         l.arg(&arrays)
+            .arg(&at)
             .arg(&h64)
             .arg(&w64)
             .arg(&hr64)
             .arg(&hc64)
             .arg(&mut out);
         // SAFETY: halo.cu's pad_T takes (9 const T* c, n, s, w, e, nw, ne, sw, se; 8 T
-        // constants; unsigned arrays; long long h, w, hr, hc; T* out). The planner typed the
-        // strips: a side whose bit is set in `arrays` has the shape the kernel indexes (n, s:
-        // hr × w; w, e: h × hc; corners hr × hc); the other sides are never read (the tile is
-        // passed in their place). `out` holds (h + 2hr)(w + 2hc) elements, the loop's bound.
+        // constants; unsigned arrays; Strips at; long long h, w, hr, hc; T* out); `Strips`
+        // below has its layout. The planner typed the sides (`graph::stencil`): a side whose
+        // bit is set in `arrays` covers its strip (n, s: hr × w; w, e: h × hc; corners
+        // hr × hc), which starts at `at.start` with rows `at.stride` apart, as the kernel
+        // indexes it; the other sides are never read (the tile is passed in their place).
+        // `out` holds (h + 2hr)(w + 2hc) elements, the loop's bound.
         unsafe { l.launch(Self::config(total)) }.map_err(cuda)?;
         Ok((out, [h, w]))
     }

@@ -1,0 +1,182 @@
+//! A stencil's arguments (`life_step`, `heat_step`, `conv2d`): the tile, then one argument per
+//! side of its halo in the order n, s, w, e (and nw, ne, sw, se with corners). A side is a
+//! number (a constant strip: cells outside a constant boundary) or an array of the neighbour
+//! it borders: the strip itself, or any larger part of that neighbour ending at the tile (its
+//! whole tile, or the strip of a side that contains the corner). The kernel reads the band
+//! bordering the tile: the last rows of an array above the tile, the first rows of one below,
+//! the last columns of one to the left, the first of one to the right. So a tile that is its
+//! own neighbour (one tile along a periodic axis) is passed as itself, and a corner that lies
+//! in a side's strip is read from that strip: no task cuts either.
+
+use super::op::ArgType;
+use super::value::{DType, ValueType};
+
+/// Each side's direction (rows, columns) from the tile, in argument order:
+/// n, s, w, e, nw, ne, sw, se.
+pub const SIDES: [(isize, isize); 8] = [
+    (-1, 0),
+    (1, 0),
+    (0, -1),
+    (0, 1),
+    (-1, -1),
+    (-1, 1),
+    (1, -1),
+    (1, 1),
+];
+
+/// Where side `k`'s strip lies in the row-major array of `shape` given for it, the halo
+/// being `halo` = [rows, columns] deep: (index of the strip's first element, row stride).
+/// The array has been typed by `infer` (it covers the strip).
+pub fn strip_origin(k: usize, shape: &[usize], halo: [usize; 2]) -> (usize, usize) {
+    let (di, dj) = SIDES[k];
+    let (rows, cols) = (shape[0], shape[1]);
+    let r0 = if di < 0 { rows - halo[0] } else { 0 };
+    let c0 = if dj < 0 { cols - halo[1] } else { 0 };
+    (r0 * cols + c0, cols)
+}
+
+/// Types a stencil's arguments: a 2-D tile `[h, w]` of `dtype`, then its sides (4, or 8
+/// with corners), each a number or a `dtype` array covering the side's strip: as tall as
+/// the tile beside it (n, s: at least `halo[0]` rows) and as wide as the tile above or below
+/// it (w, e: at least `halo[1]` columns; a corner at least the halo in both).
+pub(super) fn infer(
+    op: &str,
+    args: &[ArgType<'_>],
+    dtype: DType,
+    halo: [usize; 2],
+) -> Result<ValueType, String> {
+    let ArgType::Value(ValueType::Array { dtype: d, shape }) = &args[0] else {
+        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
+    };
+    if *d != dtype || shape.len() != 2 {
+        return Err(format!("op {op}: args[0] must be a 2-D {dtype} tile"));
+    }
+    let tile = [shape[0], shape[1]];
+    for (i, a) in args.iter().enumerate().skip(1) {
+        let (di, dj) = SIDES[i - 1];
+        // Along an axis the side lies off the tile (d ≠ 0), at least the halo deep; else
+        // exactly the tile's length.
+        let fits = |d: isize, len: usize, tile: usize, halo: usize| {
+            if d == 0 {
+                len == tile
+            } else {
+                len >= halo
+            }
+        };
+        let covers = |s: &[usize]| {
+            s.len() == 2 && fits(di, s[0], tile[0], halo[0]) && fits(dj, s[1], tile[1], halo[1])
+        };
+        let strip = [axis(di, tile[0], halo[0]), axis(dj, tile[1], halo[1])];
+        match a {
+            ArgType::Number => {}
+            ArgType::Value(ValueType::Array { dtype: d, shape: s }) if *d == dtype && covers(s) => {
+            }
+            other => {
+                return Err(format!(
+                    "op {op}: args[{i}] must be a number or a {dtype} array covering the strip \
+                     {strip:?} (the strip, or the neighbour part that ends in it), got {other:?}"
+                ))
+            }
+        }
+    }
+    Ok(ValueType::Array {
+        dtype,
+        shape: shape.clone(),
+    })
+}
+
+/// The strip's extent along an axis: the halo's depth across it (d ≠ 0), else the tile's.
+fn axis(d: isize, tile: usize, halo: usize) -> usize {
+    if d == 0 {
+        tile
+    } else {
+        halo
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arr(shape: &[usize]) -> ValueType {
+        ValueType::Array {
+            dtype: DType::U8,
+            shape: shape.to_vec(),
+        }
+    }
+
+    /// A 6×5 tile with a [2, 1] halo and the given side arrays (all eight sides).
+    fn check(sides: [&[usize]; 8]) -> Result<ValueType, String> {
+        let types: Vec<ValueType> = std::iter::once(&[6usize, 5][..])
+            .chain(sides)
+            .map(arr)
+            .collect();
+        let args: Vec<ArgType<'_>> = types.iter().map(ArgType::Value).collect();
+        infer("op", &args, DType::U8, [2, 1])
+    }
+
+    #[test]
+    fn a_side_is_its_strip_or_a_larger_part_of_the_neighbour() {
+        let strips: [&[usize]; 8] = [
+            &[2, 5],
+            &[2, 5],
+            &[6, 1],
+            &[6, 1],
+            &[2, 1],
+            &[2, 1],
+            &[2, 1],
+            &[2, 1],
+        ];
+        assert_eq!(check(strips), Ok(arr(&[6, 5])));
+        // The whole 6×5 neighbour tile for every side; a row strip for the corners.
+        assert!(check([&[6, 5]; 8]).is_ok());
+        assert!(check([
+            &[6, 5],
+            &[6, 5],
+            &[6, 5],
+            &[6, 5],
+            &[2, 5],
+            &[2, 5],
+            &[2, 5],
+            &[2, 5]
+        ])
+        .is_ok());
+        // n must be as wide as the tile; w as tall; each at least the halo deep.
+        let mut bad = strips;
+        bad[0] = &[2, 4];
+        let e = check(bad).unwrap_err();
+        assert!(e.contains("args[1]") && e.contains("[2, 5]"), "{e}");
+        bad = strips;
+        bad[2] = &[7, 1];
+        assert!(check(bad).unwrap_err().contains("args[3]"));
+        bad = strips;
+        bad[1] = &[1, 5];
+        assert!(check(bad).unwrap_err().contains("args[2]"));
+        bad = strips;
+        bad[7] = &[2, 0];
+        assert!(check(bad).unwrap_err().contains("args[8]"));
+    }
+
+    #[test]
+    fn the_strip_is_the_band_bordering_the_tile() {
+        // A 6×5 array given for each side, halo [2, 1]: (first element, row stride).
+        let shape = [6, 5];
+        let want = [
+            (4 * 5, 5),     // n: its last 2 rows
+            (0, 5),         // s: its first rows
+            (4, 5),         // w: its last column
+            (0, 5),         // e: its first column
+            (4 * 5 + 4, 5), // nw: last rows, last column
+            (4 * 5, 5),     // ne: last rows, first column
+            (4, 5),         // sw: first rows, last column
+            (0, 5),         // se: first rows, first column
+        ];
+        for (k, w) in want.into_iter().enumerate() {
+            assert_eq!(strip_origin(k, &shape, [2, 1]), w, "side {k}");
+        }
+        // A strip of exactly the halo's shape starts at its first element.
+        for k in 0..8 {
+            assert_eq!(strip_origin(k, &[2, 1], [2, 1]), (0, 1), "side {k}");
+        }
+    }
+}
