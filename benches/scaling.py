@@ -26,7 +26,13 @@ Both sweeps split the grid into row strips: --tiles-per-rank x R tiles along the
 --tile-cols tiles along the columns, so every rank owns the same number of tiles at every
 point; make --tiles-per-rank at least --threads so every thread has a tile to work on.
 
-Each point runs --repeats times and keeps the best time. The time is `run_seconds` from
+Each point runs --repeats times and keeps the best time; the repeats are taken in rounds
+(every point of a sweep, and the machine ceiling's copies, once per round), so that the load
+of a shared machine, which drifts within minutes, weighs on all points alike (Task Bench's
+METG scripts and benches/metg.py do the same). It also prints each sweep's paired
+efficiency: the median over the rounds of the efficiency from that round's own runs (in
+scaling.json too), which cancels the drift between rounds (benches/ab.py's pair ratio).
+The time is `run_seconds` from
 dirk's --summary: the slowest rank's execution of the graph (planning, plan distribution,
 MPI start-up and process launch are not in it; they do not grow with the steps).
 
@@ -55,6 +61,7 @@ import platform
 import shlex
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -257,17 +264,34 @@ def measure_machine(a):
             and a.ranks[0] == 1 and len(a.ranks) > 1)
 
 
-def machine_rows(a, out, t1, rows, raw):
-    """The weak sweep's machine ceiling for every rank count R > 1 (see run_machine):
-    efficiency = T(1 rank alone) / T(R independent copies at once)."""
+def paired_efficiency(problem, r0, t0s, ranks, ts):
+    """The efficiency at `ranks` against `r0` from each round's own pair of runs (both
+    taken within seconds of each other), median over the rounds: the drift of a shared
+    machine's load between rounds cancels out of it, which the best-of figure cannot
+    promise. None without a full set of rounds."""
+    if len(t0s) != len(ts) or not ts:
+        return None
+    if problem == "strong":
+        ratios = [r0 * t0 / (ranks * t) for t0, t in zip(t0s, ts)]
+    else:
+        ratios = [t0 / t for t0, t in zip(t0s, ts)]
+    return statistics.median(ratios)
+
+
+def machine_run(a, out, copies, rep, raw):
+    """One repeat of the weak sweep's machine ceiling for `copies` (see run_machine)."""
     job, (h, w) = job_for(a, "weak", 1)
-    for copies in a.ranks[1:]:
-        times = []
-        for rep in range(a.repeats):
-            t = run_machine(a, out, copies, job, rep)
-            times.append(t)
-            raw.append({"problem": "machine", "ranks": copies, "repeat": rep,
-                        "grid": [h, w], "run_seconds": t, "load": loadavg()})
+    t = run_machine(a, out, copies, job, rep)
+    raw.append({"problem": "machine", "ranks": copies, "repeat": rep,
+                "grid": [h, w], "run_seconds": t, "load": loadavg()})
+    return t
+
+
+def machine_rows(a, t1, copies_times, rows):
+    """The weak sweep's machine ceiling for every rank count R > 1 (see run_machine):
+    efficiency = T(1 rank alone) / T(R independent copies at once), best of the repeats."""
+    _, (h, w) = job_for(a, "weak", 1)
+    for copies, times in copies_times.items():
         t = min(times)
         eff = t1 / t
         print(f"  machine {copies:2} independent 1-rank runs at once, {h}x{w} each  best "
@@ -413,26 +437,35 @@ def main(argv=None):
           f"{','.join(map(str, a.ranks))}, {a.threads} thread(s) per rank, {a.steps} steps, "
           f"best of {a.repeats}, launcher {a.launcher}, load average {loadavg():.2f}")
     started = datetime.datetime.now(datetime.timezone.utc)
-    rows, raw = [], []
+    rows, raw, paired = [], [], {}
     for problem in a.sweeps:
-        best = {}
-        for ranks in a.ranks:
-            job, (h, w) = job_for(a, problem, ranks)
-            times = []
-            for rep in range(a.repeats):
+        # Rounds: every point (and the machine ceiling's copies) once per round, so that the
+        # load of a shared machine, which drifts within minutes, weighs on all points alike.
+        points = [(ranks, *job_for(a, problem, ranks)) for ranks in a.ranks]
+        machine = problem == "weak" and measure_machine(a)
+        times = {ranks: [] for ranks in a.ranks}
+        copies_times = {copies: [] for copies in a.ranks[1:]} if machine else {}
+        for rep in range(a.repeats):
+            for ranks, job, (h, w) in points:
                 r = run_point(a, out, problem, ranks, job, rep)
                 if r is None:
-                    break
-                times.append(r["run_seconds"])
+                    continue
+                times[ranks].append(r["run_seconds"])
                 raw.append({"problem": problem, "ranks": ranks, "repeat": rep,
                             "grid": [h, w], "tiles": job["workload"]["tiles"],
                             "load": loadavg(), **r})
-            if not times:
+            for copies, ts in copies_times.items():
+                ts.append(machine_run(a, out, copies, rep, raw))
+            if a.dry_run:
+                break
+        best = {}
+        for ranks, job, (h, w) in points:
+            if not times[ranks]:
                 continue
-            best[ranks] = min(times)
+            best[ranks] = min(times[ranks])
             print(f"  {problem:6} {ranks:3} ranks  grid {h}x{w}  tiles "
                   f"{job['workload']['tiles'][0]}x{job['workload']['tiles'][1]}  "
-                  f"best {best[ranks]:.3f} s of {', '.join(f'{t:.3f}' for t in times)}",
+                  f"best {best[ranks]:.3f} s of {', '.join(f'{t:.3f}' for t in times[ranks])}",
                   flush=True)
             r0 = a.ranks[0]
             t0 = best[r0]
@@ -445,8 +478,10 @@ def main(argv=None):
             rows.append({"ranks": ranks, "threads": a.threads, "problem": problem,
                          "size": f"{h}x{w}", "seconds": f"{best[ranks]:.6f}",
                          "speedup": f"{speedup:.4f}", "efficiency": f"{eff:.4f}"})
-        if problem == "weak" and measure_machine(a) and best.get(1):
-            machine_rows(a, out, best[1], rows, raw)
+            paired[(problem, ranks)] = paired_efficiency(problem, r0, times[r0], ranks,
+                                                         times[ranks])
+        if copies_times and best.get(1):
+            machine_rows(a, best[1], copies_times, rows)
     if a.dry_run:
         return 0
     with open(out / "scaling.csv", "w", newline="") as f:
@@ -464,6 +499,8 @@ def main(argv=None):
         "tiles_per_rank": a.tiles_per_rank, "tile_cols": a.tile_cols, "threads": a.threads,
         "repeats": a.repeats, "launcher_args": a.launcher_args, "dirk_args": a.dirk_args,
         "load_after": loadavg(), "runs": raw,
+        "paired_efficiency": [{"problem": p, "ranks": r, "median": e}
+                              for (p, r), e in paired.items() if e is not None],
     }
     (out / "scaling.json").write_text(json.dumps(meta, indent=1) + "\n")
 
@@ -499,6 +536,10 @@ def main(argv=None):
     for r in rows:
         print(f"  {r['problem']:7} ranks {r['ranks']:3}  {r['size']:>13}  {r['seconds']} s  "
               f"speedup {float(r['speedup']):.2f}  efficiency {float(r['efficiency']) * 100:.1f} %")
+    for (p, ranks), e in paired.items():
+        if e is not None and ranks != a.ranks[0]:
+            print(f"  {p} efficiency at {ranks} ranks, median over the {a.repeats} rounds of "
+                  f"each round's own ratio: {e * 100:.1f} %")
     eff = {(r["problem"], r["ranks"]): float(r["efficiency"]) for r in rows}
     for (p, ranks), m in sorted(eff.items()):
         if p == "machine" and ("weak", ranks) in eff:

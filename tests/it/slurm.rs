@@ -155,4 +155,50 @@ fn batch_scripts_run_on_a_real_slurm() {
     )
     .unwrap_or_else(|e| panic!("multi-node.sbatch wrote its summary: {e}: {log}"));
     assert_eq!(summary["ranks"], 2, "the summary counts two ranks: {log}");
+
+    // The scaling sweep, shrunk by its knobs: both sweeps at 1 and 2 ranks under srun, one
+    // CSV row each, and the two plots.
+    let sc = work.join("scaling");
+    let id = sbatch(
+        &conf,
+        work,
+        "scaling.sbatch",
+        &format!(
+            "DIRK={DIRK},SCALING={REPO}/benches/scaling.py,OUT={},GRID=64x32,STEPS=5,REPEATS=2",
+            p(&sc)
+        ),
+        &[],
+    );
+    let log =
+        std::fs::read_to_string(work.join(format!("dirk-scaling-{id}.out"))).unwrap_or_default();
+    let csv = std::fs::read_to_string(sc.join("scaling.csv"))
+        .unwrap_or_else(|e| panic!("scaling.sbatch wrote its CSV: {e}: {log}"));
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let points: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[2], r[3])).collect();
+    assert_eq!(
+        points,
+        [
+            ("1", "strong", "64x32"),
+            ("2", "strong", "64x32"),
+            ("1", "weak", "64x32"),
+            ("2", "weak", "128x32"),
+        ],
+        "ranks, problem and size of each point: {log}"
+    );
+    for r in &rows {
+        let seconds: f64 = r[4].parse().unwrap();
+        assert!(seconds > 0.0, "a measured time: {r:?}");
+    }
+    for plot in ["speedup.svg", "efficiency.svg"] {
+        let svg = std::fs::read_to_string(sc.join(plot)).unwrap_or_default();
+        assert!(
+            svg.starts_with("<svg") || svg.starts_with("<?xml"),
+            "{plot}: {log}"
+        );
+    }
+    assert!(log.contains("launcher srun"), "points run with srun: {log}");
 }
