@@ -118,6 +118,21 @@ impl LocalPlan {
             })
     }
 
+    /// Bytes of the values local task `t` reads, each slot once however often the task names
+    /// it (a stencil tile that is its own neighbour).
+    pub fn input_bytes(&self, t: u32) -> usize {
+        let args = &self.tasks[t as usize].args;
+        args.iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                LocalArg::Slot(s) if !args[..i].contains(a) => {
+                    Some(self.slots[*s as usize].ty.bytes())
+                }
+                _ => None,
+            })
+            .sum()
+    }
+
     /// Number of values this rank receives.
     pub fn remote_slots(&self) -> usize {
         self.remote_values().count()
@@ -280,4 +295,47 @@ pub(super) fn build(
     }
     split.plans[0].outputs = outputs;
     Ok(split.plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::graph::{Arg, DType, Graph, Op};
+    use crate::plan::{plan, RankInfo};
+
+    #[test]
+    fn a_value_named_twice_counts_once_in_the_input_bytes() {
+        let mut g = Graph::new();
+        let rand = |g: &mut Graph, shape: &[usize]| {
+            g.spawn(
+                Op::Rand {
+                    seed: 1,
+                    dtype: DType::F64,
+                },
+                [Arg::Shape(shape.to_vec())],
+            )
+            .unwrap()
+        };
+        let x = rand(&mut g, &[10, 10]);
+        let y = rand(&mut g, &[10, 1]);
+        let twice = g.spawn(Op::Add, [x.into(), x.into()]).unwrap();
+        let both = g.spawn(Op::Matmul, [x.into(), y.into()]).unwrap();
+        let p = &plan(
+            &g,
+            &[RankInfo {
+                threads: 1,
+                gpus: 0,
+            }],
+        )
+        .unwrap()[0];
+        let local = |h: crate::graph::Handle| {
+            p.tasks
+                .iter()
+                .position(|t| t.id == g.tasks()[h.index()].id)
+                .unwrap() as u32
+        };
+        assert_eq!(p.input_bytes(local(twice)), 800);
+        assert_eq!(p.tasks[local(twice) as usize].deps, 1);
+        assert_eq!(p.input_bytes(local(both)), 880);
+        assert_eq!(p.input_bytes(local(x)), 0);
+    }
 }

@@ -766,7 +766,7 @@ impl Inner {
         };
         if let Some(st) = &self.steal {
             if !on_device && crate::plan::learn::sample(end - start) {
-                let in_bytes = held.iter().map(|v| v.bytes()).sum();
+                let in_bytes = self.plan.input_bytes(t);
                 st.model
                     .observe_task(task.op.name(), in_bytes, Where::Cpu, end - start);
             }
@@ -1115,14 +1115,7 @@ impl Inner {
             } => {
                 let value = value.into_value();
                 let t = &self.plan.tasks[task as usize];
-                let in_bytes = t
-                    .args
-                    .iter()
-                    .filter_map(|a| match a {
-                        LocalArg::Slot(s) => Some(self.plan.slots[*s as usize].ty.bytes()),
-                        _ => None,
-                    })
-                    .sum();
+                let in_bytes = self.plan.input_bytes(task);
                 st.model
                     .observe_task(t.op.name(), in_bytes, Where::Cpu, run_ns);
                 // `complete` releases the inputs the thief was sent: the owner kept them until
@@ -1319,14 +1312,7 @@ pub fn in_task() -> bool {
 /// What a victim's policy knows of its task `t` (by `model`) when `thief` asks for work.
 fn candidate(plan: &LocalPlan, model: &CostModel, thief: u32, t: u32) -> Candidate {
     let task = &plan.tasks[t as usize];
-    let in_bytes: usize = task
-        .args
-        .iter()
-        .filter_map(|a| match a {
-            LocalArg::Slot(s) => Some(plan.slots[*s as usize].ty.bytes()),
-            _ => None,
-        })
-        .sum();
+    let in_bytes = plan.input_bytes(t);
     let out_bytes = plan.slots[task.out as usize].ty.bytes();
     Candidate {
         run_ns: model.task_ns(task.op.name(), in_bytes, Where::Cpu, task.cost_ns),
