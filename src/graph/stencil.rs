@@ -24,15 +24,34 @@ pub const SIDES: [(isize, isize); 8] = [
     (1, 1),
 ];
 
+/// The part of a neighbour's axis of length `len` that borders the tile, `depth` deep:
+/// (first index, extent). Its last `depth` when it lies before the tile (d = −1), its first
+/// `depth` after (d = 1), all of it beside (d = 0); `None` when `len` is shorter than that.
+/// What `tiles::halo_args` cuts and what the kernels read (`strip_origin`) both come from
+/// here.
+pub fn band(d: isize, len: usize, depth: usize) -> Option<(usize, usize)> {
+    match d {
+        -1 => len.checked_sub(depth).map(|s| (s, depth)),
+        1 => (depth <= len).then_some((0, depth)),
+        _ => Some((0, len)),
+    }
+}
+
 /// Where side `k`'s strip lies in the row-major array of `shape` given for it, the halo
 /// being `halo` = [rows, columns] deep: (index of the strip's first element, row stride).
 /// The array has been typed by `infer` (it covers the strip).
 pub fn strip_origin(k: usize, shape: &[usize], halo: [usize; 2]) -> (usize, usize) {
     let (di, dj) = SIDES[k];
     let (rows, cols) = (shape[0], shape[1]);
-    let r0 = if di < 0 { rows - halo[0] } else { 0 };
-    let c0 = if dj < 0 { cols - halo[1] } else { 0 };
-    (r0 * cols + c0, cols)
+    let first = |d, len, depth| {
+        band(d, len, depth)
+            .expect("typed: the array covers the strip")
+            .0
+    };
+    (
+        first(di, rows, halo[0]) * cols + first(dj, cols, halo[1]),
+        cols,
+    )
 }
 
 /// Types a stencil's arguments: a 2-D tile `[h, w]` of `dtype`, then its sides (4, or 8
@@ -54,19 +73,12 @@ pub(super) fn infer(
     let tile = [shape[0], shape[1]];
     for (i, a) in args.iter().enumerate().skip(1) {
         let (di, dj) = SIDES[i - 1];
-        // Along an axis the side lies off the tile (d ≠ 0), at least the halo deep; else
-        // exactly the tile's length.
-        let fits = |d: isize, len: usize, tile: usize, halo: usize| {
-            if d == 0 {
-                len == tile
-            } else {
-                len >= halo
-            }
-        };
-        let covers = |s: &[usize]| {
-            s.len() == 2 && fits(di, s[0], tile[0], halo[0]) && fits(dj, s[1], tile[1], halo[1])
-        };
+        let dirs = [di, dj];
         let strip = [axis(di, tile[0], halo[0]), axis(dj, tile[1], halo[1])];
+        // Beside the tile (d = 0) exactly the tile's length; off it, at least the halo deep.
+        let covers = |s: &[usize]| {
+            s.len() == 2 && (0..2).all(|x| s[x] == strip[x] || (dirs[x] != 0 && s[x] > strip[x]))
+        };
         match a {
             ArgType::Number => {}
             ArgType::Value(ValueType::Array { dtype: d, shape: s }) if *d == dtype && covers(s) => {

@@ -686,37 +686,36 @@ impl Inner {
             }
         }
         let task = &self.plan.tasks[t as usize];
-        // Inline up to 4 inputs: no allocation per task for the common small arities.
-        let held: SmallVec<[Arc<Value>; 4]> = task
-            .args
-            .iter()
-            .filter_map(|a| match a {
-                LocalArg::Slot(s) => Some(self.input(*s)),
-                _ => None,
-            })
-            .collect();
-        let mut next = held.iter();
-        let inputs: SmallVec<[Input<'_>; 4]> = task
+        // Each input slot once, however often the task names it (a stencil tile that is its
+        // own neighbour); inline up to 4, and up to a stencil's 9 arguments: no allocation
+        // per task.
+        let mut held: SmallVec<[(u32, Arc<Value>); 4]> = SmallVec::new();
+        for a in &task.args {
+            if let LocalArg::Slot(s) = a {
+                if !held.iter().any(|(h, _)| h == s) {
+                    held.push((*s, self.input(*s)));
+                }
+            }
+        }
+        let value = |s: u32| &held.iter().find(|(h, _)| *h == s).expect("held").1;
+        let inputs: SmallVec<[Input<'_>; 9]> = task
             .args
             .iter()
             .map(|a| match a {
-                LocalArg::Slot(_) => {
-                    Input::Value(next.next().expect("one held value per slot arg"))
-                }
+                LocalArg::Slot(s) => Input::Value(value(*s)),
                 LocalArg::Number(x) => Input::Number(*x),
                 LocalArg::Shape(s) => Input::Shape(s),
             })
             .collect();
         let slot_out = &self.plan.slots[task.out as usize];
         let out_bytes = slot_out.ty.bytes();
-        let mut held_iter = held.iter();
         let targs: Vec<TaskArg<'_>> = match &self.device {
             None => Vec::new(),
             Some(_) => task
                 .args
                 .iter()
                 .map(|a| match a {
-                    LocalArg::Slot(s) => TaskArg::Slot(*s, held_iter.next().expect("held")),
+                    LocalArg::Slot(s) => TaskArg::Slot(*s, value(*s)),
                     LocalArg::Number(x) => TaskArg::Number(*x),
                     LocalArg::Shape(s) => TaskArg::Shape(s),
                 })

@@ -3,7 +3,7 @@
 //! crosses ranks, never a whole tile.
 
 use super::array::TiledArray;
-use crate::graph::stencil::SIDES;
+use crate::graph::stencil::{band, SIDES};
 use crate::graph::{Arg, Graph, GraphError, Op, Scope};
 
 /// What lies beyond the edges of the array.
@@ -18,16 +18,6 @@ pub enum Boundary {
 /// Side names in stencil argument order (`graph::stencil::SIDES`): strip task ids end in
 /// them.
 const NAMES: [&str; 8] = ["n", "s", "w", "e", "nw", "ne", "sw", "se"];
-
-/// The rows (or columns) of a neighbour part of length `len` that border the tile: its last
-/// `width` when it lies before (d = −1), its first `width` after (d = 1), all of it beside.
-fn band(d: isize, len: usize, width: usize) -> Option<(usize, usize)> {
-    match d {
-        -1 => len.checked_sub(width).map(|s| (s, width)),
-        1 => (width <= len).then_some((0, width)),
-        _ => Some((0, len)),
-    }
-}
 
 /// Spawns the strips tile (i, j) of `a` reads: `halo` = [rows, columns] deep, four sides
 /// (n, s, w, e) or eight with `corners`. Returns the stencil's arguments after the tile:

@@ -344,7 +344,6 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
         preposted: 0,
         probe_left: large.len(),
         expected: total,
-        matched: 0,
         received: 0,
     });
     let s = Arc::clone(&shared);
@@ -639,9 +638,9 @@ struct Engine {
     preposted: usize,
     /// Expected values of `LARGE` or more not yet matched: only `MPI_Improbe` finds them.
     probe_left: usize,
-    /// Values expected in the whole run, matched (or pre-posted) so far and received so far.
+    /// Values expected in the whole run, and received so far (`recvs` holds those matched or
+    /// pre-posted and not yet received).
     expected: usize,
-    matched: usize,
     received: usize,
 }
 
@@ -672,7 +671,7 @@ impl Engine {
 
     /// A value is still to be matched or received (the idle progress thread polls often).
     fn waiting(&self) -> bool {
-        !self.recvs.is_empty() || self.matched < self.expected
+        self.received < self.expected
     }
 
     /// A large message is on its way in or out: over TCP its data moves only inside MPI
@@ -855,7 +854,6 @@ impl Engine {
             };
             assert_eq!(rc, 0, "MPI_Irecv failed");
             self.preposted += 1;
-            self.matched += 1;
             self.recv_reqs.push(request);
             self.recvs.push(PendingRecv {
                 key: x.key,
@@ -880,7 +878,6 @@ impl Engine {
                 break;
             };
             active = true;
-            self.matched += 1;
             let start_ns = self.tracer.now();
             let key = status.MPI_TAG as u32;
             let ty = self.inbox.expected(key).unwrap_or_else(|| {
@@ -980,7 +977,11 @@ impl Engine {
 
     /// One turn: steps 1, 4, 2a, 2b and 3, in that order. Completing and delivering values
     /// comes last (receives are re-posted before it), so a turn that readies a task on this
-    /// thread returns to it at once.
+    /// thread returns to it at once. The probe of step 4 also drives MPI's progress engine
+    /// before step 3 tests the receives: Open MPI's `MPI_Testsome` that finds nothing
+    /// complete runs progress and returns without looking again, so a value that landed
+    /// during the turn would otherwise be seen one turn later (moving the probe after the
+    /// test made the 2-rank weak Life run slower, BENCHMARKS.md, "Scaling", seventh session).
     fn turn(&mut self, shared: &Shared) -> Turn {
         let posted = self.post(shared);
         let control = self.receive_control(shared);

@@ -22,7 +22,8 @@ impl Drop for Cluster {
 }
 
 /// Submits `script` with `env` (KEY=VALUE, comma-separated) and `extra` sbatch options (which
-/// override the script's `#SBATCH` lines), and waits for it to leave the queue.
+/// override the script's `#SBATCH` lines), waits for it to leave the queue, and returns its
+/// log: the file its `#SBATCH --output=` line names, in `workdir` (empty if missing).
 fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str, extra: &[&str]) -> String {
     let out = Command::new("sbatch")
         .args([
@@ -51,7 +52,8 @@ fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str, extra: &[&str]) 
             .output()
             .unwrap();
         if String::from_utf8_lossy(&q.stdout).trim().is_empty() {
-            return id;
+            return std::fs::read_to_string(workdir.join(log_name(script, &id)))
+                .unwrap_or_default();
         }
         assert!(
             start.elapsed() < Duration::from_secs(180),
@@ -59,6 +61,16 @@ fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str, extra: &[&str]) 
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+}
+
+/// The log file `script`'s `#SBATCH --output=` line names for job `id`.
+fn log_name(script: &str, id: &str) -> String {
+    let text = std::fs::read_to_string(format!("{REPO}/slurm/{script}")).unwrap();
+    let pattern = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#SBATCH --output="))
+        .unwrap_or_else(|| panic!("{script} names its output file"));
+    pattern.trim().replace("%j", id)
 }
 
 #[test]
@@ -86,14 +98,13 @@ fn batch_scripts_run_on_a_real_slurm() {
     let work = dir.path();
 
     let d = work.join("d.h5");
-    let id = sbatch(
+    let log = sbatch(
         &conf,
         work,
         "diamond.sbatch",
         &format!("DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={}", p(&d)),
         &[],
     );
-    let log = std::fs::read_to_string(work.join(format!("dirk-{id}.out"))).unwrap_or_default();
     assert!(d.exists(), "diamond.sbatch wrote its output: {log}");
     let (x, dd) = (read_f64(&d, "x"), read_f64(&d, "d"));
     assert!(dd
@@ -103,7 +114,7 @@ fn batch_scripts_run_on_a_real_slurm() {
     assert!(log.contains("2 ranks"), "two ranks under srun: {log}");
 
     let l = work.join("long.h5");
-    let id = sbatch(
+    let log = sbatch(
         &conf,
         work,
         "long-run.sbatch",
@@ -114,7 +125,6 @@ fn batch_scripts_run_on_a_real_slurm() {
         ),
         &[],
     );
-    let log = std::fs::read_to_string(work.join(format!("dirk-long-{id}.out"))).unwrap_or_default();
     assert!(l.exists(), "long-run.sbatch wrote its output: {log}");
     assert!(
         log.contains("no usable checkpoint"),
@@ -129,15 +139,13 @@ fn batch_scripts_run_on_a_real_slurm() {
     // The multi-node script asks for 2 nodes; on this one-node cluster it runs with
     // `--nodes=1` on the sbatch command line (as its header tells users), 2 ranks per node.
     let m = work.join("multi.h5");
-    let id = sbatch(
+    let log = sbatch(
         &conf,
         work,
         "multi-node.sbatch",
         &format!("DIRK={DIRK},JOB={REPO}/jobs/life.json,OUT={}", p(&m)),
         &["--nodes=1"],
     );
-    let log =
-        std::fs::read_to_string(work.join(format!("dirk-multi-{id}.out"))).unwrap_or_default();
     assert!(m.exists(), "multi-node.sbatch wrote its output: {log}");
     let f = hdf5::File::open(&m).unwrap_or_else(|e| panic!("open {}: {e}", m.display()));
     let grid = f
@@ -159,7 +167,7 @@ fn batch_scripts_run_on_a_real_slurm() {
     // The scaling sweep, shrunk by its knobs: both sweeps at 1 and 2 ranks under srun, one
     // CSV row each, and the two plots.
     let sc = work.join("scaling");
-    let id = sbatch(
+    let log = sbatch(
         &conf,
         work,
         "scaling.sbatch",
@@ -169,8 +177,6 @@ fn batch_scripts_run_on_a_real_slurm() {
         ),
         &[],
     );
-    let log =
-        std::fs::read_to_string(work.join(format!("dirk-scaling-{id}.out"))).unwrap_or_default();
     let csv = std::fs::read_to_string(sc.join("scaling.csv"))
         .unwrap_or_else(|e| panic!("scaling.sbatch wrote its CSV: {e}: {log}"));
     let rows: Vec<Vec<&str>> = csv
