@@ -14,7 +14,8 @@ every variant's 1-rank and 2-rank weak Life job one after the other, and reports
                         --variant "off=target/release/dirk:--steal off" --rounds 8
 
 A variant is LABEL=BINARY or LABEL=BINARY:DIRK-ARGS. The jobs are those of
-`benches/scaling.py`'s weak sweep (--grid H,W per rank, --tiles-per-rank row strips, --steps),
+`benches/scaling.py`'s weak sweep (--grid H,W per rank, --tiles-per-rank row strips, --steps;
+`--tiles-per-rank 4,8` runs each variant with both, labelled LABEL/4 and LABEL/8),
 run with `mpirun --map-by slot:PE=1 --bind-to core` and one thread per rank. About 5 s per
 variant and round at the defaults. Python 3 standard library only.
 """
@@ -49,43 +50,48 @@ def main():
     ap.add_argument("--rounds", type=int, default=8, help="alternating rounds (default 8)")
     ap.add_argument("--grid", default="2048,2048", metavar="H,W",
                     help="cells per rank (default 2048,2048)")
-    ap.add_argument("--tiles-per-rank", type=int, default=4, metavar="N",
-                    help="row strips per rank (default 4)")
+    ap.add_argument("--tiles-per-rank", default="4", metavar="N[,N...]",
+                    help="row strips per rank (default 4); a list runs every variant with "
+                         "each, as variants of their own (LABEL/N)")
     ap.add_argument("--steps", type=int, default=2000, help="time steps (default 2000)")
     a = ap.parse_args()
     h, w = (int(x) for x in a.grid.replace("x", ",").split(","))
+    tiles = [int(x) for x in a.tiles_per_rank.split(",") if x.strip()]
+    named = [(f"{label}/{t}" if len(tiles) > 1 else label, binary, args, t)
+             for label, binary, args in a.variant for t in tiles]
 
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
     times = {}
     with tempfile.TemporaryDirectory(prefix="dirk-ab-") as tmp:
         tmp = Path(tmp)
         jobs = {}
-        for r in (1, 2):
-            jobs[r] = tmp / f"life-weak-{r}r.json"
-            jobs[r].write_text(json.dumps({
-                "dirk": 1, "name": f"life-weak-{r}r",
-                "workload": {"kind": "life", "grid": [r * h, w],
-                             "tiles": [r * a.tiles_per_rank, 1], "steps": a.steps,
-                             "seed": 1, "boundary": "periodic"}}))
+        for t in tiles:
+            for r in (1, 2):
+                jobs[r, t] = tmp / f"life-weak-{t}t-{r}r.json"
+                jobs[r, t].write_text(json.dumps({
+                    "dirk": 1, "name": f"life-weak-{r}r",
+                    "workload": {"kind": "life", "grid": [r * h, w],
+                                 "tiles": [r * t, 1], "steps": a.steps,
+                                 "seed": 1, "boundary": "periodic"}}))
         for rnd in range(a.rounds):
-            for label, binary, args in a.variant:
+            for label, binary, args, t in named:
                 for r in (1, 2):
                     out, summary = tmp / "out.h5", tmp / "summary.json"
                     out.unlink(missing_ok=True)
                     cmd = ["mpirun", "-n", str(r), "--map-by", "slot:PE=1", "--bind-to",
-                           "core", binary, "run", str(jobs[r]), "--threads", "1",
+                           "core", binary, "run", str(jobs[r, t]), "--threads", "1",
                            "--output", str(out), "--summary", str(summary), *args]
                     p = subprocess.run(cmd, env=env, capture_output=True, text=True)
                     if p.returncode:
                         sys.exit(f"ab.py: {shlex.join(cmd)} failed ({p.returncode}):\n"
                                  f"{p.stderr[-2000:]}")
-                    t = json.loads(summary.read_text())["run_seconds"]
-                    times.setdefault((label, r), []).append(t)
+                    secs = json.loads(summary.read_text())["run_seconds"]
+                    times.setdefault((label, r), []).append(secs)
             print(f"round {rnd + 1}/{a.rounds} done", file=sys.stderr)
 
     print(f"# weak Life {h}x{w} per rank, {a.tiles_per_rank} strips per rank, {a.steps} "
           f"steps; {a.rounds} alternating rounds; load {os.getloadavg()[0]:.1f}")
-    for label, _, _ in a.variant:
+    for label, _, _, _ in named:
         one, two = times[(label, 1)], times[(label, 2)]
         pairs = [x / y for x, y in zip(one, two)]
         print(f"{label:12} pair ratio median {statistics.median(pairs) * 100:5.1f} %  "

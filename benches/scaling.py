@@ -545,6 +545,12 @@ def main(argv=None):
         if p == "machine" and ("weak", ranks) in eff:
             print(f"  weak efficiency at {ranks} ranks relative to the machine ceiling: "
                   f"{eff[('weak', ranks)] / m * 100:.1f} %")
+            if m < 0.95:
+                print(f"  note: {ranks} independent copies of the 1-rank job already run "
+                      f"{(1 / m - 1) * 100:.0f} % slower side by side than one alone:\n"
+                      f"        the host is loaded, and no runtime's weak efficiency can "
+                      f"exceed {m * 100:.1f} % now;\n        rerun when it is quieter (load "
+                      f"average in scaling.json)")
     return 0
 
 
