@@ -18,6 +18,18 @@ pub enum LocalArg {
     Shape(Vec<usize>),
 }
 
+impl LocalArg {
+    /// The earlier argument of `args` that names the same slot as `args[i]`, if any: a task
+    /// may name one value several times (a stencil tile that is its own neighbour), and
+    /// each value counts, travels and is held once.
+    pub fn earlier(args: &[LocalArg], i: usize) -> Option<usize> {
+        match &args[i] {
+            LocalArg::Slot(_) => args[..i].iter().position(|b| b == &args[i]),
+            _ => None,
+        }
+    }
+}
+
 /// A task this rank runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LocalTask {
@@ -125,7 +137,7 @@ impl LocalPlan {
         args.iter()
             .enumerate()
             .filter_map(|(i, a)| match a {
-                LocalArg::Slot(s) if !args[..i].contains(a) => {
+                LocalArg::Slot(s) if LocalArg::earlier(args, i).is_none() => {
                     Some(self.slots[*s as usize].ty.bytes())
                 }
                 _ => None,

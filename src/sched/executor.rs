@@ -689,14 +689,17 @@ impl Inner {
         // Each input slot once, however often the task names it (a stencil tile that is its
         // own neighbour); inline up to 4, and up to a stencil's 9 arguments: no allocation
         // per task.
-        let mut held: SmallVec<[(u32, Arc<Value>); 4]> = SmallVec::new();
-        for a in &task.args {
-            if let LocalArg::Slot(s) = a {
-                if !held.iter().any(|(h, _)| h == s) {
-                    held.push((*s, self.input(*s)));
+        let held: SmallVec<[(u32, Arc<Value>); 4]> = task
+            .args
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| match a {
+                LocalArg::Slot(s) if LocalArg::earlier(&task.args, i).is_none() => {
+                    Some((*s, self.input(*s)))
                 }
-            }
-        }
+                _ => None,
+            })
+            .collect();
         let value = |s: u32| &held.iter().find(|(h, _)| *h == s).expect("held").1;
         let inputs: SmallVec<[Input<'_>; 9]> = task
             .args

@@ -155,12 +155,10 @@ impl<'a> WireArg<'a> {
             .zip(vals)
             .enumerate()
             .map(|(i, (a, v))| match (a, v) {
-                (LocalArg::Slot(s), Some(v)) => {
-                    match args[..i].iter().position(|b| b == &LocalArg::Slot(*s)) {
-                        Some(k) => WireArg::Again(k as u32),
-                        None => WireArg::Value(WireValue::of(v)),
-                    }
-                }
+                (LocalArg::Slot(_), Some(v)) => match LocalArg::earlier(args, i) {
+                    Some(k) => WireArg::Again(k as u32),
+                    None => WireArg::Value(WireValue::of(v)),
+                },
                 (LocalArg::Number(x), _) => WireArg::Number(*x),
                 (LocalArg::Shape(s), _) => WireArg::Shape(s.clone()),
                 (LocalArg::Slot(_), None) => unreachable!("slot args hold values"),
