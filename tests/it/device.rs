@@ -1,12 +1,19 @@
 //! The scheduler's device path against the host-backed device (no GPU needed): placement of
 //! GPU-scoped tasks, staging and device-copy caching, eviction under a tiny memory limit, the
-//! CPU fallback, cost-model offload of unscoped tasks, and results equal to the CPU's. Then
-//! the real binary on this GPU-less machine: `--gpus auto` says so in one line, and a job
-//! scoped to the GPU exits 2. Real-GPU checks are in `gpu_node`, skipped without a GPU.
+//! CPU fallback, cost-model offload of unscoped tasks, and results equal to the CPU's (bit
+//! identity of the two paths) and to references computed here (`reference`: the ops, Life,
+//! heat, the correlation and a Cholesky residual over the whole grid), so that the check fails
+//! if the kernels themselves are wrong: on a GPU-less machine the host-backed device runs the
+//! CPU kernels too. Then the real binary on this GPU-less machine: `--gpus auto` says so in
+//! one line, and a job scoped to the GPU exits 2. Real-GPU checks are in `gpu_node`, skipped
+//! without a GPU.
 
 use crate::common::*;
+use crate::reference::{
+    cholesky_residual, conv2d, fixed_order_sum, heat, life, rand_cell, rand_f64, seeded_spd,
+};
 use dirk::device::{DeviceContext, HostDevice};
-use dirk::graph::{DeviceClass, Scope};
+use dirk::graph::{Array, Data, DeviceClass, Scope, ValueType};
 use dirk::runtime::{run_in_process, run_in_process_with_devices};
 use dirk::{Arg, DType, Graph, Handle, Op, Value};
 use std::collections::HashMap;
@@ -65,6 +72,41 @@ fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
     (g, outs)
 }
 
+/// The outputs of `mixed` computed here (s, fs, ms, i2, e), from the documented `rand`.
+fn mixed_reference() -> Vec<Value> {
+    let x: Vec<f64> = (0..100 * 100).map(|i| rand_f64(3, i)).collect();
+    let y: Vec<f64> = x.iter().map(|v| v * 2.5).collect();
+    let e: Vec<f64> = x.iter().zip(&y).map(|(&x, &y)| 1.0 / (y + x) - y).collect();
+    let s = fixed_order_sum(&e);
+    // f32 elements, summed as f64.
+    let fs = fixed_order_sum(&[f64::from(0.1f32); 1000]);
+    let mut ms = vec![0.0; 100 * 100];
+    for i in 0..100 {
+        for j in 0..100 {
+            let m: f64 = (0..100).map(|p| x[i * 100 + p] * y[p * 100 + j]).sum();
+            ms[i * 100 + j] = m * s;
+        }
+    }
+    let i2: Vec<i64> = (0..500).map(|i| i64::from(rand_cell(9, i)) * 7).collect();
+    vec![
+        Value::Scalar(s),
+        Value::Scalar(fs),
+        Value::Array(Array::from_f64(vec![100, 100], ms)),
+        Value::Array(Array::new(vec![500], Data::I64(i2))),
+        Value::Array(Array::from_f64(vec![100, 100], e)),
+    ]
+}
+
+/// Checks outputs of `mixed` against `mixed_reference`: exactly, but for the product (its
+/// summation order is faer's), to 1e-12 relative.
+fn assert_mixed_matches_reference(got: &[Value]) {
+    let want = mixed_reference();
+    for k in [0, 1, 3, 4] {
+        assert!(got[k] == want[k], "output {k} differs from the reference");
+    }
+    close(&got[2..3], &want[2..3], 1e-12);
+}
+
 fn mark(g: &mut Graph, hs: &[Handle]) {
     for (i, h) in hs.iter().enumerate() {
         g.output(format!("o{i}"), *h).unwrap();
@@ -84,6 +126,7 @@ fn gpu_scoped_tasks_run_on_the_device_and_match_the_cpu() {
     let (g, h) = mixed(Scope::Device(DeviceClass::Gpu));
     let dev = host(64 << 20);
     let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_mixed_matches_reference(&outputs(&got, &h));
     assert_eq!(
         outputs(&got, &h),
         cpu,
@@ -140,6 +183,7 @@ fn gpu_tasks_go_to_the_rank_with_the_device() {
     let cpu = outputs(&run_in_process(&cpu_g, 1, 1).unwrap(), &cpu_h);
     let dev = host(64 << 20);
     let got = run_in_process_with_devices(&g, 1, vec![None, Some(Arc::clone(&dev)), None]).unwrap();
+    assert_mixed_matches_reference(&outputs(&got, &h));
     assert_eq!(outputs(&got, &h), cpu);
     assert_eq!(stat(&dev.stats().launches), 12, "all on rank 1's device");
 }
@@ -181,6 +225,17 @@ fn ring(scope: Scope) -> (Graph, Vec<Handle>) {
     (g, ys)
 }
 
+/// The sums of `ring` computed here: s_i = Σ (x_i + x_(i+1 mod 6)), x_i = rand(seed i, [1000]).
+fn ring_reference() -> Vec<Value> {
+    let x = |i: u64| (0..1000).map(move |k| rand_f64(i, k));
+    (0..6)
+        .map(|i| {
+            let y: Vec<f64> = x(i).zip(x((i + 1) % 6)).map(|(a, b)| a + b).collect();
+            Value::Scalar(fixed_order_sum(&y))
+        })
+        .collect()
+}
+
 #[test]
 fn device_memory_runs_short_and_copies_are_evicted_not_lost() {
     let (cpu_g, cpu_h) = ring(Scope::Any);
@@ -188,6 +243,7 @@ fn device_memory_runs_short_and_copies_are_evicted_not_lost() {
     let (g, h) = ring(Scope::Device(DeviceClass::Gpu));
     let dev = host(24_000);
     let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(outputs(&got, &h), ring_reference());
     assert_eq!(outputs(&got, &h), cpu);
     let st = dev.stats();
     assert!(dev.memory().evictions() > 0, "the tiny device had to evict");
@@ -209,6 +265,7 @@ fn a_task_larger_than_the_device_runs_on_the_cpu() {
     // out another's and add a fallback.
     let dev = host(10_000);
     let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert_eq!(outputs(&got, &h), ring_reference());
     assert_eq!(outputs(&got, &h), cpu);
     assert_eq!(
         stat(&dev.stats().fallbacks),
@@ -295,7 +352,20 @@ fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
     let cpu = outputs(&run_in_process(&g, 1, 1).unwrap(), &outs);
     let dev = host(1 << 30);
     let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
-    assert_eq!(outputs(&got, &outs), cpu);
+    let got = outputs(&got, &outs);
+    // The reference: Σ 3·x in dirk's fixed order, exactly; the 8×8 product to 1e-12.
+    let y: Vec<f64> = (0..1 << 20).map(|i| rand_f64(5, i) * 3.0).collect();
+    assert_eq!(got[0], Value::Scalar(fixed_order_sum(&y)));
+    let a: Vec<f64> = (0..64).map(|i| rand_f64(6, i)).collect();
+    let aa: Vec<f64> = (0..64)
+        .map(|ij| (0..8).map(|p| a[ij / 8 * 8 + p] * a[p * 8 + ij % 8]).sum())
+        .collect();
+    close(
+        &got[1..],
+        &[Value::Array(Array::from_f64(vec![8, 8], aa))],
+        1e-12,
+    );
+    assert_eq!(got, cpu);
     let st = dev.stats();
     assert!(stat(&st.launches) >= 1, "the 8 MiB rand went to the device");
     assert!(stat(&st.launches) <= 3, "matmul and tiny tasks did not");
@@ -316,6 +386,76 @@ fn tiles_of(g: &Graph, r: &HashMap<u32, Arc<Value>>) -> Vec<Value> {
         .iter()
         .flat_map(|o| o.parts.iter().map(|p| (*r[&p.task]).clone()))
         .collect()
+}
+
+/// The first output of `g` assembled from its tiles in the run's values `r` (u8 or f64).
+fn assembled(g: &Graph, r: &HashMap<u32, Arc<Value>>) -> Value {
+    fn put<T: Copy>(whole: &mut [T], w: usize, tile: &[T], tw: usize, at: &[usize]) {
+        for (k, row) in tile.chunks(tw).enumerate() {
+            let start = (at[0] + k) * w + at[1];
+            whole[start..start + tw].copy_from_slice(row);
+        }
+    }
+    let out = &g.outputs()[0];
+    let ValueType::Array { dtype, shape } = &out.ty else {
+        panic!("{} is not an array", out.name)
+    };
+    let n = shape.iter().product();
+    let mut data = match dtype {
+        DType::U8 => Data::U8(vec![0; n]),
+        DType::F64 => Data::F64(vec![0.0; n]),
+        other => panic!("{}: dtype {other:?}", out.name),
+    };
+    for part in &out.parts {
+        let tile = r[&part.task].as_array().expect("an array tile");
+        let tw = tile.shape()[1];
+        match (&mut data, tile.data()) {
+            (Data::U8(d), Data::U8(t)) => put(d, shape[1], t, tw, &part.offset),
+            (Data::F64(d), Data::F64(t)) => put(d, shape[1], t, tw, &part.offset),
+            _ => panic!("{}: a tile of another dtype", out.name),
+        }
+    }
+    Value::Array(Array::new(shape.clone(), data))
+}
+
+/// The whole-grid result of a Life, heat or conv2d workload `spec` (seeded) computed by
+/// `reference` from the documented seed-generated initial grid.
+fn stencil_reference(spec: &serde_json::Value) -> Value {
+    let num = |k: &str| spec[k].as_u64().unwrap() as usize;
+    let dims = |k: &str| {
+        (
+            spec[k][0].as_u64().unwrap() as usize,
+            spec[k][1].as_u64().unwrap() as usize,
+        )
+    };
+    let seed = spec["seed"].as_u64().unwrap();
+    let (shape, data) = match spec["kind"].as_str().unwrap() {
+        "life" => {
+            let (h, w) = dims("grid");
+            let g0 = (0..h * w).map(|i| rand_cell(seed, i)).collect();
+            let periodic = spec["boundary"] != "dead";
+            ([h, w], Data::U8(life(g0, h, w, periodic, num("steps"))))
+        }
+        "heat" => {
+            let (h, w) = dims("grid");
+            let u0 = (0..h * w).map(|i| rand_f64(seed, i)).collect();
+            let alpha = spec["alpha"].as_f64().unwrap_or(0.1);
+            ([h, w], Data::F64(heat(u0, h, w, alpha, num("steps"))))
+        }
+        "conv2d" => {
+            let (h, w) = dims("image");
+            let img: Vec<f64> = (0..h * w).map(|i| rand_f64(seed, i)).collect();
+            let rows = spec["kernel"].as_array().unwrap();
+            let k: Vec<f64> = rows
+                .iter()
+                .flat_map(|r| r.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()))
+                .collect();
+            let (kh, kw) = (rows.len(), k.len() / rows.len());
+            ([h, w], Data::F64(conv2d(&img, h, w, &k, kh, kw)))
+        }
+        other => panic!("no reference for {other}"),
+    };
+    Value::Array(Array::new(shape.to_vec(), data))
 }
 
 /// Tasks of `g` with op `name`.
@@ -348,11 +488,16 @@ fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
 fn stencil_steps_on_the_device_match_the_cpu_bit_for_bit() {
     for (cpu_spec, gpu_spec) in stencil_specs("cpu").into_iter().zip(stencil_specs("gpu")) {
         let kind = cpu_spec["kind"].as_str().unwrap().to_string();
+        let want = stencil_reference(&cpu_spec);
         let cpu_g = workload(cpu_spec);
         let cpu = tiles_of(&cpu_g, &run_in_process(&cpu_g, 2, 2).unwrap());
         let g = workload(gpu_spec);
         let dev = host(64 << 20);
         let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev)), None]).unwrap();
+        assert!(
+            assembled(&g, &got) == want,
+            "{kind}: the result differs from the reference"
+        );
         assert_eq!(
             tiles_of(&g, &got),
             cpu,
@@ -429,10 +574,15 @@ fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
     // cost model to send some to the device; the result is the CPU's all the same.
     let spec = serde_json::json!({"kind": "heat", "grid": [512, 512], "tiles": [2, 2],
                                   "steps": 2, "seed": 6});
+    let want = stencil_reference(&spec);
     let g = workload(spec);
     let cpu = tiles_of(&g, &run_in_process(&g, 1, 2).unwrap());
     let dev = host(1 << 30);
     let got = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    assert!(
+        assembled(&g, &got) == want,
+        "the result differs from the reference"
+    );
     assert_eq!(tiles_of(&g, &got), cpu);
     assert!(
         stat(&dev.stats().launches) >= 1,
@@ -450,6 +600,11 @@ fn cholesky_tiles_scoped_to_the_gpu_reproduce_the_factor() {
     let g = workload(spec("gpu"));
     let dev = host(64 << 20);
     let got = run_in_process_with_devices(&g, 2, vec![None, Some(Arc::clone(&dev))]).unwrap();
+    // L·Lᵀ reproduces the documented seed-generated A; L is lower with a positive diagonal.
+    let l = assembled(&g, &got);
+    let l = l.as_array().unwrap().as_f64().unwrap();
+    let rel = cholesky_residual(l, &seeded_spd(5, 40), 40);
+    assert!(rel < 1e-12, "‖LLᵀ − A‖/‖A‖ = {rel}");
     assert_eq!(tiles_of(&g, &got), cpu);
     let kernels = ["potrf", "trsm", "syrk", "gemm_nt"]
         .iter()

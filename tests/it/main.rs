@@ -1,18 +1,22 @@
 //! dirk's integration tests: one binary, one module per area.
 //!
 //! - `props`: property tests of the graph, planner and scheduler (in-process ranks);
+//! - `reference`: independent sequential references the other modules compare with;
 //! - `mpi_runs`: the real binary under mpirun at 1–4 ranks, against independent references;
 //! - `checkpoint`: kill-and-resume, failed checkpoint writes, corrupt and foreign checkpoints;
 //! - `failures`: the failure detector (a frozen rank, long tasks that are not dead);
 //! - `multihost`: three network namespaces over TCP: identical results (diamond, random, Life),
 //!   SIGSTOP, link down and partition each end the job in time, a lost host's checkpoint resumes;
-//! - `device`: the scheduler's GPU path on the host-backed device; GPU detection and fallback;
+//! - `device`: the scheduler's GPU path on the host-backed device, results equal to the CPU's
+//!   and to the references (ops, Life, heat, conv2d, a Cholesky residual); GPU detection and
+//!   fallback;
 //! - `slurm`: the batch scripts submitted with sbatch to a throwaway one-node Slurm;
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
 //! - `taskbench`: Task Bench's patterns, counts and summary lines (`dirk taskbench`), bad flags;
 //! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
-//!   once, results as with `--steal off`; with checkpoints and resume; calibration files;
+//!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
+//!   ranks); with checkpoints and resume; calibration files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 

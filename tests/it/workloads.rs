@@ -4,6 +4,9 @@
 //! bit-identical across rank and thread counts. Also: parameter mistakes exit 2 naming the
 //! JSON path.
 
+use crate::reference::{
+    cholesky_residual, conv2d, fixed_order_sum, heat, life, rand_cell, rand_f64, seeded_spd,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -101,52 +104,6 @@ fn test_values(n: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-/// dirk's `rand` contract, re-derived: element i of seed s is the SplitMix64 finalizer of
-/// mix(s ^ c) + i·golden; floats take 53 bits, u8 the top bit.
-fn rand_bits(seed: u64, i: u64) -> u64 {
-    fn mix(mut z: u64) -> u64 {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58476d1ce4e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d049bb133111eb);
-        z ^ (z >> 31)
-    }
-    mix(mix(seed ^ 0x6a09e667f3bcc908).wrapping_add(i.wrapping_mul(0x9e3779b97f4a7c15)))
-}
-
-fn rand_f64(seed: u64, i: usize) -> f64 {
-    (rand_bits(seed, i as u64) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Sequential Game of Life, B3/S23, on an h×w grid.
-fn life_reference(mut g: Vec<u8>, h: usize, w: usize, periodic: bool, steps: usize) -> Vec<u8> {
-    for _ in 0..steps {
-        let mut next = vec![0u8; h * w];
-        for i in 0..h {
-            for j in 0..w {
-                let mut n = 0;
-                for di in [-1isize, 0, 1] {
-                    for dj in [-1isize, 0, 1] {
-                        if di == 0 && dj == 0 {
-                            continue;
-                        }
-                        let (mut y, mut x) = (i as isize + di, j as isize + dj);
-                        if periodic {
-                            y = y.rem_euclid(h as isize);
-                            x = x.rem_euclid(w as isize);
-                        } else if y < 0 || x < 0 || y >= h as isize || x >= w as isize {
-                            continue;
-                        }
-                        n += u32::from(g[y as usize * w + x as usize]);
-                    }
-                }
-                let alive = g[i * w + j] == 1;
-                next[i * w + j] = u8::from(n == 3 || (alive && n == 2));
-            }
-        }
-        g = next;
-    }
-    g
-}
-
 /// A glider on a 16×16 torus cut into 3×3 uneven tiles: after 64 steps it has crossed tile
 /// and rank boundaries and wrapped around both edges back to where it started.
 #[test]
@@ -163,10 +120,10 @@ fn life_glider_wraps_around_a_periodic_grid() {
     let job = r#"{"dirk": 1, "workload": {"kind": "life", "grid": [16, 16], "tiles": [3, 3],
         "steps": 64, "boundary": "periodic", "init": {"file": "init.h5", "dataset": "grid"}}}"#;
     let got = run_everywhere::<u8>(&dir, job, "grid");
-    assert_eq!(got, life_reference(g.clone(), h, w, true, 64));
+    assert_eq!(got, life(g.clone(), h, w, true, 64));
     assert_eq!(got, g, "the glider should be back where it started");
     // Halfway it is elsewhere: the test above cannot pass by doing nothing.
-    let half = life_reference(g.clone(), h, w, true, 32);
+    let half = life(g.clone(), h, w, true, 32);
     assert_ne!(half, g);
     assert_eq!(half.iter().filter(|&&x| x == 1).count(), 5);
 }
@@ -179,10 +136,8 @@ fn life_random_dead_boundary_matches_the_reference() {
     let job = r#"{"dirk": 1, "workload": {"kind": "life", "grid": [37, 50], "tiles": [3, 4],
         "steps": 12, "boundary": "dead", "seed": 5}}"#;
     let got = run_everywhere::<u8>(&dir, job, "grid");
-    let init: Vec<u8> = (0..h * w)
-        .map(|i| (rand_bits(5, i as u64) >> 63) as u8)
-        .collect();
-    assert_eq!(got, life_reference(init, h, w, false, steps));
+    let init: Vec<u8> = (0..h * w).map(|i| rand_cell(5, i)).collect();
+    assert_eq!(got, life(init, h, w, false, steps));
 }
 
 /// Periodic row strips, column strips and a single tile: one tile column (or row, or both),
@@ -191,10 +146,8 @@ fn life_random_dead_boundary_matches_the_reference() {
 #[test]
 fn life_on_periodic_strips_matches_the_reference() {
     let (h, w, steps) = (23, 19, 9);
-    let init: Vec<u8> = (0..h * w)
-        .map(|i| (rand_bits(8, i as u64) >> 63) as u8)
-        .collect();
-    let want = life_reference(init, h, w, true, steps);
+    let init: Vec<u8> = (0..h * w).map(|i| rand_cell(8, i)).collect();
+    let want = life(init, h, w, true, steps);
     for tiles in ["[4, 1]", "[1, 3]", "[1, 1]"] {
         let digits: String = tiles.chars().filter(char::is_ascii_digit).collect();
         let dir = scratch(&format!("life-strips-{digits}"));
@@ -218,20 +171,7 @@ fn heat_matches_the_reference() {
     let job = r#"{"dirk": 1, "workload": {"kind": "heat", "grid": [30, 41], "tiles": [4, 3],
         "steps": 15, "alpha": 0.2, "init": {"file": "init.h5", "dataset": "u0"}}}"#;
     let got = run_everywhere::<f64>(&dir, job, "u");
-    let mut u = u0.clone();
-    for _ in 0..steps {
-        let mut next = u.clone();
-        for i in 1..h - 1 {
-            for j in 1..w - 1 {
-                let c = u[i * w + j];
-                let lap =
-                    u[(i - 1) * w + j] + u[(i + 1) * w + j] + u[i * w + j + 1] + u[i * w + j - 1]
-                        - 4.0 * c;
-                next[i * w + j] = c + alpha * lap;
-            }
-        }
-        u = next;
-    }
+    let u = heat(u0.clone(), h, w, alpha, steps);
     let err = got
         .iter()
         .zip(&u)
@@ -272,21 +212,12 @@ fn conv2d_matches_the_reference() {
         rows.join(", ")
     );
     let got = run_everywhere::<f64>(&dir, &job, "out");
-    let mut err = 0.0f64;
-    for i in 0..h {
-        for j in 0..w {
-            let mut s = 0.0;
-            for a in 0..kh {
-                for b in 0..kw {
-                    let (y, x) = (i as isize + a as isize - 2, j as isize + b as isize - 1);
-                    if y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w {
-                        s += k[a * kw + b] * img[y as usize * w + x as usize];
-                    }
-                }
-            }
-            err = err.max((got[i * w + j] - s).abs());
-        }
-    }
+    let want = conv2d(&img, h, w, &k, kh, kw);
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
     assert!(err <= 1e-12, "max error {err}");
 }
 
@@ -323,20 +254,7 @@ fn cholesky_factor_reproduces_the_matrix() {
     let job = r#"{"dirk": 1, "workload": {"kind": "cholesky", "n": 100, "tile": 24, "seed": 9}}"#;
     let l = run_everywhere::<f64>(&dir, job, "L");
     // The documented seed-generated matrix: (R + Rᵀ)/2 + n·I, R = rand(seed, [n, n]).
-    let r = |i: usize, j: usize| rand_f64(seed, i * n + j);
-    let a = |i: usize, j: usize| 0.5 * (r(i, j) + r(j, i)) + if i == j { n as f64 } else { 0.0 };
-    let (mut diff, mut norm) = (0.0f64, 0.0f64);
-    for i in 0..n {
-        for j in 0..n {
-            if j > i {
-                assert_eq!(l[i * n + j], 0.0, "L[{i}][{j}] above the diagonal");
-            }
-            let llt: f64 = (0..n).map(|p| l[i * n + p] * l[j * n + p]).sum();
-            diff += (llt - a(i, j)).powi(2);
-            norm += a(i, j).powi(2);
-        }
-    }
-    let rel = (diff / norm).sqrt();
+    let rel = cholesky_residual(&l, &seeded_spd(seed, n), n);
     assert!(rel < 1e-12, "‖LLᵀ − A‖/‖A‖ = {rel}");
 }
 
@@ -352,15 +270,7 @@ fn reduce_equals_the_fixed_order_sum() {
     let x: Vec<f64> = (0..n).map(|i| rand_f64(11, i)).collect();
     let mut total = 0.0;
     for c in 0..chunks {
-        let part = &x[c * n / chunks..(c + 1) * n / chunks];
-        let mut s = 0.0;
-        for piece in part.chunks(8192) {
-            let mut p = 0.0;
-            for &v in piece {
-                p += v;
-            }
-            s += p;
-        }
+        let s = fixed_order_sum(&x[c * n / chunks..(c + 1) * n / chunks]);
         total = if c == 0 { s } else { total + s };
     }
     assert_eq!(
