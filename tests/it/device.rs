@@ -688,7 +688,8 @@ fn dirk_info_lists_what_each_rank_sees() {
 
 /// On a GPU node: the real CUDA device gives the CPU's results (bit for bit, except the
 /// cuBLAS product and the Cholesky tile kernels, to 1e-12 relative), for the elementwise
-/// graph, Life, heat, conv2d and a tiled Cholesky. Skipped with a message elsewhere.
+/// graph, Life, heat, conv2d and a tiled Cholesky, and each also agrees with its reference
+/// (the Cholesky factor by its residual). Skipped with a message elsewhere.
 #[test]
 fn real_gpu_matches_the_cpu() {
     let (dev, probe) = dirk::device::select(true, 0);
@@ -704,6 +705,7 @@ fn real_gpu_matches_the_cpu() {
         &h,
     );
     assert_eq!(stat(&dev.stats().fallbacks), 0);
+    assert_mixed_matches_reference(&got);
     // s, fs, i2, e: exact; ms (through cuBLAS): 1e-12 relative to the largest element.
     for k in [0, 1, 3, 4] {
         assert_eq!(got[k], cpu[k], "output {k}");
@@ -712,14 +714,17 @@ fn real_gpu_matches_the_cpu() {
     // Life, heat and conv2d steps: bit for bit, every step on the GPU.
     for (cpu_spec, gpu_spec) in stencil_specs("cpu").into_iter().zip(stencil_specs("gpu")) {
         let kind = cpu_spec["kind"].as_str().unwrap().to_string();
+        let reference = stencil_reference(&cpu_spec);
         let cpu_g = workload(cpu_spec);
         let want = tiles_of(&cpu_g, &run_in_process(&cpu_g, 1, 2).unwrap());
         let g = workload(gpu_spec);
         let before = stat(&dev.stats().fallbacks);
-        let got = tiles_of(
-            &g,
-            &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+        let r = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+        assert!(
+            assembled(&g, &r) == reference,
+            "{kind} on the GPU differs from the reference"
         );
+        let got = tiles_of(&g, &r);
         assert_eq!(got, want, "{kind} on the GPU");
         assert_eq!(stat(&dev.stats().fallbacks), before, "{kind}");
     }
@@ -728,11 +733,15 @@ fn real_gpu_matches_the_cpu() {
     let cpu_g = workload(spec("cpu"));
     let want = tiles_of(&cpu_g, &run_in_process(&cpu_g, 1, 2).unwrap());
     let g = workload(spec("gpu"));
-    let got = tiles_of(
-        &g,
-        &run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap(),
+    let r = run_in_process_with_devices(&g, 2, vec![Some(Arc::clone(&dev))]).unwrap();
+    let l = assembled(&g, &r);
+    let rel = cholesky_residual(
+        l.as_array().unwrap().as_f64().unwrap(),
+        &seeded_spd(5, 200),
+        200,
     );
-    close(&got, &want, 1e-12);
+    assert!(rel < 1e-12, "GPU: ‖LLᵀ − A‖/‖A‖ = {rel}");
+    close(&tiles_of(&g, &r), &want, 1e-12);
 }
 
 /// Each array of `got` within `rel` of `want`, relative to the largest element of `want`.
