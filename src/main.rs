@@ -473,18 +473,6 @@ fn checkpointing(
     }
     std::fs::create_dir_all(&dir).map_err(|e| format!("{flag} {}: {e}", dir.display()))?;
     let fingerprint = dirk::plan::fingerprint(graph);
-    let last_seq = std::fs::read_dir(&dir)
-        .map_err(|e| format!("{flag} {}: {e}", dir.display()))?
-        .flatten()
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()?
-                .strip_prefix("ckpt-")?
-                .parse::<u64>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0);
     let mut resume = None;
     let mut resumed_from = None;
     if args.resume {
@@ -538,7 +526,6 @@ fn checkpointing(
             .checkpoint_interval
             .or(o.checkpoint_interval)
             .unwrap_or(DEFAULT_CHECKPOINT_INTERVAL),
-        first_seq: last_seq + 1,
         fingerprint,
         resumed_from,
     };

@@ -4,6 +4,11 @@
 //! sequence of collectives:
 //!
 //! 1. *Agree*: an all-reduce of "my share is done"; when every rank is done the run is over.
+//!    Then rank 0 *claims* the checkpoint's folder (`store::checkpoint::claim`: the next
+//!    number above every `ckpt-*` folder and above its own last, created with `create_dir`,
+//!    so another job sharing the folder can never take the same number) and broadcasts the
+//!    number; no other rank creates it. If none can be claimed, every rank skips this
+//!    checkpoint.
 //! 2. *Pause*: each rank stops starting tasks and waits for its running tasks, and the steal
 //!    messages being handled, to end; from then on it sends nothing (steal messages and its
 //!    own `OwnDone` wait for step 5; values that arrive are stored).
@@ -14,15 +19,17 @@
 //!    their counters at different moments). No message is then in flight, so every value a
 //!    later task needs is in some rank's slots. Finished tasks plus held values now form a
 //!    consistent cut of the graph.
-//! 4. *Write*: each rank writes its file (temp file, fsync, rename); an all-reduce tells
+//! 4. *Write*: each rank writes its file (temp file, fsync, rename) into the claimed folder
+//!    (which must be on a filesystem every node shares); an all-reduce tells
 //!    whether all succeeded; rank 0 gathers the files' checksums and writes the manifest, the
 //!    commit point, then removes this job's checkpoints (by fingerprint: the folder may be
 //!    shared with other jobs) but this and the previous one (for a resumed run, at first the
 //!    one it resumed from). A failed write (a full disk) leaves the previous checkpoint as
-//!    it was.
+//!    it was, and rank 0 removes the folder it claimed.
 //! 5. *Resume*: tasks start again.
 //!
-//! A rank that dies at any point leaves at worst a folder without a manifest, never used.
+//! A rank that dies at any point leaves at worst a folder without a manifest, never used;
+//! an empty one, claimed and not yet written, is never pruned by another job.
 
 use crate::sched::Executor;
 use crate::store::checkpoint::{self, Manifest, ManifestFile, RankFileMeta};
@@ -41,8 +48,6 @@ pub struct CheckpointSettings {
     pub dir: PathBuf,
     /// Seconds between checkpoints.
     pub interval: f64,
-    /// Sequence number of the first checkpoint this run writes.
-    pub first_seq: u64,
     /// The graph's fingerprint.
     pub fingerprint: String,
     /// The checkpoint a resumed run started from: it counts as the previous one until this
@@ -58,6 +63,9 @@ pub struct CheckpointStats {
     /// Seconds spent in steps 2-5, all checkpoints together.
     pub seconds: f64,
 }
+
+/// The claim broadcast's "no folder": every rank skips the checkpoint.
+const NO_FOLDER: u64 = u64::MAX;
 
 fn all_min(world: &SimpleCommunicator, x: i64) -> i64 {
     let mut out = 0i64;
@@ -91,7 +99,9 @@ pub fn drive(
     let rank = world.rank() as u32;
     let ranks = world.size() as u32;
     let interval = Duration::from_secs_f64(ck.interval);
-    let mut seq = ck.first_seq;
+    // The lowest number the next claim may take: numbers only grow within a run, also past
+    // an abandoned checkpoint whose folder was removed.
+    let mut floor = 1;
     let mut out = CheckpointStats::default();
     let mut previous: Option<u64> = ck.resumed_from;
     let mut next = Instant::now() + interval;
@@ -108,6 +118,21 @@ pub fn drive(
             return out;
         }
         let t = Instant::now();
+        // 1b. Claim (rank 0) and broadcast the number; NO_FOLDER if none could be claimed.
+        let mut seq = NO_FOLDER;
+        if rank == 0 {
+            match checkpoint::claim(&ck.dir, floor) {
+                Ok(s) => seq = s,
+                Err(e) => tracing::warn!("checkpoint skipped: {e}"),
+            }
+        }
+        world.process_at_rank(0).broadcast_into(&mut seq);
+        if seq == NO_FOLDER {
+            out.seconds += t.elapsed().as_secs_f64();
+            next = Instant::now() + interval;
+            continue;
+        }
+        floor = seq + 1;
         // 2. Pause.
         exec.pause();
         // 3. Quiesce.
@@ -141,12 +166,18 @@ pub fn drive(
             rank,
             ranks,
         };
-        let written = std::fs::create_dir_all(&dir)
-            .map_err(|e| e.to_string())
-            .and_then(|_| {
-                checkpoint::write_rank_file(&path, &meta, &finished, &snap.values)
-                    .map_err(|e| e.to_string())
-            });
+        // Rank 0 created the folder; a rank that cannot see it is on a node that does not
+        // share the filesystem (creating one of its own would commit files rank 0 cannot read).
+        let written = if dir.is_dir() {
+            checkpoint::write_rank_file(&path, &meta, &finished, &snap.values)
+                .map_err(|e| e.to_string())
+        } else {
+            Err(format!(
+                "{} (claimed by rank 0) is not visible on this rank's node: --checkpoint-dir \
+                 must be on a filesystem every node shares",
+                dir.display()
+            ))
+        };
         if let Err(e) = &written {
             tracing::warn!("checkpoint {seq}: cannot write {}: {e}", path.display());
         }
@@ -200,7 +231,6 @@ pub fn drive(
         } else {
             root.gather_into(&mine[..]);
         }
-        seq += 1;
         // 5. Resume.
         exec.resume();
         out.seconds += t.elapsed().as_secs_f64();

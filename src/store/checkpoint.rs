@@ -1,6 +1,7 @@
 //! Checkpoint files: one HDF5 file per rank plus a JSON manifest that commits them.
 //!
-//! Layout of `DIR/ckpt-NNNNNN/` (N = sequence number):
+//! Layout of `DIR/ckpt-NNNNNN/` (N = sequence number), a folder that `claim` creates on
+//! rank 0 before any rank writes into it, so jobs sharing `DIR` never share a number:
 //!
 //! - `rank-R.h5`: attributes `fingerprint`, `seq`, `rank`, `ranks`; dataset `finished` (graph
 //!   indices of the tasks finished on that rank, u32); one dataset `values/<task index>` per
@@ -65,6 +66,46 @@ pub struct ManifestFile {
 /// The folder of checkpoint `seq` under `base`.
 pub fn checkpoint_dir(base: &Path, seq: u64) -> PathBuf {
     base.join(format!("ckpt-{seq:06}"))
+}
+
+/// How many folders `claim` tries before it gives up: another job claims at most a few
+/// numbers between one look at the folder and the next.
+const CLAIM_ATTEMPTS: u32 = 64;
+
+/// The highest sequence number of the `ckpt-*` folders under `base` (0 if none).
+fn highest_seq(base: &Path) -> Result<u64, StoreError> {
+    Ok(std::fs::read_dir(base)
+        .map_err(|e| StoreError::file(base, e))?
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("ckpt-")?.parse().ok())
+        .max()
+        .unwrap_or(0))
+}
+
+/// Claims the folder of a new checkpoint under `base`: the first sequence number at least
+/// `floor` and above every `ckpt-*` folder there, whose folder this call creates. Creating a
+/// folder is atomic (`create_dir` fails if it exists), so two jobs sharing `base` never get
+/// the same number: one that finds its number taken looks again above the highest. Only the
+/// claimer creates the folder; the ranks write into it after it said which it got.
+pub fn claim(base: &Path, floor: u64) -> Result<u64, StoreError> {
+    let mut seq = floor.max(highest_seq(base)? + 1);
+    for _ in 0..CLAIM_ATTEMPTS {
+        let dir = checkpoint_dir(base, seq);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(seq),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                seq = (seq + 1).max(highest_seq(base)? + 1);
+            }
+            Err(e) => return Err(StoreError::file(&dir, e)),
+        }
+    }
+    Err(StoreError::file(
+        base,
+        format!(
+            "no checkpoint folder could be claimed: {CLAIM_ATTEMPTS} numbers in a row were \
+             taken by other jobs (up to ckpt-{seq:06})"
+        ),
+    ))
 }
 
 /// The name of rank `rank`'s file.
@@ -322,7 +363,8 @@ fn foreign(theirs: &str, ours: &str) -> String {
 
 fn check(dir: &Path, fingerprint: &str) -> Result<Found, String> {
     let text = std::fs::read_to_string(dir.join("MANIFEST.json")).map_err(|_| {
-        "incomplete (no MANIFEST.json: the run stopped while writing it)".to_string()
+        "incomplete (no MANIFEST.json: the run stopped while writing it, or is writing it now)"
+            .to_string()
     })?;
     let m: Manifest =
         serde_json::from_str(&text).map_err(|e| format!("unreadable manifest: {e}"))?;
@@ -363,7 +405,8 @@ fn check(dir: &Path, fingerprint: &str) -> Result<Found, String> {
 }
 
 /// The fingerprint of the job that wrote the checkpoint folder `dir`: its manifest's, or for
-/// one without a manifest (interrupted) its first readable rank file's; None if neither.
+/// one without a manifest (interrupted, or being written now) its first readable rank file's;
+/// None if neither (a folder just claimed holds no file yet).
 fn owner(dir: &Path) -> Option<String> {
     if let Ok(text) = std::fs::read_to_string(dir.join("MANIFEST.json")) {
         return serde_json::from_str::<Manifest>(&text)
@@ -391,9 +434,12 @@ fn owner(dir: &Path) -> Option<String> {
 }
 
 /// Removes the checkpoint folders under `base` of the job with `fingerprint`, except `keep`
-/// (sequence numbers). Another job's (the folder may be shared), and any whose job cannot be
-/// told, stay.
+/// (sequence numbers, the newest being the checkpoint just committed). Another job's (the
+/// folder may be shared), any whose job cannot be told (one just claimed) and any numbered
+/// above the newest kept stay: `claim` took the newest above every folder there, so a higher
+/// one was claimed since, by a job running now.
 pub fn prune(base: &Path, fingerprint: &str, keep: &[u64]) {
+    let newest = keep.iter().copied().max().unwrap_or(0);
     for e in std::fs::read_dir(base).into_iter().flatten().flatten() {
         let Some(seq) = e
             .file_name()
@@ -402,8 +448,109 @@ pub fn prune(base: &Path, fingerprint: &str, keep: &[u64]) {
         else {
             continue;
         };
-        if !keep.contains(&seq) && owner(&e.path()).as_deref() == Some(fingerprint) {
+        if seq < newest && !keep.contains(&seq) && owner(&e.path()).as_deref() == Some(fingerprint)
+        {
             let _ = std::fs::remove_dir_all(e.path());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> tempfile::TempDir {
+        tempfile::tempdir().expect("temp dir")
+    }
+
+    #[test]
+    fn claim_takes_the_next_number_above_the_highest_folder() {
+        let b = base();
+        std::fs::create_dir(checkpoint_dir(b.path(), 3)).unwrap();
+        assert_eq!(claim(b.path(), 1).unwrap(), 4);
+        assert!(checkpoint_dir(b.path(), 4).is_dir());
+        // The run's own floor wins over a lower highest (its abandoned folder was removed).
+        assert_eq!(claim(b.path(), 9).unwrap(), 9);
+        assert!(checkpoint_dir(b.path(), 9).is_dir());
+    }
+
+    #[test]
+    fn claim_passes_over_a_number_another_job_took_meanwhile() {
+        let b = base();
+        std::fs::create_dir(checkpoint_dir(b.path(), 3)).unwrap();
+        // Another job created 4 between this job's look at the folder and its create: the
+        // look said 3 was the highest, so the claim starts at 4 (the floor) and finds it taken.
+        std::fs::create_dir(checkpoint_dir(b.path(), 4)).unwrap();
+        let mut in_4 = std::fs::read_dir(checkpoint_dir(b.path(), 4)).unwrap();
+        assert_eq!(claim(b.path(), 4).unwrap(), 5);
+        assert!(checkpoint_dir(b.path(), 5).is_dir());
+        assert!(
+            in_4.next().is_none(),
+            "the other job's folder is left as it was"
+        );
+        // A taken number is never handed out twice.
+        assert_eq!(claim(b.path(), 4).unwrap(), 6);
+    }
+
+    #[test]
+    fn claim_says_why_it_cannot_create_the_folder() {
+        let b = base();
+        let missing = b.path().join("gone");
+        let e = claim(&missing, 1).unwrap_err().to_string();
+        assert!(e.contains("gone"), "{e}");
+    }
+
+    /// Writes a committed checkpoint `seq` of the job `fingerprint` (one empty rank file).
+    fn commit(b: &Path, seq: u64, fingerprint: &str) {
+        let dir = checkpoint_dir(b, seq);
+        std::fs::create_dir_all(&dir).unwrap();
+        let meta = RankFileMeta {
+            fingerprint,
+            seq,
+            rank: 0,
+            ranks: 1,
+        };
+        let path = dir.join(rank_file_name(0));
+        let (hash, bytes) = write_rank_file(&path, &meta, &[], &[]).unwrap();
+        let m = Manifest {
+            dirk_checkpoint: 1,
+            seq,
+            fingerprint: fingerprint.into(),
+            ranks: 1,
+            finished_tasks: 0,
+            files: vec![ManifestFile {
+                rank: 0,
+                file: rank_file_name(0),
+                bytes,
+                xxh3: format!("{hash:016x}"),
+            }],
+        };
+        write_manifest(&dir, &m).unwrap();
+    }
+
+    #[test]
+    fn prune_leaves_claimed_folders_and_other_jobs_alone() {
+        let b = base();
+        let (ours, theirs) = ("g1-i1-v1", "g2-i2-v1");
+        commit(b.path(), 1, ours);
+        commit(b.path(), 2, theirs);
+        commit(b.path(), 3, ours);
+        // Claimed by another job and not written yet: no file tells whose it is.
+        std::fs::create_dir(checkpoint_dir(b.path(), 4)).unwrap();
+        commit(b.path(), 5, ours);
+        // Claimed after ours, by a running job of the same fingerprint, half written.
+        commit(b.path(), 6, ours);
+        std::fs::remove_file(checkpoint_dir(b.path(), 6).join("MANIFEST.json")).unwrap();
+        prune(b.path(), ours, &[5, 3]);
+        let left: Vec<bool> = (1..=6)
+            .map(|s| checkpoint_dir(b.path(), s).exists())
+            .collect();
+        assert_eq!(left, [false, true, true, true, true, true]);
+        // Resume passes over the empty claimed folder and the other job's.
+        let (found, notes) = find_resumable(b.path(), theirs, |_| Ok(()));
+        assert_eq!(found.map(|(f, ())| f.seq), Some(2));
+        assert!(notes
+            .iter()
+            .any(|n| n.contains("ckpt-000004") && n.contains("incomplete")));
     }
 }

@@ -1,13 +1,15 @@
 //! Checkpoint and restart: jobs killed with SIGKILL on one rank at random points resume from
 //! their newest checkpoint and end with the bit-identical result of an uninterrupted run, on
 //! the same or another rank count; a failed or interrupted checkpoint write leaves the
-//! previous one in use; foreign and corrupt checkpoints are never used, nor removed.
+//! previous one in use; foreign and corrupt checkpoints are never used, nor removed; two jobs
+//! checkpointing into one folder at the same time never write into the same checkpoint.
 
 use crate::common::*;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+use xxhash_rust::xxh3::xxh3_64;
 
 /// Independent chains of `busy` (`iterations` steps each, 40 M is about 40 ms here) and `mul`
 /// tasks, summed at the end: a few seconds of work whose result depends on every task.
@@ -470,4 +472,149 @@ fn a_changed_input_file_makes_the_checkpoints_unusable() {
     assert!(!r.text.contains("resuming from"), "{}", r.text);
     assert_eq!(outputs(&out2), outputs(&fresh), "old and new input mixed");
     assert_ne!(outputs(&out2), outputs(&out));
+}
+
+/// The sequence numbers of the checkpoints a run committed, from rank 0's
+/// `checkpoint N: T tasks finished, ...` lines.
+fn committed(log: &str) -> Vec<u64> {
+    log.lines()
+        .filter(|l| l.contains(" tasks finished, "))
+        .filter_map(|l| {
+            l.split_once("checkpoint ")?
+                .1
+                .split_once(':')?
+                .0
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Every committed checkpoint under `ck` is one job's: the manifest's rank files exist, match
+/// their checksums and carry the manifest's fingerprint and sequence number. Returns the
+/// fingerprint of each committed folder, by sequence number.
+fn committed_folders_are_whole(ck: &Path) -> Vec<(u64, String)> {
+    let mut owners = Vec::new();
+    for seq in seqs(ck) {
+        let folder = ck.join(format!("ckpt-{seq:06}"));
+        let Ok(text) = std::fs::read_to_string(folder.join("MANIFEST.json")) else {
+            continue;
+        };
+        let m: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let fingerprint = m["fingerprint"].as_str().unwrap().to_string();
+        assert_eq!(
+            m["seq"],
+            json!(seq),
+            "{}: manifest of another folder",
+            folder.display()
+        );
+        for f in m["files"].as_array().unwrap() {
+            let path = folder.join(f["file"].as_str().unwrap());
+            let file =
+                hdf5::File::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let theirs = file
+                .attr("fingerprint")
+                .and_then(|a| a.read_scalar::<hdf5::types::VarLenUnicode>())
+                .unwrap();
+            assert_eq!(
+                theirs.as_str(),
+                fingerprint,
+                "{}: a rank file of another job under this manifest",
+                path.display()
+            );
+            let file_seq = file
+                .attr("seq")
+                .and_then(|a| a.read_scalar::<u64>())
+                .unwrap();
+            assert_eq!(
+                file_seq,
+                seq,
+                "{}: a rank file of another checkpoint",
+                path.display()
+            );
+            let bytes = std::fs::read(&path).unwrap();
+            assert_eq!(
+                (
+                    json!(bytes.len()),
+                    json!(format!("{:016x}", xxh3_64(&bytes)))
+                ),
+                (f["bytes"].clone(), f["xxh3"].clone()),
+                "{}: not the file committed",
+                path.display()
+            );
+        }
+        owners.push((seq, fingerprint));
+    }
+    owners
+}
+
+/// Two different jobs checkpointing into one folder at the same time: rank 0 of each claims
+/// every checkpoint's folder (`create_dir`) before any rank writes, so no sequence number is
+/// shared (each once numbered on from the highest it saw at its start, and both wrote into
+/// the same `ckpt-NNNNNN`), every committed folder holds one job's files, and each job then
+/// resumes from its own newest.
+#[test]
+fn jobs_checkpointing_into_one_folder_at_the_same_time_never_share_a_checkpoint() {
+    let dir = scratch();
+    let a_job = chains_job(dir.path(), 3_000_000);
+    let mut other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&a_job).unwrap()).unwrap();
+    other["tasks"][0]["params"]["seed"] = json!(99);
+    let b_job = write_job(dir.path(), "other.json", &other);
+    let ck = dir.path().join("ck");
+    let jobs = [
+        (&a_job, dir.path().join("a.h5")),
+        (&b_job, dir.path().join("b.h5")),
+    ];
+    let runs: Vec<Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(job, out)| {
+                let ck = &ck;
+                s.spawn(move || ck_run(2, job, ck, out, &["--checkpoint-interval", "0.2"]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &runs {
+        assert_eq!(r.code, Some(0), "{}", r.text);
+    }
+    let (a, b) = (committed(&runs[0].text), committed(&runs[1].text));
+    assert!(
+        a.len() >= 2 && b.len() >= 2,
+        "each job commits a few checkpoints: {a:?} {b:?}"
+    );
+    // The two ran at the same time (else the test shows nothing): their numbers interleave.
+    assert!(
+        a[0] < *b.last().unwrap() && b[0] < *a.last().unwrap(),
+        "the jobs did not checkpoint at the same time: {a:?} {b:?}"
+    );
+    let shared: Vec<u64> = a.iter().copied().filter(|s| b.contains(s)).collect();
+    assert!(
+        shared.is_empty(),
+        "both jobs committed checkpoints {shared:?}"
+    );
+    let owners = committed_folders_are_whole(&ck);
+    for (job, (mine, out)) in [(a, &jobs[0].1), (b, &jobs[1].1)].iter().enumerate() {
+        // Its newest two stay, committed, and hold its own files.
+        let newest = *mine.last().unwrap();
+        assert!(
+            owners.iter().any(|(s, _)| *s == newest),
+            "job {job}'s newest checkpoint {newest} is gone: {owners:?}"
+        );
+        let resumed = dir.path().join(format!("resumed{job}.h5"));
+        let r = ck_run(2, jobs[job].0, &ck, &resumed, &["--resume"]);
+        assert_eq!(r.code, Some(0), "{}", r.text);
+        assert!(
+            r.text
+                .contains(&format!("resuming from checkpoint {newest} ")),
+            "job {job} does not resume from its newest, {newest}: {}",
+            r.text
+        );
+        assert_eq!(
+            outputs(&resumed),
+            outputs(out),
+            "job {job}: resumed result differs"
+        );
+    }
 }
