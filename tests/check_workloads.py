@@ -3,7 +3,7 @@
 reference beside tests/workloads.rs. Writes each workload's input with h5py, runs the built
 binary under mpirun at 1-4 ranks, and compares:
 
-  life     numpy.roll (periodic) step, exactly
+  life     numpy.roll (periodic) step, exactly (also with deep halos)
   heat     numpy slicing, to 1e-12
   conv2d   numpy correlation over a zero-padded image, to 1e-12
   gemm     numpy A @ B (OpenBLAS), relative error < 1e-12
@@ -75,6 +75,10 @@ for _ in range(25):
             if (di, dj) != (0, 0))
     g = ((n == 3) | ((g == 1) & (n == 2))).astype(np.uint8)
 check("life", np.array_equal(got, g), f"population {int(g.sum())}")
+# The same with deep halos: strips 4 deep, exchanged every 4 steps (25 = 6 x 4 + 1).
+got = run({"kind": "life", "grid": [45, 38], "tiles": [3, 4], "steps": 25, "boundary": "periodic",
+           "halo": 4, "init": {"file": path, "dataset": "grid"}}, "grid")
+check("life/halo", np.array_equal(got, g), "halo 4")
 
 # heat.
 u0 = rng.random((40, 33))

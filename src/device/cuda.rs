@@ -543,10 +543,12 @@ impl Device for CudaDevice {
                     dtype.name()
                 ))),
             },
-            Op::LifeStep { .. } => {
+            Op::LifeStep { frame, .. } => {
                 // A number side is a constant strip: alive when nonzero, as on the CPU.
-                let (p, [h, w]) = self.pad::<u8>(args, [1, 1], |x| (x != 0.0) as u8)?;
-                made(vec![h, w], self.life(&p, h, w)?)
+                let halo = frame.halo();
+                let (p, tile) = self.pad::<u8>(args, halo, |x| (x != 0.0) as u8)?;
+                let out = frame.shape(tile).map_err(DeviceError::Unsupported)?;
+                made(out.to_vec(), self.life(&p, tile, halo, frame)?)
             }
             Op::HeatStep {
                 alpha,

@@ -7,8 +7,9 @@
 //! purging, which cost page faults on every new tile; see BENCHMARKS.md "Peak memory per
 //! rank"). Here a stencil kernel takes its output buffer from the pool and wraps it with
 //! `Array::recycled`; when that array dies its buffer comes back (`Array`'s `Drop`) for the
-//! next kernel that needs one of the same type and length, so a stencil run reuses the same
-//! few buffers: no page faults, and peak memory is the peak of live tiles plus at most
+//! next kernel that needs one of the same type and about that length (the most recently
+//! given first, which is likeliest still in the cache), so a stencil run reuses the same few
+//! buffers: no page faults, and peak memory is the peak of live tiles plus at most
 //! [`MAX_POOLED`] spare buffers. Only recycled arrays come back: other arrays (received
 //! values, dense tiles, copies) go to the allocator, which reuses their memory itself, so the
 //! pool never holds buffers no kernel asks for.
@@ -55,17 +56,30 @@ element!(f32, F32);
 element!(i64, I64);
 element!(u8, U8);
 
-/// A buffer of `len` elements: a recycled one when the pool has one of this type and length
-/// (holding stale values), otherwise a new zeroed one. The caller must write every element.
+/// A pooled buffer serves a request for up to 1/`SLACK` fewer elements than it has room for.
+/// Deep halos (`graph::stencil::Frame`) alternate a tile with a frame a few rows larger around
+/// it; served only by exact length, a step of one size took a buffer that had sat in the
+/// pool while the other size ran (cold in the cache), and such steps ran 15-25 % slower
+/// than those that took the buffer just freed (BENCHMARKS.md, "Scaling", tenth session).
+const SLACK: usize = 8;
+
+/// A buffer of `len` elements: the pool's most recently given one of this type with room
+/// for `len` and at most 1/`SLACK` more (still in the cache, most likely; holding stale
+/// values), otherwise a new zeroed one. The caller must write every element.
 pub fn take<T: Element>(len: usize) -> Vec<T> {
     if len * std::mem::size_of::<T>() >= MIN_BYTES {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
+        let room = len..=len + len / SLACK;
         if let Some(i) = pool
             .iter()
-            .position(|d| d.dtype() == T::DTYPE && d.len() == len)
+            .rposition(|d| d.dtype() == T::DTYPE && room.contains(&d.capacity()))
         {
-            let data = pool.remove(i).expect("index from position");
-            return T::unwrap(data).expect("dtype checked");
+            let data = pool.remove(i).expect("index from rposition");
+            drop(pool);
+            let mut v = T::unwrap(data).expect("dtype checked");
+            // Within its capacity: no reallocation; only a longer request writes anything.
+            v.resize(len, T::default());
+            return v;
         }
     }
     vec![T::default(); len]
@@ -90,7 +104,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_given_buffer_is_taken_again_only_for_the_same_type_and_length() {
+    fn a_given_buffer_is_taken_again_only_for_the_same_type_and_room_enough() {
         // Lengths no other test uses, so parallel tests cannot take these buffers.
         let n = (MIN_BYTES / 8) + 12_345;
         let mut v = take::<f64>(n);
@@ -104,6 +118,41 @@ mod tests {
         let again = take::<f64>(n);
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
         assert_eq!(again.len(), n);
+    }
+
+    #[test]
+    fn a_buffer_serves_a_slightly_shorter_request_and_grows_back_in_place() {
+        // Lengths no other test uses. A frame a few rows taller than its tile, then the tile.
+        let n = (MIN_BYTES / 8) + 23_456;
+        let v = take::<f64>(n);
+        let ptr = v.as_ptr();
+        give(Data::F64(v));
+        let too_short = take::<f64>(n - n / SLACK - 1);
+        assert_ne!(
+            too_short.as_ptr(),
+            ptr,
+            "over 1/SLACK shorter: not this buffer"
+        );
+        let shorter = take::<f64>(n - 3);
+        assert_eq!((shorter.as_ptr(), shorter.len()), (ptr, n - 3));
+        give(Data::F64(shorter));
+        let again = take::<f64>(n);
+        assert_eq!(
+            (again.as_ptr(), again.len()),
+            (ptr, n),
+            "room for n: taken, no copy"
+        );
+    }
+
+    #[test]
+    fn the_most_recently_given_buffer_is_taken_first() {
+        let n = (MIN_BYTES / 8) + 34_567;
+        let (a, b) = (take::<f64>(n), take::<f64>(n));
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        give(Data::F64(a));
+        give(Data::F64(b));
+        let (first, second) = (take::<f64>(n), take::<f64>(n));
+        assert_eq!((first.as_ptr(), second.as_ptr()), (pb, pa));
     }
 
     #[test]

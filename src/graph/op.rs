@@ -4,6 +4,7 @@
 //! that causes it before anything runs. The kernels themselves live in `crate::kernels`.
 
 use super::op_tiled;
+use super::stencil::Frame;
 use super::value::{DType, ValueType};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -96,12 +97,15 @@ pub enum Op {
         shape: Vec<usize>,
     },
     /// One Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne, sw, se]`,
-    /// the tile and its neighbours' one-cell strips; a number stands for a strip of that
-    /// constant (cells outside a `dead` grid).
+    /// the tile and its neighbours' strips; a number stands for a strip of that constant
+    /// (cells outside a `dead` grid). With `Frame::PLAIN` the strips are one cell deep and the
+    /// result is the tile's next state; deep halos grow and shrink it (`stencil::Frame`).
     LifeStep {
         /// The inputs may hold bytes other than 0 and 1 (data loaded from a file): read every
         /// nonzero byte as alive. Steps after the first see only 0 and 1.
         normalize: bool,
+        /// Where the result lies relative to the tile.
+        frame: Frame,
     },
     /// One explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips or
     /// numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the

@@ -51,9 +51,16 @@ pub(super) fn infer(op: &Op, args: &[ArgType<'_>]) -> Result<ValueType, String> 
             window_fits(name, shape, offset, whole)?;
             array(*dtype, shape.clone())
         }
-        Op::LifeStep { .. } => {
+        Op::LifeStep { frame, .. } => {
             arity(9)?;
-            stencil::infer(name, args, DType::U8, [1, 1])
+            let t = stencil::infer(name, args, DType::U8, frame.halo())?;
+            let ValueType::Array { shape, .. } = &t else {
+                unreachable!("stencil::infer types an array")
+            };
+            let shape = frame
+                .shape([shape[0], shape[1]])
+                .map_err(|e| format!("op {name}: {e}"))?;
+            array(DType::U8, shape.to_vec())
         }
         Op::HeatStep { global, offset, .. } => {
             arity(5)?;

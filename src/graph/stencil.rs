@@ -10,6 +10,7 @@
 
 use super::op::ArgType;
 use super::value::{DType, ValueType};
+use serde::{Deserialize, Serialize};
 
 /// Each side's direction (rows, columns) from the tile, in argument order:
 /// n, s, w, e, nw, ne, sw, se.
@@ -34,6 +35,68 @@ pub fn band(d: isize, len: usize, depth: usize) -> Option<(usize, usize)> {
         -1 => len.checked_sub(depth).map(|s| (s, depth)),
         1 => (depth <= len).then_some((0, depth)),
         _ => Some((0, len)),
+    }
+}
+
+/// Where a stencil step's result lies relative to its tile, for deep halos (`Op::LifeStep`):
+/// strips k cells deep are exchanged once every k steps, and the steps between compute ghost
+/// cells around the tile from them instead of exchanging again. The default is the tile
+/// itself, from one-cell strips.
+///
+/// A run of k steps on one exchange (`job::workloads::life`): the first grows k − 1 ghost
+/// rows and columns where a neighbour tile lies, from strips k deep; each middle step keeps
+/// that frame and leaves one more ring of it stale (zero: it would need cells beyond the
+/// strips); the last shrinks back to the tile. The middle steps keep the frame, rather than
+/// shrinking it a row a step, so that each output row lies where its input row lay, as for a
+/// plain step: a frame shifted by an odd number of 2048-cell rows put every output row at
+/// the same 4 KiB offset as the rows above and below it in the input, and the u8 kernel ran
+/// 3–5 % slower (store-to-load aliasing; BENCHMARKS.md, "Scaling", tenth session).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Frame {
+    /// Rows or columns the result extends beyond the tile on each side n, s, w, e; negative
+    /// where it stops short of the tile's edge.
+    pub grow: [i32; 4],
+    /// Rows or columns at the result's edges n, s, w, e that are zero instead of computed.
+    pub stale: [u32; 4],
+}
+
+impl Frame {
+    /// The tile itself, from one-cell strips.
+    pub const PLAIN: Frame = Frame {
+        grow: [0; 4],
+        stale: [0; 4],
+    };
+
+    /// Cells a side's strip must hold across the tile's edge: one beyond the first computed
+    /// row or column, none when that lies inside the tile.
+    fn reach(&self, side: usize) -> usize {
+        (i64::from(self.grow[side]) - i64::from(self.stale[side]) + 1).max(0) as usize
+    }
+
+    /// The halo the step reads, [rows, columns] (at least one deep: a side that is the tile
+    /// itself or a constant is read as before).
+    pub fn halo(&self) -> [usize; 2] {
+        [
+            self.reach(0).max(self.reach(1)).max(1),
+            self.reach(2).max(self.reach(3)).max(1),
+        ]
+    }
+
+    /// The result's shape for a tile of `tile`, or why there is none (a frame short of more
+    /// than the tile, or more stale rows or columns than it has).
+    pub fn shape(&self, tile: [usize; 2]) -> Result<[usize; 2], String> {
+        let axis = |len: usize, a: usize| {
+            let n = len as i64 + i64::from(self.grow[a]) + i64::from(self.grow[a + 1]);
+            let stale = i64::from(self.stale[a]) + i64::from(self.stale[a + 1]);
+            (n >= stale).then_some(n as usize)
+        };
+        match (axis(tile[0], 0), axis(tile[1], 2)) {
+            (Some(h), Some(w)) => Ok([h, w]),
+            _ => Err(format!(
+                "frame {self:?} does not fit a {}×{} tile",
+                tile[0], tile[1]
+            )),
+        }
     }
 }
 
@@ -125,6 +188,44 @@ mod tests {
             .collect();
         let args: Vec<ArgType<'_>> = types.iter().map(ArgType::Value).collect();
         infer("op", &args, DType::U8, [2, 1])
+    }
+
+    #[test]
+    fn frames_read_one_cell_beyond_their_first_computed_row() {
+        assert_eq!(Frame::PLAIN.halo(), [1, 1]);
+        assert_eq!(Frame::PLAIN.shape([6, 5]), Ok([6, 5]));
+        // Growing 3 rows north and 1 column east reads 4 rows and 2 columns deep.
+        let grown = Frame {
+            grow: [3, 0, 0, 1],
+            stale: [0; 4],
+        };
+        assert_eq!(grown.halo(), [4, 2]);
+        assert_eq!(grown.shape([6, 5]), Ok([9, 6]));
+        // A stale ring that covers the growth reads nothing beyond the tile.
+        let middle = Frame {
+            grow: [0; 4],
+            stale: [2, 2, 0, 0],
+        };
+        assert_eq!(middle.halo(), [1, 1]);
+        assert_eq!(middle.shape([6, 5]), Ok([6, 5]));
+        // Shrinking.
+        let shrink = Frame {
+            grow: [-2, -2, 0, 0],
+            stale: [0; 4],
+        };
+        assert_eq!(shrink.shape([6, 5]), Ok([2, 5]));
+        assert!(Frame {
+            grow: [-4, -3, 0, 0],
+            stale: [0; 4]
+        }
+        .shape([6, 5])
+        .is_err());
+        assert!(Frame {
+            grow: [0; 4],
+            stale: [4, 3, 0, 0]
+        }
+        .shape([6, 5])
+        .is_err());
     }
 
     #[test]

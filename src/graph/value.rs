@@ -171,6 +171,16 @@ impl Data {
         }
     }
 
+    /// Elements the buffer has room for without reallocating (`graph::buffers`).
+    pub fn capacity(&self) -> usize {
+        match self {
+            Data::F64(v) => v.capacity(),
+            Data::F32(v) => v.capacity(),
+            Data::I64(v) => v.capacity(),
+            Data::U8(v) => v.capacity(),
+        }
+    }
+
     /// True when there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

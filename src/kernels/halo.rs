@@ -52,14 +52,14 @@ pub(super) struct RowParts<'r, T> {
 }
 
 impl<T: Copy> RowParts<'_, T> {
-    /// The cell at column `j` (−1 ≤ j ≤ w, w the tile's width) of the row padded by its
-    /// left and right halo cells.
+    /// The cell at column `j` (−hc ≤ j < w + hc, w the tile's width) of the row padded by
+    /// its left and right halo cells.
     #[inline]
     pub(super) fn at(&self, j: isize, w: usize) -> T {
         if j < 0 {
-            self.left[0]
+            self.left[(self.left.len() as isize + j) as usize]
         } else if j as usize >= w {
-            self.right[0]
+            self.right[j as usize - w]
         } else {
             self.mid[j as usize]
         }

@@ -1,4 +1,6 @@
-//! `life_step`: one Conway B3/S23 step of a u8 tile from its neighbours' one-cell strips.
+//! `life_step`: one Conway B3/S23 step of a u8 tile from its neighbours' strips: one cell
+//! deep for the tile's next state, deeper for a frame of ghost cells around it (deep halos,
+//! `graph::stencil::Frame`).
 //!
 //! Rows are computed in fixed chunks in parallel, straight from the tile and the strips (no
 //! padded copy): the interior columns of a row in one vectorisable loop, its two edge columns
@@ -8,6 +10,7 @@
 
 use super::halo::{Halo, RowParts};
 use super::Input;
+use crate::graph::stencil::Frame;
 use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
 
@@ -21,11 +24,19 @@ fn rule(s: u8, alive: u8) -> u8 {
     (s == 3) as u8 | ((s == 2) as u8 & alive)
 }
 
-/// The next state of one row from the padded rows above (`a`), at (`b`) and below (`c`).
-fn step_row(a: &RowParts<'_, u8>, b: &RowParts<'_, u8>, c: &RowParts<'_, u8>, out: &mut [u8]) {
-    let w = out.len();
-    let edge = |j: usize| {
-        let j = j as isize;
+/// The next state of columns `c0..c0 + out.len()` of one row (−hc < c0, c0 + out.len() ≤
+/// w + hc − 1) from the padded rows above (`a`), at (`b`) and below (`c`); `w` is the tile's
+/// width. Columns whose neighbours all lie in the tile run in one vectorisable loop, the few
+/// others (the tile's edge columns, ghost columns) one by one.
+fn step_row(
+    a: &RowParts<'_, u8>,
+    b: &RowParts<'_, u8>,
+    c: &RowParts<'_, u8>,
+    c0: isize,
+    w: usize,
+    out: &mut [u8],
+) {
+    let cell = |j: isize| {
         let s = a.at(j - 1, w)
             + a.at(j, w)
             + a.at(j + 1, w)
@@ -36,46 +47,72 @@ fn step_row(a: &RowParts<'_, u8>, b: &RowParts<'_, u8>, c: &RowParts<'_, u8>, ou
             + c.at(j + 1, w);
         rule(s, b.at(j, w))
     };
-    out[0] = edge(0);
-    if w == 1 {
+    // Output positions [lo, hi): columns 1..w-1 of the tile, whose neighbours are in `mid`.
+    let len = out.len() as isize;
+    let lo = (1 - c0).clamp(0, len);
+    let hi = (w as isize - 1 - c0).clamp(lo, len);
+    for x in (0..lo).chain(hi..len) {
+        out[x as usize] = cell(c0 + x);
+    }
+    let (lo, hi) = (lo as usize, hi as usize);
+    if hi == lo {
         return;
     }
-    out[w - 1] = edge(w - 1);
-    if w == 2 {
-        return;
-    }
-    let n = w - 2;
-    let (a0, a1, a2) = (&a.mid[..n], &a.mid[1..n + 1], &a.mid[2..n + 2]);
-    let (b0, b1, b2) = (&b.mid[..n], &b.mid[1..n + 1], &b.mid[2..n + 2]);
-    let (c0, c1, c2) = (&c.mid[..n], &c.mid[1..n + 1], &c.mid[2..n + 2]);
-    let o = &mut out[1..n + 1];
+    let (n, j) = (hi - lo, (c0 + lo as isize) as usize);
+    let (a0, a1, a2) = (
+        &a.mid[j - 1..j - 1 + n],
+        &a.mid[j..j + n],
+        &a.mid[j + 1..j + 1 + n],
+    );
+    let (b0, b1, b2) = (
+        &b.mid[j - 1..j - 1 + n],
+        &b.mid[j..j + n],
+        &b.mid[j + 1..j + 1 + n],
+    );
+    let (c0, c1, c2) = (
+        &c.mid[j - 1..j - 1 + n],
+        &c.mid[j..j + n],
+        &c.mid[j + 1..j + 1 + n],
+    );
+    let o = &mut out[lo..hi];
     for j in 0..n {
         let s = a0[j] + a1[j] + a2[j] + b0[j] + b2[j] + c0[j] + c1[j] + c2[j];
         o[j] = rule(s, b1[j]);
     }
 }
 
-fn step(args: &[Input<'_>]) -> Value {
-    let halo = Halo::new(args, [1, 1], Array::as_u8, |x| (x != 0.0) as u8);
-    let (h, w) = (halo.h, halo.w);
+fn step(args: &[Input<'_>], frame: Frame) -> Value {
+    let halo = Halo::new(args, frame.halo(), Array::as_u8, |x| (x != 0.0) as u8);
+    let [oh, ow] = frame.shape([halo.h, halo.w]).expect("typed");
+    // Output row k, column x is the tile's padded row k − grow_n, column x − grow_w; the
+    // stale ring (rows above `top` or from `bottom` on, columns outside `cols`) is zero.
+    let [gn, _, gw, _] = frame.grow.map(|g| g as isize);
+    let [zn, zs, zw, ze] = frame.stale.map(|z| z as usize);
+    let (top, bottom, cols) = (zn, oh - zs, zw..ow - ze);
+    let c0 = cols.start as isize - gw;
     // Every cell is written below.
-    let mut out = buffers::take::<u8>(h * w);
-    let rows = chunk_rows(w);
+    let mut out = buffers::take::<u8>(oh * ow);
+    let rows = chunk_rows(ow);
     let chunk = |(ci, part): (usize, &mut [u8])| {
-        let r0 = (ci * rows) as isize;
-        for (k, orow) in part.chunks_mut(w).enumerate() {
-            let r = r0 + k as isize;
-            step_row(&halo.parts(r - 1), &halo.parts(r), &halo.parts(r + 1), orow);
+        for (k, orow) in part.chunks_mut(ow).enumerate() {
+            let i = ci * rows + k;
+            if i < top || i >= bottom {
+                orow.fill(0);
+                continue;
+            }
+            let r = i as isize - gn;
+            let (a, b, c) = (halo.parts(r - 1), halo.parts(r), halo.parts(r + 1));
+            step_row(&a, &b, &c, c0, halo.w, &mut orow[cols.clone()]);
+            orow[..cols.start].fill(0);
+            orow[cols.end..].fill(0);
         }
     };
-    if w > 0 && h > 0 {
-        if h * w >= super::PAR_MIN {
-            out.par_chunks_mut(rows * w).enumerate().for_each(chunk);
-        } else {
-            out.chunks_mut(rows * w).enumerate().for_each(chunk);
-        }
+    if oh * ow >= super::PAR_MIN {
+        out.par_chunks_mut(rows * ow).enumerate().for_each(chunk);
+    } else if oh * ow > 0 {
+        out.chunks_mut(rows * ow).enumerate().for_each(chunk);
     }
-    Value::Array(Array::recycled(vec![h, w], Data::U8(out)))
+    Value::Array(Array::recycled(vec![oh, ow], Data::U8(out)))
 }
 
 /// A copy of a u8 array with every nonzero byte as 1.
@@ -85,10 +122,11 @@ fn binary(v: &Value) -> Value {
     Value::Array(Array::new(a.shape().to_vec(), Data::U8(cells.collect())))
 }
 
-/// One step of the tile in `args[0]` with its eight neighbour strips.
-pub(super) fn life_step(args: &[Input<'_>], normalize: bool) -> Value {
+/// One step of the tile in `args[0]` with its eight neighbour strips, its result in `frame`
+/// (`Op::LifeStep`).
+pub(super) fn life_step(args: &[Input<'_>], normalize: bool, frame: Frame) -> Value {
     if !normalize {
-        return step(args);
+        return step(args, frame);
     }
     let owned: Vec<Option<Value>> = args
         .iter()
@@ -102,7 +140,7 @@ pub(super) fn life_step(args: &[Input<'_>], normalize: bool) -> Value {
         .zip(&owned)
         .map(|(a, o)| o.as_ref().map_or(*a, Input::Value))
         .collect();
-    step(&args)
+    step(&args, frame)
 }
 
 #[cfg(test)]
@@ -119,7 +157,7 @@ mod tests {
         let t = tile(3, 3, vec![0, 1, 0, 0, 1, 0, 0, 1, 0]);
         let mut args = vec![Input::Value(&t)];
         args.extend([Input::Number(0.0); 8]);
-        let v = life_step(&args, false);
+        let v = life_step(&args, false, Frame::PLAIN);
         assert_eq!(
             v.as_array().unwrap().as_u8().unwrap(),
             &[0, 0, 0, 1, 1, 1, 0, 0, 0]
@@ -131,11 +169,121 @@ mod tests {
         let t = tile(3, 3, vec![0, 7, 0, 0, 255, 0, 0, 2, 0]);
         let mut args = vec![Input::Value(&t)];
         args.extend([Input::Number(0.0); 8]);
-        let v = life_step(&args, true);
+        let v = life_step(&args, true, Frame::PLAIN);
         assert_eq!(
             v.as_array().unwrap().as_u8().unwrap(),
             &[0, 0, 0, 1, 1, 1, 0, 0, 0]
         );
+    }
+
+    /// A dead-edged `h`×`w` grid after one step, computed cell by cell.
+    fn reference_step(g: &[u8], h: usize, w: usize) -> Vec<u8> {
+        let at = |r: isize, c: isize| {
+            let inside = (0..h as isize).contains(&r) && (0..w as isize).contains(&c);
+            if inside {
+                g[r as usize * w + c as usize]
+            } else {
+                0
+            }
+        };
+        let mut out = vec![0; h * w];
+        for r in 0..h as isize {
+            for c in 0..w as isize {
+                let mut n = 0;
+                for (dr, dc) in (-1..=1).flat_map(|a| (-1..=1).map(move |b| (a, b))) {
+                    if (dr, dc) != (0, 0) {
+                        n += at(r + dr, c + dc);
+                    }
+                }
+                let alive = at(r, c) == 1;
+                out[r as usize * w + c as usize] = (n == 3 || (n == 2 && alive)) as u8;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn deep_halo_frames_match_plain_steps_of_the_whole_grid() {
+        // A 5×6 tile at (6, 7) of a 17×20 grid, its eight strips m = 3 deep: step 1 grows a
+        // 2-cell frame of ghost cells, step 2 keeps the frame with its outer ring stale (zero),
+        // step 3 shrinks back to the tile. Each computed cell must equal the whole grid's.
+        let (gh, gw, r0, c0, h, w, m) = (17, 20, 6, 7, 5, 6, 3);
+        let g = m as i32 - 1;
+        let grid0: Vec<u8> = (0..gh * gw).map(|i| ((i * 7919) % 11 < 4) as u8).collect();
+        let mut steps = vec![grid0.clone()];
+        for _ in 0..m {
+            steps.push(reference_step(steps.last().unwrap(), gh, gw));
+        }
+        let window = |grid: &[u8], r: usize, c: usize, hh: usize, ww: usize| {
+            let cells = (0..hh * ww).map(|k| grid[(r + k / ww) * gw + c + k % ww]);
+            Value::Array(Array::new(vec![hh, ww], Data::U8(cells.collect())))
+        };
+        let tile = window(&grid0, r0, c0, h, w);
+        // n, s, w, e, nw, ne, sw, se: m deep across the edge, the tile's length along it.
+        let strips: Vec<Value> = crate::graph::stencil::SIDES
+            .iter()
+            .map(|&(di, dj)| {
+                let (r, hh) = match di {
+                    -1 => (r0 - m, m),
+                    1 => (r0 + h, m),
+                    _ => (r0, h),
+                };
+                let (c, ww) = match dj {
+                    -1 => (c0 - m, m),
+                    1 => (c0 + w, m),
+                    _ => (c0, w),
+                };
+                window(&grid0, r, c, hh, ww)
+            })
+            .collect();
+        let mut args = vec![Input::Value(&tile)];
+        args.extend(strips.iter().map(Input::Value));
+        let grown = Frame {
+            grow: [g; 4],
+            stale: [0; 4],
+        };
+        let e1 = life_step(&args, false, grown);
+        let (fh, fw) = (h + 2 * m - 2, w + 2 * m - 2);
+        let want1 = window(&steps[1], r0 + 1 - m, c0 + 1 - m, fh, fw);
+        assert_eq!(e1, want1, "step 1: the tile and its ghost cells");
+        // Step 2 reads only the frame: its sides are never read (numbers), a stale ring of 1.
+        let mut ghost = vec![Input::Value(&e1)];
+        ghost.extend([Input::Number(0.0); 8]);
+        let middle = Frame {
+            grow: [0; 4],
+            stale: [1; 4],
+        };
+        let e2 = life_step(&ghost, false, middle);
+        let want2 = window(&steps[2], r0 + 1 - m, c0 + 1 - m, fh, fw);
+        let (e2c, want2c) = (e2.as_array().unwrap(), want2.as_array().unwrap());
+        for r in 0..fh {
+            for c in 0..fw {
+                let stale = r == 0 || c == 0 || r == fh - 1 || c == fw - 1;
+                let want = if stale {
+                    0
+                } else {
+                    want2c.as_u8().unwrap()[r * fw + c]
+                };
+                assert_eq!(
+                    e2c.as_u8().unwrap()[r * fw + c],
+                    want,
+                    "step 2, cell ({r}, {c})"
+                );
+            }
+        }
+        let mut last = vec![Input::Value(&e2)];
+        last.extend([Input::Number(0.0); 8]);
+        let shrink = Frame {
+            grow: [-g; 4],
+            stale: [0; 4],
+        };
+        let t3 = life_step(&last, false, shrink);
+        assert_eq!(
+            t3,
+            window(&steps[3], r0, c0, h, w),
+            "step 3: the tile again"
+        );
+        assert_ne!(steps[3], steps[0], "the grid changes: the test can fail");
     }
 
     #[test]
@@ -149,7 +297,7 @@ mod tests {
         args.extend([Input::Number(0.0); 4]);
         // By hand: the middle cell is alive with 2 live neighbours (west rows 0 and 2) and
         // survives; the top and bottom cells are dead with 2 (west[0] or west[2], and t[1]).
-        let v = life_step(&args, false);
+        let v = life_step(&args, false, Frame::PLAIN);
         assert_eq!(v.as_array().unwrap().as_u8().unwrap(), &[0, 1, 0]);
     }
 }

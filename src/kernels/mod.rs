@@ -115,7 +115,7 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
         } => crate::store::read_window(Path::new(file), dataset, *dtype, offset, shape)
             .map_err(|e| KernelError(e.to_string())),
         Op::Slice { offset, shape } => Ok(slice::slice(array(0), offset, shape)),
-        Op::LifeStep { normalize } => Ok(life::life_step(args, *normalize)),
+        Op::LifeStep { normalize, frame } => Ok(life::life_step(args, *normalize, *frame)),
         Op::HeatStep {
             alpha,
             global,

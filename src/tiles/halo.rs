@@ -4,7 +4,7 @@
 
 use super::array::TiledArray;
 use crate::graph::stencil::{band, SIDES};
-use crate::graph::{Arg, Graph, GraphError, Op, Scope};
+use crate::graph::{Arg, Graph, GraphError, Handle, Op, Scope};
 
 /// What lies beyond the edges of the array.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -110,6 +110,30 @@ pub fn halo_args(
     Ok(args)
 }
 
+/// Deep halos: the sides of a stencil step on `grown`, the result of an earlier step of the
+/// same tile whose sides were `first` (what `halo_args` returned for `tile`). A side `first`
+/// read from another tile's strip now holds ghost cells in `grown` itself: the step drops
+/// them (`grow` −1) and reads nothing there, so it gets a placeholder number; likewise a
+/// corner, which only a step reading both sides beside it needs. A side that was a constant
+/// (outside a constant boundary) stays that constant, and one that was the tile itself (one
+/// tile along a periodic axis) is `grown`. No task is spawned.
+pub fn ghost_args(first: &[Arg], tile: Handle, grown: Handle) -> Vec<Arg> {
+    first
+        .iter()
+        .map(|a| match *a {
+            Arg::Task(t) if t == tile => Arg::Task(grown),
+            Arg::Task(_) => Arg::Number(0.0),
+            ref other => other.clone(),
+        })
+        .collect()
+}
+
+/// Which of the sides n, s, w, e in `args` (from `halo_args` for `tile`) are strips of
+/// another tile: where a deep-halo step grows ghost cells (`ghost_args`).
+pub fn neighbour_sides(args: &[Arg], tile: Handle) -> [bool; 4] {
+    std::array::from_fn(|k| matches!(args.get(k), Some(Arg::Task(t)) if *t != tile))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +193,48 @@ mod tests {
         // Dead row strips: w, e and the corners lie outside (numbers); n and s are cut
         // where there is a neighbour.
         assert_eq!(step([4, 1], [1, 1], Boundary::Constant(0.0)).0, 2 * 3);
+    }
+
+    #[test]
+    fn ghost_steps_read_only_what_lies_outside_or_wraps() {
+        // Dead row strips: the top tile's n side is outside (a number), its s side a strip;
+        // w, e and the corners are outside. A later step on its frame keeps the numbers and
+        // has a placeholder where the strip was (the frame holds those cells now).
+        let mut g = Graph::new();
+        let a = TiledArray::from_source(
+            &mut g,
+            TileGrid::even([24, 20], [4, 1]),
+            &Source::Seed(1),
+            DType::U8,
+            "a.",
+        )
+        .unwrap();
+        let tile = a.tile(0, 0);
+        let sides = halo_args(
+            &mut g,
+            &a,
+            0,
+            0,
+            [3, 3],
+            true,
+            Boundary::Constant(0.0),
+            "t.",
+        )
+        .unwrap();
+        assert_eq!(neighbour_sides(&sides, tile), [false, true, false, false]);
+        let frame = a.tile(1, 0); // any other handle stands for the frame
+        let ghost = ghost_args(&sides, tile, frame);
+        assert!(ghost
+            .iter()
+            .all(|x| matches!(x, Arg::Number(v) if *v == 0.0)));
+        // Periodic row strips: n and s are strips (ghost rows), w and e the tile itself,
+        // which a later step reads as its frame (the wrap along the row).
+        let sides = halo_args(&mut g, &a, 2, 0, [3, 1], true, Boundary::Periodic, "p.").unwrap();
+        let tile = a.tile(2, 0);
+        assert_eq!(neighbour_sides(&sides, tile), [true, true, false, false]);
+        let ghost = ghost_args(&sides, tile, frame);
+        assert!(matches!(ghost[0], Arg::Number(_)) && matches!(ghost[1], Arg::Number(_)));
+        assert!(matches!(ghost[2], Arg::Task(t) if t == frame));
+        assert!(matches!(ghost[3], Arg::Task(t) if t == frame));
     }
 }

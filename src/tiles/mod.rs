@@ -16,5 +16,5 @@ mod source;
 pub use array::TiledArray;
 pub use axis::Axis;
 pub use grid::TileGrid;
-pub use halo::{halo_args, Boundary};
+pub use halo::{ghost_args, halo_args, neighbour_sides, Boundary};
 pub use source::Source;

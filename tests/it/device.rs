@@ -463,7 +463,7 @@ fn count_op(g: &Graph, name: &str) -> u64 {
     g.tasks().iter().filter(|t| t.op.name() == name).count() as u64
 }
 
-/// Life (both boundaries, and periodic row strips), heat and a 3×5 convolution, small
+/// Life (both boundaries, periodic row strips, deep halos), heat and a 3×5 convolution, small
 /// enough for a unit test, with every step task scoped to `device`.
 fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
     use serde_json::json;
@@ -476,6 +476,10 @@ fn stencil_specs(device: &str) -> Vec<serde_json::Value> {
         // s strips (`graph::stencil`).
         json!({"kind": "life", "grid": [36, 21], "tiles": [4, 1], "steps": 4,
                "boundary": "periodic", "seed": 7, "device": device}),
+        // Deep halos: frames of ghost cells grown, kept with a stale ring and shrunk
+        // (`graph::stencil::Frame`), 2-D and dead-edged.
+        json!({"kind": "life", "grid": [40, 44], "tiles": [3, 2], "steps": 7,
+               "boundary": "dead", "seed": 9, "halo": 3, "device": device}),
         json!({"kind": "heat", "grid": [40, 36], "tiles": [3, 2], "steps": 3,
                "alpha": 0.2, "seed": 3, "device": device}),
         json!({"kind": "conv2d", "image": [30, 28], "tiles": [2, 2], "seed": 4,
@@ -551,7 +555,10 @@ fn stencil_steps_on_the_device_match_the_cpu_bit_for_bit() {
 #[test]
 fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
     use dirk::device::{bit_identical, has_kernel, supports};
-    let life = Op::LifeStep { normalize: false };
+    let life = Op::LifeStep {
+        normalize: false,
+        frame: dirk::graph::stencil::Frame::PLAIN,
+    };
     let heat = Op::HeatStep {
         alpha: 0.1,
         global: vec![4, 4],

@@ -160,6 +160,32 @@ fn life_on_periodic_strips_matches_the_reference() {
     }
 }
 
+/// Deep halos (`halo` k): strips k deep exchanged every k steps, ghost cells computed in
+/// between. Ragged tiles with dead edges (ghost cells only where a neighbour lies, a run of
+/// 13 steps that does not divide by k), periodic row strips and 2-D tiles (ghost columns and
+/// corners): each matches the reference, which knows nothing of tiles or halos, at 1-4
+/// ranks.
+#[test]
+fn life_with_deep_halos_matches_the_reference() {
+    let (h, w, steps) = (37, 50, 13);
+    let init: Vec<u8> = (0..h * w).map(|i| rand_cell(6, i)).collect();
+    for (tiles, boundary, halo) in [
+        ("[3, 4]", "dead", 4),
+        ("[5, 1]", "periodic", 3),
+        ("[2, 3]", "periodic", 5),
+    ] {
+        let digits: String = tiles.chars().filter(char::is_ascii_digit).collect();
+        let dir = scratch(&format!("life-halo-{digits}-{halo}"));
+        let job = format!(
+            r#"{{"dirk": 1, "workload": {{"kind": "life", "grid": [37, 50], "tiles": {tiles},
+            "steps": 13, "boundary": "{boundary}", "seed": 6, "halo": {halo}}}}}"#
+        );
+        let got = run_everywhere::<u8>(&dir, &job, "grid");
+        let want = life(init.clone(), h, w, boundary == "periodic", steps);
+        assert_eq!(got, want, "tiles {tiles}, {boundary}, halo {halo}");
+    }
+}
+
 #[test]
 fn heat_matches_the_reference() {
     let dir = scratch("heat");
@@ -306,6 +332,14 @@ fn bad_parameters_exit_2_naming_the_json_path() {
         (
             r#"{"kind": "life", "grid": [8, 8], "tiles": [2, 2], "steps": 1, "boundary": "x"}"#,
             "workload.boundary",
+        ),
+        (
+            r#"{"kind": "life", "grid": [8, 8], "tiles": [4, 1], "steps": 3, "halo": 3}"#,
+            "workload.halo",
+        ),
+        (
+            r#"{"kind": "life", "grid": [8, 8], "tiles": [2, 2], "steps": 3, "halo": 0}"#,
+            "workload.halo",
         ),
         (
             r#"{"kind": "heat", "grid": [8, 8], "tiles": [2, 2], "steps": 1, "alpha": 0.3}"#,

@@ -101,23 +101,45 @@ impl CudaDevice {
         Ok((out, [h, w]))
     }
 
-    /// One Life step on the padded u8 tile `p` of an h × w tile.
+    /// One Life step on the padded u8 tile `p` of a `tile`-sized tile with a `halo`-deep
+    /// halo, its result in `frame` (`stencil::Frame`): output cell (r, c) is tile cell
+    /// (r − grow_n, c − grow_w), or zero in the frame's stale ring.
     pub(super) fn life(
         &self,
         p: &CudaSlice<u8>,
-        h: usize,
-        w: usize,
+        tile: [usize; 2],
+        halo: [usize; 2],
+        frame: &stencil::Frame,
     ) -> Result<super::Buf, DeviceError> {
+        let [oh, ow] = frame.shape(tile).map_err(DeviceError::Unsupported)?;
         let s = &self.streams[self.stream_index()];
-        let mut out = s.alloc_zeros::<u8>((h * w).max(1)).map_err(cuda)?;
-        if h * w > 0 {
+        let mut out = s.alloc_zeros::<u8>((oh * ow).max(1)).map_err(cuda)?;
+        if oh * ow > 0 {
             let f = self.function("life_step")?;
-            let (h64, w64) = (h as i64, w as i64);
+            let (oh64, ow64) = (oh as i64, ow as i64);
+            let pw = (tile[1] + 2 * halo[1]) as i64;
+            // The padded cell above and left of output cell (0, 0).
+            let r0 = halo[0] as i64 - i64::from(frame.grow[0]) - 1;
+            let c0 = halo[1] as i64 - i64::from(frame.grow[2]) - 1;
+            let stale = frame.stale.map(i64::from);
             let mut l = s.launch_builder(f);
-            l.arg(p).arg(&mut out).arg(&h64).arg(&w64);
-            // SAFETY: life.cu's life_step takes (const u8* p, u8* out, long long h, w); p is
-            // the (h + 2) × (w + 2) padded tile, out has h·w elements, the loop's bound.
-            unsafe { l.launch(Self::config(h * w)) }.map_err(cuda)?;
+            l.arg(p)
+                .arg(&mut out)
+                .arg(&oh64)
+                .arg(&ow64)
+                .arg(&pw)
+                .arg(&r0)
+                .arg(&c0);
+            for z in &stale {
+                l.arg(z);
+            }
+            // SAFETY: life.cu's life_step takes (const u8* p, u8* out, long long oh, ow, pw,
+            // r0, c0, zn, zs, zw, ze); p is the padded tile, (tile rows + 2 halo rows) × pw.
+            // The typing (`Frame::halo`: one cell beyond the first computed row or column on
+            // each side) keeps every cell read for a computed one, rows r0 + zn .. r0 + oh −
+            // zs + 1 and columns c0 + zw .. c0 + ow − ze + 1, inside it; out has oh·ow
+            // elements, the loop's bound.
+            unsafe { l.launch(Self::config(oh * ow)) }.map_err(cuda)?;
         }
         s.synchronize().map_err(cuda)?;
         Ok(super::Buf::U8(out))
