@@ -26,7 +26,9 @@ ceiling under 95 % means a loaded host, and the script says so.
 
 Both sweeps split the grid into row strips: --tiles-per-rank x R tiles along the rows, and
 --tile-cols tiles along the columns, so every rank owns the same number of tiles at every
-point; make --tiles-per-rank at least --threads so every thread has a tile to work on.
+point; make --tiles-per-rank at least --threads so every thread has a tile to work on. Life
+runs with deep halos (--halo K, default 5: strips K rows deep exchanged once every K steps,
+the job's "halo"; --halo 1 exchanges every step), which a tile's row count must allow.
 
 Each point runs --repeats times and keeps the best time; the repeats are taken in rounds
 (every point of a sweep, and the machine ceiling's copies, once per round), so that the load
@@ -71,6 +73,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
+# Life's deep halos (BENCHMARKS.md, "Scaling", tenth session): strips this many rows deep,
+# exchanged once every this many steps.
+HALO = 5
+
 
 def pair(text):
     parts = [int(x) for x in text.replace("x", ",").replace(":", ",").split(",") if x.strip()]
@@ -110,6 +116,9 @@ def parse_args(argv):
                     help="time steps per run (default 2000)")
     ap.add_argument("--tiles-per-rank", type=int, default=4, metavar="N",
                     help="tiles along the rows per rank (default 4)")
+    ap.add_argument("--halo", type=int, default=HALO, metavar="K",
+                    help=f"life: deep halos, steps per exchange of halo strips (default {HALO}; "
+                         "1: an exchange every step)")
     ap.add_argument("--tile-cols", type=int, default=1, metavar="N",
                     help="tiles along the columns (default 1: row strips)")
     ap.add_argument("--threads", type=int, default=1,
@@ -146,7 +155,7 @@ def parse_args(argv):
     for s in a.sweeps:
         if s not in ("strong", "weak"):
             ap.error(f"--sweeps: unknown sweep {s!r} (strong, weak)")
-    for name in ("steps", "tiles_per_rank", "tile_cols", "threads", "repeats"):
+    for name in ("steps", "tiles_per_rank", "tile_cols", "threads", "repeats", "halo"):
         if getattr(a, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
     if a.launcher == "auto":
@@ -164,6 +173,8 @@ def job_for(a, problem, ranks):
     wl = {"kind": a.workload, "grid": [h, w], "tiles": tiles, "steps": a.steps, "seed": 1}
     if a.workload == "life":
         wl["boundary"] = "periodic"
+        if a.halo != 1:  # (builds before deep halos know no "halo")
+            wl["halo"] = a.halo
     else:
         wl["alpha"] = 0.1
     name = f"{a.workload}-{problem}-{ranks}r"
@@ -503,7 +514,8 @@ def main(argv=None):
         "host": socket.gethostname(), "cpus": os.cpu_count(), "platform": platform.platform(),
         "slurm_job_id": os.environ.get("SLURM_JOB_ID"), "launcher": a.launcher,
         "workload": a.workload, "grid": a.grid, "weak_grid": a.weak_grid, "steps": a.steps,
-        "tiles_per_rank": a.tiles_per_rank, "tile_cols": a.tile_cols, "threads": a.threads,
+        "tiles_per_rank": a.tiles_per_rank, "tile_cols": a.tile_cols, "halo": a.halo,
+        "threads": a.threads,
         "repeats": a.repeats, "launcher_args": a.launcher_args, "dirk_args": a.dirk_args,
         "load_after": loadavg(), "runs": raw,
         "paired_efficiency": [{"problem": p, "ranks": r, "median": e}
@@ -533,7 +545,8 @@ def main(argv=None):
             label = "machine ceiling"
             series_s[label] = (COLORS["machine"], [(x, x * e) for x, e in m])
             series_e[label] = (COLORS["machine"], m)
-    note = (f"{a.steps} steps, {a.tiles_per_rank} tile rows per rank, best of {a.repeats} "
+    halo = f", halo {a.halo}" if a.workload == "life" else ""
+    note = (f"{a.steps} steps, {a.tiles_per_rank} tile rows per rank{halo}, best of {a.repeats} "
             f"(run_seconds), {a.launcher}; {socket.gethostname()}, {os.cpu_count()} CPUs, "
             f"{started:%Y-%m-%d %H:%M} UTC")
     svg_plot(out / "speedup.svg", f"Speedup — {tag}", "speedup", series_s, xs,
