@@ -15,6 +15,8 @@ output write are not in it):
   slow        tasks taking at least 1.25x the median of their op and output size, and the
               summed excess over that median, ms ("hiccups": preemptions, cache or TLB
               disturbances)
+  medians     per op and output size (where an op has several: Life's deep-halo frames),
+              the median task time, µs
 
 Comparing a 1-rank and a 2-rank trace of a weak-scaling pair shows what communication and
 coupling cost (BENCHMARKS.md, "Scaling", fourth session). Python 3 standard library only.
@@ -42,8 +44,10 @@ def split(path):
         bins = [sum(g for g in gaps if lo <= g < hi) / 1000
                 for lo, hi in ((0, 2), (2, 20), (20, float("inf")))]
         totals, slow, excess = collections.Counter(), collections.Counter(), collections.Counter()
-        for (op, _), durations in per_op.items():  # one op and output size: like work
+        medians = {}
+        for (op, size), durations in per_op.items():  # one op and output size: like work
             median = statistics.median(durations)
+            medians[op, size] = median
             over = [d - median for d in durations if d >= 1.25 * median]
             totals[op] += sum(durations) / 1000
             slow[op] += len(over)
@@ -53,6 +57,11 @@ def split(path):
         print(f"{path} rank {rank} thread {tid}: span {(tasks[-1][1] - tasks[0][0]) / 1000:.1f} "
               f"ms | tasks {ops} ms | gaps <2 µs {bins[0]:.1f}, 2-20 µs {bins[1]:.1f}, "
               f">=20 µs {bins[2]:.1f} ms | slow {slows}")
+        sized = collections.Counter(op for op, _ in medians)
+        several = [(op, size) for op, size in sorted(medians, key=str) if sized[op] > 1]
+        if several:
+            print("    medians " + ", ".join(f"{op} {size} B {medians[op, size]:.1f} µs"
+                                           for op, size in several))
 
 
 if __name__ == "__main__":

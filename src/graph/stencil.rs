@@ -46,11 +46,10 @@ pub fn band(d: isize, len: usize, depth: usize) -> Option<(usize, usize)> {
 /// A run of k steps on one exchange (`job::workloads::life`): the first grows k − 1 ghost
 /// rows and columns where a neighbour tile lies, from strips k deep; each middle step keeps
 /// that frame and leaves one more ring of it stale (zero: it would need cells beyond the
-/// strips); the last shrinks back to the tile. The middle steps keep the frame, rather than
-/// shrinking it a row a step, so that each output row lies where its input row lay, as for a
-/// plain step: a frame shifted by an odd number of 2048-cell rows put every output row at
-/// the same 4 KiB offset as the rows above and below it in the input, and the u8 kernel ran
-/// 3–5 % slower (store-to-load aliasing; BENCHMARKS.md, "Scaling", tenth session).
+/// strips); the last shrinks back to the tile. The middle steps keep the frame rather than
+/// shrinking it a row a step, so a run has two value sizes (tile and frame), not k, and
+/// each middle step's output rows lie where its input rows lay, as in a plain step
+/// (`benches/stencil_frames.rs` times each kind of frame against a plain step).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Frame {
     /// Rows or columns the result extends beyond the tile on each side n, s, w, e; negative

@@ -146,16 +146,7 @@ impl Transport for MpiSender {
             .expect("send queue lock")
             .push(Outgoing { dest, key, value });
         self.shared.queued.store(true, Ordering::Release);
-        // Post it from this thread when nobody else is driving the network (no hand-off to
-        // the progress thread, which may be waiting for this very core); else leave it to
-        // whoever holds the engine, and wake the progress thread in case that is nobody.
-        if let Ok(mut engine) = self.shared.engine.try_lock() {
-            if let Some(e) = engine.as_mut() {
-                e.post(&self.shared);
-                return;
-            }
-        }
-        self.shared.wake();
+        self.post_now();
     }
 
     fn send_control(&self, dest: u32, msg: Vec<u8>) {
@@ -166,7 +157,7 @@ impl Transport for MpiSender {
             .expect("control queue lock")
             .push((dest, msg));
         self.shared.queued.store(true, Ordering::Release);
-        self.shared.wake();
+        self.post_now();
     }
 
     fn expect_control_soon(&self) {
@@ -208,6 +199,24 @@ impl Transport for MpiSender {
             }
             None => false,
         }
+    }
+}
+
+impl MpiSender {
+    /// Posts what was just queued from this thread when nobody else is driving the network
+    /// (no hand-off to the progress thread, which may be waiting for this very core, or parked
+    /// for milliseconds: the end of a stealing run is two rounds of control messages, and
+    /// left to the progress thread they added 2 ms to a 2-rank Life run); else leaves it to
+    /// whoever holds the engine, and wakes the progress thread in case that is nobody (a
+    /// control message sent while a turn hands over another, on the thread holding it).
+    fn post_now(&self) {
+        if let Ok(mut engine) = self.shared.engine.try_lock() {
+            if let Some(e) = engine.as_mut() {
+                e.post(&self.shared);
+                return;
+            }
+        }
+        self.shared.wake();
     }
 }
 
