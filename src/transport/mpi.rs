@@ -235,10 +235,13 @@ pub struct Progress {
 /// How long the idle progress thread sleeps while every worker is attentive (running tasks
 /// or polling; they also poll between tasks now and then): it is then needed only for
 /// transfers that move while every worker runs a long task, and for progress counts. A
-/// worker that stops attending wakes it at once. Waking every 1 ms instead preempted each
-/// rank's only worker 1,000 times a second (`perf record -e sched:sched_switch`) and cost
-/// 4–5 % of a 1-rank Life run (BENCHMARKS.md, "Scaling", fourth session).
-const ATTENDED_PARK: Duration = Duration::from_millis(20);
+/// worker that stops attending wakes it at once, and a message of `LARGE` bytes or more, or a
+/// control message expected, keeps it closer (below). Waking every 1 ms instead preempted
+/// each rank's only worker 1,000 times a second (`perf record -e sched:sched_switch`) and
+/// cost 4–5 % of a 1-rank Life run (BENCHMARKS.md, "Scaling", fourth session); every 20 ms,
+/// a 2-rank Life run's tiles during which it ran a turn took about 100 µs longer each, 1-2 ms
+/// a rank and second (`--trace`: sends completing inside a tile; tenth session).
+const ATTENDED_PARK: Duration = Duration::from_millis(100);
 
 /// `ATTENDED_PARK` while control messages are expected (`Transport::control_expected`) and
 /// no worker has polled for 2 ms (they run long tasks): steal requests must be answered
