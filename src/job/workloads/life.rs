@@ -133,15 +133,18 @@ fn halo_depth(p: &mut Params<'_>, grid: &TileGrid) -> Result<u64, JobError> {
         .into_iter()
         .filter(|&(n, _)| n > 1)
         .map(|(_, len)| len as u64)
-        .min()
-        .unwrap_or(u64::MAX);
-    if depth == 0 || depth > limit {
-        return Err(p.error(
+        .min();
+    if depth == 0 {
+        return Err(p.error("halo", "must be at least 1 (1: an exchange every step)"));
+    }
+    match limit {
+        Some(limit) if depth > limit => Err(p.error(
             "halo",
             format!(
-                "{depth} is not between 1 and {limit}, the smallest tile side where tiles meet"
+                "{depth} is deeper than the smallest tile side where tiles meet ({limit}): \
+                 use fewer tiles or a smaller halo"
             ),
-        ));
+        )),
+        _ => Ok(depth),
     }
-    Ok(depth)
 }
