@@ -59,7 +59,7 @@ element!(u8, U8);
 /// A pooled buffer serves a request for up to 1/`SLACK` fewer elements than it has room for.
 /// Deep halos (`graph::stencil::Frame`) alternate a tile with a frame a few rows larger around
 /// it; served only by exact length, a step of one size took a buffer that had sat in the
-/// pool while the other size ran (cold in the cache), and such steps ran 15-25 % slower
+/// pool while the other size ran (cold in the cache), and such steps ran about 25 % slower
 /// than those that took the buffer just freed (BENCHMARKS.md, "Scaling", tenth session).
 const SLACK: usize = 8;
 

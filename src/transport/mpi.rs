@@ -206,7 +206,7 @@ impl MpiSender {
     /// Posts what was just queued from this thread when nobody else is driving the network
     /// (no hand-off to the progress thread, which may be waiting for this very core, or parked
     /// for milliseconds: the end of a stealing run is two rounds of control messages, and
-    /// left to the progress thread they added 2 ms to a 2-rank Life run); else leaves it to
+    /// left to the progress thread they added 3 ms to a 2-rank Life run); else leaves it to
     /// whoever holds the engine, and wakes the progress thread in case that is nobody (a
     /// control message sent while a turn hands over another, on the thread holding it).
     fn post_now(&self) {
