@@ -58,25 +58,17 @@ fn step_row(
     if hi == lo {
         return;
     }
+    // The n cells from column j on, and their left and right neighbours.
     let (n, j) = (hi - lo, (c0 + lo as isize) as usize);
-    let (a0, a1, a2) = (
-        &a.mid[j - 1..j - 1 + n],
-        &a.mid[j..j + n],
-        &a.mid[j + 1..j + 1 + n],
-    );
-    let (b0, b1, b2) = (
-        &b.mid[j - 1..j - 1 + n],
-        &b.mid[j..j + n],
-        &b.mid[j + 1..j + 1 + n],
-    );
-    let (c0, c1, c2) = (
-        &c.mid[j - 1..j - 1 + n],
-        &c.mid[j..j + n],
-        &c.mid[j + 1..j + 1 + n],
-    );
+    fn around(m: &[u8], j: usize, n: usize) -> (&[u8], &[u8], &[u8]) {
+        (&m[j - 1..j - 1 + n], &m[j..j + n], &m[j + 1..j + 1 + n])
+    }
+    let (a0, a1, a2) = around(a.mid, j, n);
+    let (b0, b1, b2) = around(b.mid, j, n);
+    let (d0, d1, d2) = around(c.mid, j, n);
     let o = &mut out[lo..hi];
     for j in 0..n {
-        let s = a0[j] + a1[j] + a2[j] + b0[j] + b2[j] + c0[j] + c1[j] + c2[j];
+        let s = a0[j] + a1[j] + a2[j] + b0[j] + b2[j] + d0[j] + d1[j] + d2[j];
         o[j] = rule(s, b1[j]);
     }
 }

@@ -111,12 +111,13 @@ pub fn halo_args(
 }
 
 /// Deep halos: the sides of a stencil step on `grown`, the result of an earlier step of the
-/// same tile whose sides were `first` (what `halo_args` returned for `tile`). A side `first`
-/// read from another tile's strip now holds ghost cells in `grown` itself: the step drops
-/// them (`grow` −1) and reads nothing there, so it gets a placeholder number; likewise a
-/// corner, which only a step reading both sides beside it needs. A side that was a constant
-/// (outside a constant boundary) stays that constant, and one that was the tile itself (one
-/// tile along a periodic axis) is `grown`. No task is spawned.
+/// same tile whose sides were `first` (what `halo_args` returned for `tile`). Where `first`
+/// read another tile's strip, `grown` holds those cells as ghost cells itself and the step
+/// reads nothing beyond it (its `graph::stencil::Frame` leaves them stale or shrinks them
+/// away), so that side gets a placeholder number; likewise a corner, which only a step
+/// reading both sides beside it needs. A side that was a constant (outside a constant
+/// boundary) stays that constant, and one that was the tile itself (one tile along a
+/// periodic axis) is `grown`. No task is spawned.
 pub fn ghost_args(first: &[Arg], tile: Handle, grown: Handle) -> Vec<Arg> {
     first
         .iter()

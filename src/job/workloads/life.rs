@@ -17,7 +17,7 @@
 
 use super::inputs::{device_scope, graph_err, source, tile_counts};
 use crate::graph::stencil::Frame;
-use crate::graph::{Arg, DType, Graph, Handle, Op};
+use crate::graph::{Arg, DType, Graph, Op};
 use crate::job::{JobError, Params};
 use crate::tiles::{
     ghost_args, halo_args, neighbour_sides, Boundary, Source, TileGrid, TiledArray,
@@ -62,26 +62,27 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 let tile = cur.tile(i, j);
                 let sides = halo_args(g, &cur, i, j, halo, true, boundary, &format!("{id}."))
                     .map_err(graph_err)?;
+                let from_neighbour = neighbour_sides(&sides, tile);
                 let op = Op::LifeStep {
                     // Only data from a file may hold bytes other than 0 and 1.
                     normalize: s == 1 && matches!(src, Source::File { .. }),
-                    frame: frame(&sides, tile, m, 1),
+                    frame: frame(from_neighbour, m, 1),
                 };
                 let args = std::iter::once(Arg::Task(tile)).chain(sides.iter().cloned());
                 let h = g
                     .spawn_named(id, op, args.collect(), scope.clone())
                     .map_err(graph_err)?;
                 g.place(h, cur.grid.placement(i, j));
-                first.push((tile, sides));
+                first.push((tile, sides, from_neighbour));
                 last.push(h);
             }
         }
         for k in 2..=m {
-            for (t, (tile, sides)) in first.iter().enumerate() {
+            for (t, (tile, sides, from_neighbour)) in first.iter().enumerate() {
                 let (i, j) = (t / tiles[1], t % tiles[1]);
                 let op = Op::LifeStep {
                     normalize: false,
-                    frame: frame(sides, *tile, m, k),
+                    frame: frame(*from_neighbour, m, k),
                 };
                 let mut args = vec![Arg::Task(last[t])];
                 args.extend(ghost_args(sides, *tile, last[t]));
@@ -100,12 +101,12 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
 }
 
 /// The frame of step `k` (1..=m) of a run of m steps on one exchange whose first step reads
-/// `sides` (`halo_args` for `tile`): the first grows m − 1 ghost rows or columns where a
-/// side comes from another tile, the middle ones keep that frame and leave k − 1 of them
-/// stale, the last (m > 1) shrinks back to the tile.
-fn frame(sides: &[Arg], tile: Handle, m: u64, k: u64) -> Frame {
+/// strips of another tile on the sides n, s, w, e marked in `from_neighbour`
+/// (`tiles::neighbour_sides`): the first grows m − 1 ghost rows or columns there, the middle
+/// ones keep that frame and leave k − 1 of them stale, the last (m > 1) shrinks back to the
+/// tile.
+fn frame(from_neighbour: [bool; 4], m: u64, k: u64) -> Frame {
     let g = m as i32 - 1;
-    let from_neighbour = neighbour_sides(sides, tile);
     let on = |v: i32| from_neighbour.map(|n| if n { v } else { 0 });
     match k {
         1 => Frame {
