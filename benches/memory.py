@@ -16,6 +16,12 @@ the result file (the output contract), so it is reported apart; the figure is fo
 ranks.
 
 Usage: benches/memory.py [--ranks 2] [--threads 1] [--repeat 2] [--workloads life heat]
+                         [--halo K]
+
+--halo K runs Life with deep halos (strips K deep, once every K steps; at most 4 here, the
+tiny grid's tile side): each step between exchanges makes a frame up to K-1 cells larger
+around its tile, and the buffer pool lets a frame's buffer serve a tile (up to 1/8 more
+room than asked), so this is where a value could carry unused capacity.
 """
 import argparse
 import json
@@ -29,7 +35,10 @@ p.add_argument("--ranks", type=int, default=2)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--repeat", type=int, default=2)
 p.add_argument("--workloads", nargs="+", default=["life", "heat"])
+p.add_argument("--halo", type=int, default=1, help="Life's deep halos, 1 to 4 (default 1)")
 args = p.parse_args()
+if not 1 <= args.halo <= 4:
+    p.error("--halo must be 1 to 4 (the tiny grid's tiles are 4 cells a side)")
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
@@ -71,10 +80,13 @@ def peak_rss_mib(workload, tmp):
 with tempfile.TemporaryDirectory() as tmp:
     for name in args.workloads:
         real, cell = WORKLOADS[name]
+        if name == "life" and args.halo > 1:
+            real = dict(real, halo=args.halo)
         tiny = dict(real, grid=[16, 16])
         empty = dict(real, grid=[16, 16], tiles=[1, 1], steps=1)
         owned = real["grid"][0] * real["grid"][1] * cell / args.ranks / 2**20
-        print(f"{name} {real['grid'][0]}x{real['grid'][1]}, {real['steps']} steps, "
+        halo = f", halo {args.halo}" if "halo" in real else ""
+        print(f"{name} {real['grid'][0]}x{real['grid'][1]}, {real['steps']} steps{halo}, "
               f"{args.ranks} ranks x {args.threads} threads: {owned:.0f} MiB owned per rank")
         for i in range(args.repeat):
             e, t, r = (peak_rss_mib(w, tmp) for w in (empty, tiny, real))

@@ -22,7 +22,10 @@ shared caches, clock) is in it, nothing of dirk's communication is; so
 bounds what any runtime can reach for this job here, and weak efficiency / ceiling is the
 part that communication and scheduling cost (printed from the best times, and paired: the
 median over the rounds of each round's T(copies) / T(R ranks); in scaling.json too). A
-ceiling under 95 % means a loaded host, and the script says so.
+ceiling under 95 % means a loaded host, and the script says so; one above 100 % means the
+1-rank time drifted between rounds, and it says that too. It also prints the spread of each
+sweep's first-point repeats (slowest over fastest): the host's run-to-run noise, which on a
+shared VM is 5-15 %, so an efficiency within that of a target is not settled by one sweep.
 
 Both sweeps split the grid into row strips: --tiles-per-rank x R tiles along the rows, and
 --tile-cols tiles along the columns, so every rank owns the same number of tiles at every
@@ -575,6 +578,18 @@ def main(argv=None):
                       f"        the host is loaded, and the weak figure measures it as much as "
                       f"the runtime;\n        rerun when it is quieter (load average in "
                       f"scaling.json)")
+            elif m > 1.0:
+                print(f"  note: the {ranks} copies side by side beat the 1-rank job alone: the "
+                      f"1-rank time drifted between\n        rounds (host noise), so every "
+                      f"figure here carries at least that much noise")
+    # The host's own run-to-run noise, from the repeats of the first point of each sweep: a
+    # weak figure within this of a target is not decided by one sweep.
+    for p in ("strong", "weak"):
+        first = [x["run_seconds"] for x in raw
+                 if x["problem"] == p and x["ranks"] == a.ranks[0]]
+        if len(first) > 1:
+            print(f"  noise: the {len(first)} repeats of the {p} {a.ranks[0]}-rank point spread "
+                  f"{(max(first) / min(first) - 1) * 100:.1f} % (slowest over fastest)")
     return 0
 
 
