@@ -279,6 +279,42 @@ mod tests {
     }
 
     #[test]
+    fn a_recycled_buffer_of_stale_values_comes_out_with_its_stale_ring_zero() {
+        // A middle step of a frame big enough for the buffer pool, whose output buffer held
+        // 0xFF everywhere: the stale ring (2 deep) must come out zero and the rest must be
+        // the step of the frame's cells (all inside it, so a dead-edged reference agrees).
+        let (fh, fw) = (521, 523);
+        assert!(fh * fw >= buffers::MIN_BYTES, "pooled size");
+        let mut stale = buffers::take::<u8>(fh * fw);
+        stale.fill(0xFF);
+        let ptr = stale.as_ptr();
+        buffers::give(Data::U8(stale));
+        let cells: Vec<u8> = (0..fh * fw).map(|i| ((i * 7919) % 13 < 5) as u8).collect();
+        let input = tile(fh, fw, cells.clone());
+        let mut args = vec![Input::Value(&input)];
+        args.extend([Input::Number(0.0); 8]);
+        let middle = Frame {
+            grow: [0; 4],
+            stale: [2; 4],
+        };
+        let out = life_step(&args, false, middle);
+        let out = out.as_array().unwrap().as_u8().unwrap();
+        assert_eq!(
+            out.as_ptr(),
+            ptr,
+            "the step took the buffer of stale values"
+        );
+        let want = reference_step(&cells, fh, fw);
+        for r in 0..fh {
+            for c in 0..fw {
+                let ring = r < 2 || c < 2 || r >= fh - 2 || c >= fw - 2;
+                let w = if ring { 0 } else { want[r * fw + c] };
+                assert_eq!(out[r * fw + c], w, "cell ({r}, {c})");
+            }
+        }
+    }
+
+    #[test]
     fn narrow_tiles_read_their_strips() {
         // A 1-column tile: every cell is an edge cell; neighbours come from the strips.
         let t = tile(3, 1, vec![0, 1, 0]);

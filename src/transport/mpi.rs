@@ -41,7 +41,7 @@
 //! requests, and every `STEALING_PARK` while they run long tasks), so it never takes a core a
 //! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it
 //! spins briefly, then yields, then parks (waking a parked thread costs ~30 µs on this VM; a
-//! send wakes it at once), and after a turn that delivered values it first yields the core
+//! send the sending thread cannot post itself, or a large one, wakes it at once), and after a turn that delivered values it first yields the core
 //! once, since the worker that a delivery readies may be waiting for this very core.
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
@@ -140,24 +140,26 @@ pub struct MpiSender {
 impl Transport for MpiSender {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
         self.shared.stats.queued();
+        let large = value.bytes() >= LARGE;
         self.shared
             .queue
             .lock()
             .expect("send queue lock")
             .push(Outgoing { dest, key, value });
         self.shared.queued.store(true, Ordering::Release);
-        self.post_now();
+        self.post_now(large);
     }
 
     fn send_control(&self, dest: u32, msg: Vec<u8>) {
         self.shared.stats.queued();
+        let large = msg.len() >= LARGE;
         self.shared
             .control
             .lock()
             .expect("control queue lock")
             .push((dest, msg));
         self.shared.queued.store(true, Ordering::Release);
-        self.post_now();
+        self.post_now(large);
     }
 
     fn expect_control_soon(&self) {
@@ -209,10 +211,22 @@ impl MpiSender {
     /// left to the progress thread they added 3 ms to a 2-rank Life run); else leaves it to
     /// whoever holds the engine, and wakes the progress thread in case that is nobody (a
     /// control message sent while a turn hands over another, on the thread holding it).
-    fn post_now(&self) {
+    ///
+    /// A `large` message (`LARGE` bytes or more: rendezvous) wakes the progress thread even
+    /// when posted here: it moves only as MPI is driven on this rank too, and the thread may
+    /// be in its long attended park, chosen before the message existed, while this worker
+    /// goes on to a long task (a stolen task's result could then wait at the thief for the
+    /// park, 10 to 100 ms, where the park for a large message is 50 µs; between hosts, over
+    /// TCP, a large value too). Woken, it sees the message and looks in every 50 µs until it
+    /// has moved.
+    fn post_now(&self, large: bool) {
         if let Ok(mut engine) = self.shared.engine.try_lock() {
             if let Some(e) = engine.as_mut() {
                 e.post(&self.shared);
+                drop(engine);
+                if large {
+                    self.shared.wake();
+                }
                 return;
             }
         }

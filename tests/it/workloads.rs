@@ -163,8 +163,10 @@ fn life_on_periodic_strips_matches_the_reference() {
 /// Deep halos (`halo` k): strips k deep exchanged every k steps, ghost cells computed in
 /// between. Ragged tiles with dead edges (ghost cells only where a neighbour lies, a run of
 /// 13 steps that does not divide by k), periodic row strips and 2-D tiles (ghost columns and
-/// corners): each matches the reference, which knows nothing of tiles or halos, at 1-4
-/// ranks.
+/// corners), one tile along an axis (its own neighbour there), a halo as deep as the
+/// smallest tile side (12), and one deeper than the run (40 > 13 steps: strips 13 deep, so
+/// not held to 16, the smallest side): each matches the reference, which knows nothing of
+/// tiles or halos, at 1-4 ranks.
 #[test]
 fn life_with_deep_halos_matches_the_reference() {
     let (h, w, steps) = (37, 50, 13);
@@ -173,6 +175,10 @@ fn life_with_deep_halos_matches_the_reference() {
         ("[3, 4]", "dead", 4),
         ("[5, 1]", "periodic", 3),
         ("[2, 3]", "periodic", 5),
+        ("[1, 4]", "periodic", 5),
+        ("[1, 1]", "periodic", 4),
+        ("[3, 4]", "periodic", 12),
+        ("[2, 3]", "dead", 40),
     ] {
         let digits: String = tiles.chars().filter(char::is_ascii_digit).collect();
         let dir = scratch(&format!("life-halo-{digits}-{halo}"));

@@ -44,7 +44,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     };
     let scope = device_scope(p)?;
     let grid = TileGrid::even(shape, tiles);
-    let depth = halo_depth(p, &grid)?;
+    let depth = halo_depth(p, &grid, steps)?;
     let src = source(p, base, &dims)?;
     let mut cur =
         TiledArray::from_source(g, grid, &src, DType::U8, "life.0.").map_err(graph_err)?;
@@ -125,9 +125,10 @@ fn frame(from_neighbour: [bool; 4], m: u64, k: u64) -> Frame {
 }
 
 /// The `halo` parameter (default 1): how many steps run on one exchange of halo strips
-/// (deep halos). At most the smallest tile side along an axis cut into several tiles, where
-/// the strips come from.
-fn halo_depth(p: &mut Params<'_>, grid: &TileGrid) -> Result<u64, JobError> {
+/// (deep halos). The strips are as deep as the steps run on one exchange, at most `steps`:
+/// that is at most the smallest tile side along an axis cut into several tiles, where the
+/// strips come from.
+fn halo_depth(p: &mut Params<'_>, grid: &TileGrid, steps: u64) -> Result<u64, JobError> {
     let depth = p.u64_or("halo", 1)?;
     let [rows, cols] = grid.tiles();
     let limit = [(rows, grid.rows.min_len()), (cols, grid.cols.min_len())]
@@ -139,7 +140,7 @@ fn halo_depth(p: &mut Params<'_>, grid: &TileGrid) -> Result<u64, JobError> {
         return Err(p.error("halo", "must be at least 1 (1: an exchange every step)"));
     }
     match limit {
-        Some(limit) if depth > limit => Err(p.error(
+        Some(limit) if depth.min(steps) > limit => Err(p.error(
             "halo",
             format!(
                 "{depth} is deeper than the smallest tile side where tiles meet ({limit}): \
