@@ -25,7 +25,7 @@ median over the rounds of each round's T(copies) / T(R ranks); in scaling.json t
 ceiling under 95 % means a loaded host, and the script says so; one above 100 % means the
 1-rank time drifted between rounds, and it says that too. It also prints the spread of each
 sweep's first-point repeats (slowest over fastest): the host's run-to-run noise, which on a
-shared VM is 5-15 %, so an efficiency within that of a target is not settled by one sweep.
+shared VM is 5-16 %, so an efficiency within that of a target is not settled by one sweep.
 
 Both sweeps split the grid into row strips: --tiles-per-rank x R tiles along the rows, and
 --tile-cols tiles along the columns, so every rank owns the same number of tiles at every

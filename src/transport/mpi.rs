@@ -217,8 +217,8 @@ impl MpiSender {
     /// be in its long attended park, chosen before the message existed, while this worker
     /// goes on to a long task (a stolen task's result could then wait at the thief for the
     /// park, 10 to 100 ms, where the park for a large message is 50 µs; between hosts, over
-    /// TCP, a large value too). Woken, it sees the message and looks in every 50 µs until it
-    /// has moved.
+    /// TCP, a large value too). Woken, it sees the message and parks only briefly until it
+    /// has moved (50 µs while a large control message or a receive is waiting, else 0.5-2 ms).
     fn post_now(&self, large: bool) {
         if let Ok(mut engine) = self.shared.engine.try_lock() {
             if let Some(e) = engine.as_mut() {
@@ -273,7 +273,8 @@ const STEALING_PARK_POLLED: Duration = Duration::from_millis(10);
 
 /// Messages of at least this many bytes go by rendezvous (Open MPI's shared-memory and TCP
 /// eager limits are 4 and 64 KiB): while one is in flight the idle progress thread keeps
-/// looking in every 50 µs, attentive workers or not.
+/// looking in, attentive workers or not (every 50 µs while something is awaited, else every
+/// 0.5-2 ms; `progress_loop`).
 const LARGE: usize = 64 << 10;
 
 /// How often progress counts travel and rank 0's `on_tick` is called.

@@ -348,6 +348,11 @@ fn bad_parameters_exit_2_naming_the_json_path() {
             "workload.halo",
         ),
         (
+            // Strips as deep as the run (3), still deeper than the 2-row tiles.
+            r#"{"kind": "life", "grid": [8, 8], "tiles": [4, 1], "steps": 3, "halo": 40}"#,
+            "workload.halo",
+        ),
+        (
             r#"{"kind": "heat", "grid": [8, 8], "tiles": [2, 2], "steps": 1, "alpha": 0.3}"#,
             "workload.alpha",
         ),

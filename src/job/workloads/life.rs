@@ -140,13 +140,20 @@ fn halo_depth(p: &mut Params<'_>, grid: &TileGrid, steps: u64) -> Result<u64, Jo
         return Err(p.error("halo", "must be at least 1 (1: an exchange every step)"));
     }
     match limit {
-        Some(limit) if depth.min(steps) > limit => Err(p.error(
-            "halo",
-            format!(
-                "{depth} is deeper than the smallest tile side where tiles meet ({limit}): \
-                 use fewer tiles or a smaller halo"
-            ),
-        )),
+        Some(limit) if depth.min(steps) > limit => {
+            let deep = if depth > steps {
+                format!("{depth} (strips {steps} deep over {steps} steps)")
+            } else {
+                depth.to_string()
+            };
+            Err(p.error(
+                "halo",
+                format!(
+                    "{deep} is deeper than the smallest tile side where tiles meet ({limit}): \
+                     use fewer tiles or a smaller halo"
+                ),
+            ))
+        }
         _ => Ok(depth),
     }
 }
