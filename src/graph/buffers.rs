@@ -6,13 +6,22 @@
 //! to the OS (1.6-1.9x the data a rank owns on Life under load, against 1.3x with immediate
 //! purging, which cost page faults on every new tile; see BENCHMARKS.md "Peak memory per
 //! rank"). Here a stencil kernel takes its output buffer from the pool and wraps it with
-//! `Array::recycled`; when that array dies its buffer comes back (`Array`'s `Drop`) for the
+//! `Array::recycled`, and so does `rand_tile` for a stencil's initial tiles (from the
+//! allocator, their memory stayed with the process after they died: Life in 8 MiB row strips
+//! peaked at 2× the data a rank owns); when that array dies its buffer comes back (`Array`'s `Drop`) for the
 //! next kernel that needs one of the same type and about that length (the most recently
 //! given first, which is likeliest still in the cache), so a stencil run reuses the same few
 //! buffers: no page faults, and peak memory is the peak of live tiles plus at most
 //! [`MAX_POOLED`] spare buffers. Only recycled arrays come back: other arrays (received
 //! values, dense tiles, copies) go to the allocator, which reuses their memory itself, so the
 //! pool never holds buffers no kernel asks for.
+//!
+//! A new buffer is made with room for 1/`SLACK` more elements than asked, which stays
+//! untouched (not resident) until a request needs it, so a tile's buffer can later hold the
+//! frame of ghost cells around it (Life's deep halos). Made to the exact length, tile
+//! buffers could not, and the first step of every exchange took new memory while the pool
+//! held the tiles' buffers: deep halos peaked at 1.4-1.9× the data a rank owns, against
+//! 1.3× now (BENCHMARKS.md, "Peak memory per rank").
 //!
 //! Only buffers of at least [`MIN_BYTES`] are pooled; smaller ones go back to the allocator,
 //! which handles them well. A taken buffer holds stale values: kernels that take one must write
@@ -56,7 +65,8 @@ element!(f32, F32);
 element!(i64, I64);
 element!(u8, U8);
 
-/// A pooled buffer serves a request for up to 1/`SLACK` fewer elements than it has room for.
+/// A pooled buffer serves a request for up to 1/`SLACK` fewer elements than it has room for,
+/// and a new one is made with room for 1/`SLACK` more than its first request.
 /// Deep halos (`graph::stencil::Frame`) alternate a tile with a frame a few rows larger around
 /// it; served only by exact length, a step of one size took a buffer that had sat in the
 /// pool while the other size ran (cold in the cache), and such steps ran about 25 % slower
@@ -81,6 +91,13 @@ pub fn take<T: Element>(len: usize) -> Vec<T> {
             v.resize(len, T::default());
             return v;
         }
+        // Room for 1/SLACK more, never written (so never resident) until a request needs
+        // it: a tile's buffer can then serve the frame around it later (deep halos), where
+        // one of exactly the tile's length could not, and the pool would have held it while
+        // a new one was made for every frame of an exchange's first steps.
+        let mut v = Vec::with_capacity(len + len / SLACK);
+        v.resize(len, T::default());
+        return v;
     }
     vec![T::default(); len]
 }
@@ -111,8 +128,8 @@ mod tests {
         v[0] = 42.0;
         let ptr = v.as_ptr();
         give(Data::F64(v));
-        let other_len = take::<f64>(n + 1);
-        assert_ne!(other_len.as_ptr(), ptr);
+        let other_len = take::<f64>(n + n / SLACK + 1);
+        assert_ne!(other_len.as_ptr(), ptr, "longer than its room");
         let other_type = take::<i64>(n);
         assert_ne!(other_type.as_ptr() as *const f64, ptr);
         let again = take::<f64>(n);
@@ -121,26 +138,32 @@ mod tests {
     }
 
     #[test]
-    fn a_buffer_serves_a_slightly_shorter_request_and_grows_back_in_place() {
-        // Lengths no other test uses. A frame a few rows taller than its tile, then the tile.
+    fn a_new_buffer_has_room_for_the_frame_around_its_tile() {
+        // Lengths no other test uses. A tile, then a frame a few rows larger around it, then
+        // the tile again: one buffer serves all three, in place.
         let n = (MIN_BYTES / 8) + 23_456;
         let v = take::<f64>(n);
+        assert!(v.capacity() >= n + n / SLACK, "room for 1/SLACK more");
         let ptr = v.as_ptr();
         give(Data::F64(v));
-        let too_short = take::<f64>(n - n / SLACK - 1);
+        let shorter = take::<f64>(n - n / SLACK);
         assert_ne!(
-            too_short.as_ptr(),
+            shorter.as_ptr(),
             ptr,
-            "over 1/SLACK shorter: not this buffer"
+            "a request 1/SLACK shorter leaves more room unused than allowed: not this buffer"
         );
-        let shorter = take::<f64>(n - 3);
-        assert_eq!((shorter.as_ptr(), shorter.len()), (ptr, n - 3));
-        give(Data::F64(shorter));
+        let frame = take::<f64>(n + 3);
+        assert_eq!(
+            (frame.as_ptr(), frame.len()),
+            (ptr, n + 3),
+            "grown in place"
+        );
+        give(Data::F64(frame));
         let again = take::<f64>(n);
         assert_eq!(
             (again.as_ptr(), again.len()),
             (ptr, n),
-            "room for n: taken, no copy"
+            "and the tile again"
         );
     }
 
