@@ -16,10 +16,10 @@ the result file (the output contract), so it is reported apart; the figure is fo
 ranks.
 
 Usage: benches/memory.py [--ranks 2] [--threads 1] [--repeat 2] [--workloads life heat]
-                         [--halo K]
+                         [--halo K] [--tiles R,C] [--dirk PATH]
 
---halo K runs Life with deep halos (strips K deep, once every K steps; at most 4 here, the
-tiny grid's tile side): each step between exchanges makes a frame up to K-1 cells larger
+--tiles R,C cuts the grids otherwise than 4 x 4 (8,1: row strips). --halo K runs Life with
+deep halos (strips K deep, once every K steps; at most the tiny grid's tile side): each step between exchanges makes a frame up to K-1 cells larger
 around its tile, and the buffer pool lets a frame's buffer serve a tile (up to 1/8 more
 room than asked), so this is where a value could carry unused capacity.
 """
@@ -35,16 +35,27 @@ p.add_argument("--ranks", type=int, default=2)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--repeat", type=int, default=2)
 p.add_argument("--workloads", nargs="+", default=["life", "heat"])
-p.add_argument("--halo", type=int, default=1, help="Life's deep halos, 1 to 4 (default 1)")
+p.add_argument("--halo", type=int, default=1, help="Life's deep halos, at most the tiny grid's tile side (default 1)")
+p.add_argument("--dirk", default=None, metavar="PATH",
+               help="the binary to measure (default: build and use target/release/dirk)")
+p.add_argument("--tiles", default="4,4", metavar="R,C",
+               help="tiles along rows and columns, each at most 16 (default 4,4)")
 args = p.parse_args()
-if not 1 <= args.halo <= 4:
-    p.error("--halo must be 1 to 4 (the tiny grid's tiles are 4 cells a side)")
+tiles = [int(x) for x in args.tiles.split(",") if x.strip().isdigit()]
+if len(tiles) != 2 or not all(1 <= t <= 16 for t in tiles):
+    p.error("--tiles wants R,C, each 1 to 16 (the tiny grid is 16 x 16)")
+smallest = min([16 // t for t in tiles if t > 1] or [16])
+if not 1 <= args.halo <= smallest:
+    p.error(f"--halo must be 1 to {smallest} (the tiny grid's smallest tile side here)")
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
 env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=root, env=env, check=True)
-dirk = os.path.join(target, "release", "dirk")
+if args.dirk:
+    dirk = os.path.abspath(args.dirk)
+else:
+    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=root, env=env, check=True)
+    dirk = os.path.join(target, "release", "dirk")
 
 # Benchmark sizes (jobs/bench/) and the bytes per cell of each workload's grid.
 WORKLOADS = {
@@ -80,13 +91,15 @@ def peak_rss_mib(workload, tmp):
 with tempfile.TemporaryDirectory() as tmp:
     for name in args.workloads:
         real, cell = WORKLOADS[name]
+        real = dict(real, tiles=tiles)
         if name == "life" and args.halo > 1:
             real = dict(real, halo=args.halo)
         tiny = dict(real, grid=[16, 16])
         empty = dict(real, grid=[16, 16], tiles=[1, 1], steps=1)
         owned = real["grid"][0] * real["grid"][1] * cell / args.ranks / 2**20
         halo = f", halo {args.halo}" if "halo" in real else ""
-        print(f"{name} {real['grid'][0]}x{real['grid'][1]}, {real['steps']} steps{halo}, "
+        print(f"{name} {real['grid'][0]}x{real['grid'][1]}, tiles {tiles[0]}x{tiles[1]}, "
+              f"{real['steps']} steps{halo}, "
               f"{args.ranks} ranks x {args.threads} threads: {owned:.0f} MiB owned per rank")
         for i in range(args.repeat):
             e, t, r = (peak_rss_mib(w, tmp) for w in (empty, tiny, real))

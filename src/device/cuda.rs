@@ -547,8 +547,8 @@ impl Device for CudaDevice {
                 // A number side is a constant strip: alive when nonzero, as on the CPU.
                 let halo = frame.halo();
                 let (p, tile) = self.pad::<u8>(args, halo, |x| (x != 0.0) as u8)?;
-                let out = frame.shape(tile).map_err(DeviceError::Unsupported)?;
-                made(out.to_vec(), self.life(&p, tile, halo, frame)?)
+                let (buf, out) = self.life(&p, tile, halo, frame)?;
+                made(out.to_vec(), buf)
             }
             Op::HeatStep {
                 alpha,

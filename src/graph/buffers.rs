@@ -6,22 +6,20 @@
 //! to the OS (1.6-1.9x the data a rank owns on Life under load, against 1.3x with immediate
 //! purging, which cost page faults on every new tile; see BENCHMARKS.md "Peak memory per
 //! rank"). Here a stencil kernel takes its output buffer from the pool and wraps it with
-//! `Array::recycled`, and so does `rand_tile` for a stencil's initial tiles (from the
-//! allocator, their memory stayed with the process after they died: Life in 8 MiB row strips
-//! peaked at 2× the data a rank owns); when that array dies its buffer comes back (`Array`'s `Drop`) for the
-//! next kernel that needs one of the same type and about that length (the most recently
-//! given first, which is likeliest still in the cache), so a stencil run reuses the same few
-//! buffers: no page faults, and peak memory is the peak of live tiles plus at most
+//! `Array::recycled`, and so does `rand_tile` for a stencil's initial tiles; when that array
+//! dies its buffer comes back (`Array`'s `Drop`) for the next kernel that needs one of the
+//! same type and about that length (the most recently given first, which is likeliest still
+//! in the cache), so a stencil run reuses the same few buffers: no page faults, and peak
+//! memory is the peak of live tiles plus at most
 //! [`MAX_POOLED`] spare buffers. Only recycled arrays come back: other arrays (received
 //! values, dense tiles, copies) go to the allocator, which reuses their memory itself, so the
 //! pool never holds buffers no kernel asks for.
 //!
-//! A new buffer is made with room for 1/`SLACK` more elements than asked, which stays
-//! untouched (not resident) until a request needs it, so a tile's buffer can later hold the
-//! frame of ghost cells around it (Life's deep halos). Made to the exact length, tile
-//! buffers could not, and the first step of every exchange took new memory while the pool
-//! held the tiles' buffers: deep halos peaked at 1.4-1.9× the data a rank owns, against
-//! 1.3× now (BENCHMARKS.md, "Peak memory per rank").
+//! A new buffer is made with room for 1/`SLACK` more elements than asked, untouched (not
+//! resident) until a request needs it, so a tile's buffer can later hold the frame of ghost
+//! cells around it (Life's deep halos). BENCHMARKS.md, "Peak memory per rank", eleventh
+//! session, has what both cost before (`benches/memory.py --halo 2`; `--tiles 8,1` for the
+//! initial tiles).
 //!
 //! Only buffers of at least [`MIN_BYTES`] are pooled; smaller ones go back to the allocator,
 //! which handles them well. A taken buffer holds stale values: kernels that take one must write
@@ -75,7 +73,7 @@ const SLACK: usize = 8;
 
 /// A buffer of `len` elements: the pool's most recently given one of this type with room
 /// for `len` and at most 1/`SLACK` more (still in the cache, most likely; holding stale
-/// values), otherwise a new zeroed one. The caller must write every element.
+/// values), otherwise a new zeroed one with that room. The caller must write every element.
 pub fn take<T: Element>(len: usize) -> Vec<T> {
     if len * std::mem::size_of::<T>() >= MIN_BYTES {
         let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
@@ -91,10 +89,7 @@ pub fn take<T: Element>(len: usize) -> Vec<T> {
             v.resize(len, T::default());
             return v;
         }
-        // Room for 1/SLACK more, never written (so never resident) until a request needs
-        // it: a tile's buffer can then serve the frame around it later (deep halos), where
-        // one of exactly the tile's length could not, and the pool would have held it while
-        // a new one was made for every frame of an exchange's first steps.
+        // Room for 1/SLACK more, never written until a request needs it (module doc).
         let mut v = Vec::with_capacity(len + len / SLACK);
         v.resize(len, T::default());
         return v;

@@ -32,10 +32,10 @@ fn row_starts(global: &[usize], offset: &[usize], shape: &[usize]) -> Vec<u64> {
     starts
 }
 
-/// The window's elements in a buffer of the tile pool (`graph::buffers`): the first step of
-/// a stencil then reuses it once this tile dies, as it does every later step's; from the
-/// allocator, the initial tiles' memory stayed with the process after they died, and a Life
-/// run with 8 MiB row strips peaked at 2× the data a rank owns.
+/// The window's elements in a buffer of the tile pool (`graph::buffers`), which the next
+/// steps of a stencil reuse once this tile dies; from the allocator, the initial tiles'
+/// memory stayed with the process (`benches/memory.py --tiles 8,1`: Life peaked at 2× the
+/// data a rank owns).
 fn window<T: Element + Sync>(
     seed: u64,
     global: &[usize],

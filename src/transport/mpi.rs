@@ -41,8 +41,9 @@
 //! requests, and every `STEALING_PARK` while they run long tasks), so it never takes a core a
 //! worker needs; a worker about to sleep wakes it (`Transport::unattended`). Otherwise it
 //! spins briefly, then yields, then parks (waking a parked thread costs ~30 µs on this VM; a
-//! send the sending thread cannot post itself, or a large one, wakes it at once), and after a turn that delivered values it first yields the core
-//! once, since the worker that a delivery readies may be waiting for this very core.
+//! send the sending thread cannot post itself, or a large one, wakes it at once), and after
+//! a turn that delivered values it first yields the core once, since the worker that a
+//! delivery readies may be waiting for this very core.
 //!
 //! It exits when asked to close, the queue is empty, every send has completed and every
 //! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
@@ -209,28 +210,19 @@ impl MpiSender {
     /// (no hand-off to the progress thread, which may be waiting for this very core, or parked
     /// for milliseconds: the end of a stealing run is two rounds of control messages, and
     /// left to the progress thread they added 3 ms to a 2-rank Life run); else leaves it to
-    /// whoever holds the engine, and wakes the progress thread in case that is nobody (a
-    /// control message sent while a turn hands over another, on the thread holding it).
-    ///
-    /// A `large` message (`LARGE` bytes or more: rendezvous) wakes the progress thread even
-    /// when posted here: it moves only as MPI is driven on this rank too, and the thread may
-    /// be in its long attended park, chosen before the message existed, while this worker
-    /// goes on to a long task (a stolen task's result could then wait at the thief for the
-    /// park, 10 to 100 ms, where the park for a large message is 50 µs; between hosts, over
-    /// TCP, a large value too). Woken, it sees the message and parks only briefly until it
-    /// has moved (50 µs while a large control message or a receive is waiting, else 0.5-2 ms).
+    /// whoever holds the engine. The progress thread is woken when this thread could not
+    /// post (whoever holds the engine may be handing it over), and for a `large` message
+    /// (rendezvous), which moves only while MPI is driven here too: its long attended park
+    /// was chosen before the message existed, and woken it parks briefly until the message
+    /// has moved (`progress_loop`).
     fn post_now(&self, large: bool) {
-        if let Ok(mut engine) = self.shared.engine.try_lock() {
-            if let Some(e) = engine.as_mut() {
-                e.post(&self.shared);
-                drop(engine);
-                if large {
-                    self.shared.wake();
-                }
-                return;
-            }
+        let posted = match self.shared.engine.try_lock() {
+            Ok(mut engine) => engine.as_mut().map(|e| e.post(&self.shared)).is_some(),
+            Err(_) => false,
+        };
+        if !posted || large {
+            self.shared.wake();
         }
-        self.shared.wake();
     }
 }
 

@@ -103,14 +103,15 @@ impl CudaDevice {
 
     /// One Life step on the padded u8 tile `p` of a `tile`-sized tile with a `halo`-deep
     /// halo, its result in `frame` (`stencil::Frame`): output cell (r, c) is tile cell
-    /// (r − grow_n, c − grow_w), or zero in the frame's stale ring.
+    /// (r − grow_n, c − grow_w), or zero in the frame's stale ring. Returns the result and
+    /// its shape.
     pub(super) fn life(
         &self,
         p: &CudaSlice<u8>,
         tile: [usize; 2],
         halo: [usize; 2],
         frame: &stencil::Frame,
-    ) -> Result<super::Buf, DeviceError> {
+    ) -> Result<(super::Buf, [usize; 2]), DeviceError> {
         let [oh, ow] = frame.shape(tile).map_err(DeviceError::Unsupported)?;
         let s = &self.streams[self.stream_index()];
         let mut out = s.alloc_zeros::<u8>((oh * ow).max(1)).map_err(cuda)?;
@@ -142,7 +143,7 @@ impl CudaDevice {
             unsafe { l.launch(Self::config(oh * ow)) }.map_err(cuda)?;
         }
         s.synchronize().map_err(cuda)?;
-        Ok(super::Buf::U8(out))
+        Ok((super::Buf::U8(out), [oh, ow]))
     }
 
     /// One heat step on the padded f64 tile `p` of an h × w tile at `offset` of `global`.
