@@ -1,10 +1,10 @@
 //! Coordinated checkpoints during a run, driven by the main thread of every rank.
 //!
-//! Every `interval` seconds (or as soon as its own share is done) each rank enters the same
-//! sequence of collectives:
+//! Every `interval` seconds (rank 0's clock) the run loop (`runtime::drive`) has every rank
+//! enter the same sequence of collectives:
 //!
-//! 1. *Agree*: an all-reduce of "my share is done"; when every rank is done the run is over.
-//!    Then rank 0 *claims* the checkpoint's folder (`store::checkpoint::claim`: the next
+//! 1. *Agree*: the run loop's all-reduce says whether every rank is done (the run is over) and
+//!    whether a checkpoint is due. Then rank 0 *claims* the checkpoint's folder (`store::checkpoint::claim`: the next
 //!    number above every `ckpt-*` folder and above its own last, created with `create_dir`,
 //!    so another job sharing the folder can never take the same number) and broadcasts the
 //!    number; no other rank creates it. If none can be claimed, every rank skips this
@@ -87,67 +87,99 @@ fn quiet(last: Option<(u64, u64)>, now: (u64, u64)) -> bool {
     now.0 == now.1 && last == Some(now)
 }
 
-/// Runs the checkpoint loop until every rank's share is done (or this rank's failed, which
-/// the caller then reports). `prior_finished` (rank 0) lists tasks finished before a resume.
-pub fn drive(
-    world: &SimpleCommunicator,
-    exec: &Executor,
-    stats: &TransferStats,
-    ck: &CheckpointSettings,
-    prior_finished: &[u32],
-) -> CheckpointStats {
-    let rank = world.rank() as u32;
-    let ranks = world.size() as u32;
-    let interval = Duration::from_secs_f64(ck.interval);
-    // The lowest number the next claim may take: numbers only grow within a run, also past
-    // an abandoned checkpoint whose folder was removed.
-    let mut floor = 1;
-    let mut out = CheckpointStats::default();
-    let mut previous: Option<u64> = ck.resumed_from;
-    let mut next = Instant::now() + interval;
-    loop {
-        let done = exec.wait(Some(next.saturating_duration_since(Instant::now())));
-        if done && exec.failed() {
-            return out; // the caller reports the failure and aborts every rank
+/// Where a run's checkpoints stand on this rank (`take` advances it).
+pub struct Checkpointing<'a> {
+    ck: &'a CheckpointSettings,
+    /// Tasks finished before a resume (rank 0 lists them; elsewhere empty).
+    prior_finished: &'a [u32],
+    /// The lowest number the next claim may take: numbers only grow within a run, also past
+    /// an abandoned checkpoint whose folder was removed.
+    floor: u64,
+    /// The last committed checkpoint (at first the one a resumed run started from).
+    previous: Option<u64>,
+    /// What checkpointing has cost so far.
+    pub stats: CheckpointStats,
+}
+
+impl<'a> Checkpointing<'a> {
+    /// Before the first checkpoint of a run.
+    pub fn new(ck: &'a CheckpointSettings, prior_finished: &'a [u32]) -> Checkpointing<'a> {
+        Checkpointing {
+            ck,
+            prior_finished,
+            floor: 1,
+            previous: ck.resumed_from,
+            stats: CheckpointStats::default(),
         }
-        if !done && Instant::now() < next {
-            continue;
-        }
-        // 1. Agree.
-        if all_min(world, i64::from(done)) == 1 {
-            return out;
-        }
+    }
+
+    /// Seconds between checkpoints.
+    pub fn interval(&self) -> Duration {
+        Duration::from_secs_f64(self.ck.interval)
+    }
+
+    /// Steps 1b-5: takes one checkpoint; every rank calls it at the same point (after the
+    /// run loop's agreement, `runtime::drive`). A quiesce that sees nothing move for
+    /// `stall_after` ends the job (`drive::stalled`).
+    pub fn take(
+        &mut self,
+        world: &SimpleCommunicator,
+        exec: &Executor,
+        stats: &TransferStats,
+        stall_after: Duration,
+    ) {
+        let ck = self.ck;
+        let rank = world.rank() as u32;
+        let ranks = world.size() as u32;
         let t = Instant::now();
         // 1b. Claim (rank 0) and broadcast the number; NO_FOLDER if none could be claimed.
         let mut seq = NO_FOLDER;
         if rank == 0 {
-            match checkpoint::claim(&ck.dir, floor) {
+            match checkpoint::claim(&ck.dir, self.floor) {
                 Ok(s) => seq = s,
                 Err(e) => tracing::warn!("checkpoint skipped: {e}"),
             }
         }
         world.process_at_rank(0).broadcast_into(&mut seq);
         if seq == NO_FOLDER {
-            out.seconds += t.elapsed().as_secs_f64();
-            next = Instant::now() + interval;
-            continue;
+            self.stats.seconds += t.elapsed().as_secs_f64();
+            return;
         }
-        floor = seq + 1;
+        self.floor = seq + 1;
         // 2. Pause.
         exec.pause();
-        // 3. Quiesce.
+        // 3. Quiesce. Every rank sees the same sums, so all leave the loop in the same wave;
+        // the third sum counts the ranks that saw no wave change for `stall_after`.
         let mut last = None;
+        let mut moved = Instant::now();
         loop {
             let (queued, received) = stats.message_counts();
-            let mut sums = [0u64; 2];
+            let vote = u64::from(moved.elapsed() >= stall_after);
+            let mut sums = [0u64; 3];
             world.all_reduce_into(
-                &[queued, received][..],
+                &[queued, received, vote][..],
                 &mut sums[..],
                 SystemOperation::sum(),
             );
             let wave = (sums[0], sums[1]);
             if quiet(last, wave) {
                 break;
+            }
+            if sums[2] > 0 {
+                super::drive::stalled(
+                    world,
+                    exec,
+                    &format!(
+                        "checkpoint {seq} cannot quiesce: {} messages were sent and {} \
+                         received, and nothing moved for {:.0} s",
+                        wave.0,
+                        wave.1,
+                        stall_after.as_secs_f64()
+                    ),
+                );
+            }
+            if last != Some(wave) {
+                moved = Instant::now();
             }
             last = Some(wave);
             std::thread::sleep(Duration::from_micros(200));
@@ -156,7 +188,7 @@ pub fn drive(
         let snap = exec.snapshot();
         let mut finished = snap.finished;
         if rank == 0 {
-            finished.extend_from_slice(prior_finished);
+            finished.extend_from_slice(self.prior_finished);
         }
         let dir = checkpoint::checkpoint_dir(&ck.dir, seq);
         let path = dir.join(checkpoint::rank_file_name(rank));
@@ -190,40 +222,7 @@ pub fn drive(
             let mut all = vec![0u64; 2 * ranks as usize];
             root.gather_into_root(&mine[..], &mut all[..]);
             if ok {
-                let m = Manifest {
-                    dirk_checkpoint: 1,
-                    seq,
-                    fingerprint: ck.fingerprint.clone(),
-                    ranks,
-                    finished_tasks: total_finished,
-                    files: all
-                        .chunks(2)
-                        .enumerate()
-                        .map(|(r, c)| ManifestFile {
-                            rank: r as u32,
-                            file: checkpoint::rank_file_name(r as u32),
-                            bytes: c[1],
-                            xxh3: format!("{:016x}", c[0]),
-                        })
-                        .collect(),
-                };
-                match checkpoint::write_manifest(&dir, &m) {
-                    Ok(()) => {
-                        let size: u64 = all.chunks(2).map(|c| c[1]).sum();
-                        tracing::info!(
-                            "checkpoint {seq}: {} tasks finished, {:.1} MiB in {} ({:.2} s)",
-                            total_finished,
-                            size as f64 / (1 << 20) as f64,
-                            dir.display(),
-                            t.elapsed().as_secs_f64()
-                        );
-                        let keep: Vec<u64> = std::iter::once(seq).chain(previous).collect();
-                        checkpoint::prune(&ck.dir, &ck.fingerprint, &keep);
-                        previous = Some(seq);
-                        out.taken += 1;
-                    }
-                    Err(e) => tracing::warn!("checkpoint {seq}: cannot write the manifest: {e}; the previous checkpoint stays in use"),
-                }
+                self.commit(seq, ranks, total_finished, &all, &dir, t);
             } else {
                 tracing::warn!("checkpoint {seq} abandoned (a rank could not write its file); the previous checkpoint stays in use");
                 let _ = std::fs::remove_dir_all(&dir);
@@ -233,8 +232,57 @@ pub fn drive(
         }
         // 5. Resume.
         exec.resume();
-        out.seconds += t.elapsed().as_secs_f64();
-        next = Instant::now() + interval;
+        self.stats.seconds += t.elapsed().as_secs_f64();
+    }
+
+    /// Rank 0, step 4's end: writes the manifest (the commit point) and prunes older
+    /// checkpoints of this job. `all` holds each rank's (xxh3, bytes).
+    fn commit(
+        &mut self,
+        seq: u64,
+        ranks: u32,
+        total_finished: u64,
+        all: &[u64],
+        dir: &std::path::Path,
+        t: Instant,
+    ) {
+        let ck = self.ck;
+        let m = Manifest {
+            dirk_checkpoint: 1,
+            seq,
+            fingerprint: ck.fingerprint.clone(),
+            ranks,
+            finished_tasks: total_finished,
+            files: all
+                .chunks(2)
+                .enumerate()
+                .map(|(r, c)| ManifestFile {
+                    rank: r as u32,
+                    file: checkpoint::rank_file_name(r as u32),
+                    bytes: c[1],
+                    xxh3: format!("{:016x}", c[0]),
+                })
+                .collect(),
+        };
+        match checkpoint::write_manifest(dir, &m) {
+            Ok(()) => {
+                let size: u64 = all.chunks(2).map(|c| c[1]).sum();
+                tracing::info!(
+                    "checkpoint {seq}: {} tasks finished, {:.1} MiB in {} ({:.2} s)",
+                    total_finished,
+                    size as f64 / (1 << 20) as f64,
+                    dir.display(),
+                    t.elapsed().as_secs_f64()
+                );
+                let keep: Vec<u64> = std::iter::once(seq).chain(self.previous).collect();
+                checkpoint::prune(&ck.dir, &ck.fingerprint, &keep);
+                self.previous = Some(seq);
+                self.stats.taken += 1;
+            }
+            Err(e) => tracing::warn!(
+                "checkpoint {seq}: cannot write the manifest: {e}; the previous checkpoint stays in use"
+            ),
+        }
     }
 }
 

@@ -5,8 +5,9 @@
 //! 1. rank 0 broadcasts the settings, or a rejection if the job was bad (`bootstrap`);
 //! 2. every rank builds its rayon pool; rank 0 gathers each rank's threads and GPUs;
 //! 3. rank 0 plans and scatters each rank its share (or a rejection if the plan is impossible);
-//! 4. each rank runs its share (`sched::Executor`), values moving through the MPI transport's
-//!    progress thread, which also carries progress counts to rank 0 on a communicator of
+//! 4. each rank runs its share (`sched::Executor`) while its main thread runs the loop that
+//!    ends the run, takes checkpoints and ends a stalled run (`drive`), values moving through
+//!    the MPI transport's progress thread, which also carries progress counts to rank 0 on a communicator of
 //!    their own (rank 0 prints them: `trace::ProgressMeter`);
 //! 5. rank 0 gathers per-rank figures (and trace events when asked: tasks and transfers)
 //!    and holds the outputs.
@@ -16,6 +17,7 @@
 mod abort;
 mod bootstrap;
 pub mod checkpoint;
+mod drive;
 mod in_process;
 mod links;
 pub mod pages;
@@ -301,13 +303,18 @@ impl Runtime {
         let t_run = Instant::now();
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
         exec.start(preloaded);
-        let ck_stats = match &settings.checkpoint {
-            Some(ck) => checkpoint::drive(&self.world, &exec, &stats, ck, &prior_finished),
-            None => {
-                exec.wait(None);
-                checkpoint::CheckpointStats::default()
-            }
-        };
+        let ck_stats = drive::drive(
+            &self.world,
+            &exec,
+            &stats,
+            settings
+                .checkpoint
+                .as_ref()
+                .map(|ck| checkpoint::Checkpointing::new(ck, &prior_finished)),
+            std::time::Duration::from_secs_f64(
+                settings.peer_timeout.unwrap_or(DEFAULT_PEER_TIMEOUT),
+            ),
+        );
         let finished = match exec.finish() {
             Ok(f) => f,
             Err(failure) => {

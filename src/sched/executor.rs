@@ -90,6 +90,15 @@ pub struct TaskFailure {
     pub why: String,
 }
 
+/// How busy a rank is, for the run loop's stall check (`Executor::activity`).
+#[derive(Clone, Copy, Debug)]
+pub struct Activity {
+    /// Grows with every task finished and every value delivered on this rank.
+    pub progress: u64,
+    /// A task runs or a steal message is being handled now.
+    pub busy: bool,
+}
+
 /// A paused rank's part of a checkpoint.
 pub struct Snapshot {
     /// Graph indices of the tasks finished on this rank.
@@ -340,6 +349,91 @@ impl Executor {
         })
     }
 
+    /// What the run loop's stall check reads (`runtime::drive`): a count that grows with
+    /// every task finished and value delivered here, and whether a task or a steal message is
+    /// being handled right now (a long task is not a stall).
+    pub fn activity(&self) -> Activity {
+        let inner = &self.inner;
+        let units = inner.plan.tasks.len() + inner.plan.remote_slots();
+        let stolen = inner
+            .steal
+            .as_ref()
+            .map_or(0, |st| st.timings.lock().expect("timings lock").len());
+        Activity {
+            progress: (units - inner.remaining.load(Ordering::Acquire) + stolen) as u64,
+            busy: inner.gate.running() > 0 || inner.gate.handling() > 0,
+        }
+    }
+
+    /// For a stalled run: what this rank still waits for, in one line (the first few awaited
+    /// values, each with the local task that reads it, and how many tasks are left, ready and
+    /// running).
+    pub fn waiting_for(&self) -> String {
+        let inner = &self.inner;
+        let plan = &inner.plan;
+        let left: Vec<usize> = (0..plan.tasks.len())
+            .filter(|&t| !inner.finished[t].load(Ordering::Acquire))
+            .collect();
+        let mut awaited = Vec::new();
+        let mut seen = rustc_hash::FxHashSet::default();
+        for &t in &left {
+            for a in &plan.tasks[t].args {
+                let LocalArg::Slot(s) = a else { continue };
+                let slot = &plan.slots[*s as usize];
+                let Source::Remote(src) = slot.source else {
+                    continue;
+                };
+                if inner.values[*s as usize]
+                    .lock()
+                    .expect("slot lock")
+                    .is_none()
+                    && seen.insert(*s)
+                {
+                    awaited.push((slot.key, src, t));
+                }
+            }
+        }
+        let mut line = format!(
+            "rank {}: {} of its {} tasks left ({} ready, {} running)",
+            plan.rank,
+            left.len(),
+            plan.tasks.len(),
+            inner.ready.len(),
+            inner.gate.running()
+        );
+        if awaited.is_empty() {
+            if inner.ending.load(Ordering::Acquire) {
+                line.push_str("; its share is done and it waits for the other ranks to end stealing (OwnDone/Fin)");
+            } else if !left.is_empty() {
+                line.push_str("; it awaits no value");
+            }
+            return line;
+        }
+        const SHOWN: usize = 3;
+        let names: Vec<String> = awaited
+            .iter()
+            .take(SHOWN)
+            .map(|&(key, src, t)| {
+                format!(
+                    "the value of global task #{key} from rank {src} (read by task {:?})",
+                    plan.tasks[t].id
+                )
+            })
+            .collect();
+        line.push_str(&format!(
+            "; it waits for {} value{}: {}{}",
+            awaited.len(),
+            if awaited.len() == 1 { "" } else { "s" },
+            names.join(", "),
+            if awaited.len() > SHOWN {
+                format!(" and {} more", awaited.len() - SHOWN)
+            } else {
+                String::new()
+            }
+        ));
+        line
+    }
+
     /// The instant task timings are measured from.
     pub fn epoch(&self) -> Instant {
         self.inner.epoch
@@ -420,6 +514,8 @@ impl Executor {
     /// and this rank's `OwnDone` wait for `resume`, so a paused rank sends nothing.
     pub fn pause(&self) {
         self.inner.gate.pause();
+        // No task runs from here until `resume`: the transport must take in whatever arrives.
+        self.inner.transport.paused(true);
         if let Some(st) = &self.inner.steal {
             // `steal_turn` looks at the pause and sends its request under this lock: once
             // through it, no request leaves before `resume`.
@@ -435,6 +531,7 @@ impl Executor {
 
     /// Starts tasks again after `pause`.
     pub fn resume(&self) {
+        self.inner.transport.paused(false);
         let n = self.inner.gate.resume();
         for _ in 0..n {
             let i = Arc::clone(&self.inner);

@@ -12,6 +12,6 @@ mod ready;
 mod record;
 pub mod steal;
 
-pub use executor::{in_task, Canceller, Executor, Finished, Snapshot, TaskFailure};
+pub use executor::{in_task, Activity, Canceller, Executor, Finished, Snapshot, TaskFailure};
 pub use record::TaskTiming;
 pub use steal::{StealPolicy, StolenTiming};

@@ -67,6 +67,11 @@ impl PauseGate {
         self.hint.load(SeqCst)
     }
 
+    /// Steal messages being handled now.
+    pub(crate) fn handling(&self) -> usize {
+        self.handling.load(SeqCst)
+    }
+
     pub(crate) fn leave(&self) {
         self.running.fetch_sub(1, SeqCst);
     }

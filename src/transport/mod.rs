@@ -45,6 +45,13 @@ pub trait Transport: Send + Sync {
     fn poll(&self, _wait: bool) -> bool {
         false
     }
+    /// Says that the scheduler is paused (a checkpoint, `true`) or runs again (`false`).
+    /// While paused no task runs, so no value is produced that a receiver might wait for
+    /// first: a transport that receives in some order of its own (the MPI backend pre-posts
+    /// small values in key order) must take every message that arrives, in any order, or a
+    /// checkpoint's quiesce step, which waits until everything sent has been received, would
+    /// wait forever.
+    fn paused(&self, _paused: bool) {}
 }
 
 /// The receiving side, implemented by the scheduler and called by the transport.

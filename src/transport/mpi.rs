@@ -114,6 +114,12 @@ struct Shared {
     control_expected: AtomicBool,
     /// Control messages are due now (the run is ending): poll as for awaited values.
     control_soon: AtomicBool,
+    /// The scheduler is paused (`Transport::paused`): every arrived value is matched at once,
+    /// whatever its place in the pre-post order (`Engine::match_values`).
+    paused: AtomicBool,
+    /// The failure-injection tests' lost message (`DIRK_TEST_FAULT=drop-value:R:K`: rank R
+    /// never sends the value with key K, so the run stalls); `u64::MAX` in normal runs.
+    dropped_key: AtomicU64,
     progress: Mutex<Option<Thread>>,
     stats: Arc<TransferStats>,
     /// When a worker last lent itself to the network (`Transport::poll`), in µs since
@@ -140,6 +146,9 @@ pub struct MpiSender {
 
 impl Transport for MpiSender {
     fn send(&self, dest: u32, key: u32, value: Arc<Value>) {
+        if u64::from(key) == self.shared.dropped_key.load(Ordering::Relaxed) {
+            return;
+        }
         self.shared.stats.queued();
         let large = value.bytes() >= LARGE;
         self.shared
@@ -176,6 +185,12 @@ impl Transport for MpiSender {
 
     fn unattended(&self) {
         // Cheap unless the progress thread is parked: then it is what must take over.
+        self.shared.wake();
+    }
+
+    fn paused(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::Release);
+        // The workers stop polling: the progress thread takes in what is in flight now.
         self.shared.wake();
     }
 
@@ -337,6 +352,8 @@ pub fn sender(stats: Arc<TransferStats>) -> MpiSender {
             queued: AtomicBool::new(false),
             control_expected: AtomicBool::new(false),
             control_soon: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
+            dropped_key: AtomicU64::new(u64::MAX),
             progress: Mutex::new(None),
             stats,
             last_poll_us: AtomicU64::new(0),
@@ -360,6 +377,9 @@ pub fn start<C: AsRaw<Raw = ffi::MPI_Comm> + Communicator>(
     link: ProgressLink,
 ) -> Progress {
     let shared = Arc::clone(&sender.shared);
+    if let Some(key) = injected_drop(comm.rank() as u32) {
+        shared.dropped_key.store(u64::from(key), Ordering::Relaxed);
+    }
     let inbox_p = Arc::clone(&inbox);
     let total = expected.len();
     expected.sort_unstable_by_key(|x| x.key);
@@ -939,9 +959,17 @@ impl Engine {
     /// pre-posted receives (step 2a), so once every large value is matched no probe is made
     /// (it was a tenth of a worker's time in Task Bench's finest runs). A small value probed
     /// before its receive was posted is taken here and skipped there.
-    fn match_values(&mut self) -> bool {
+    ///
+    /// While the scheduler is paused (`Shared::paused`, a checkpoint) it probes for every
+    /// value: the key-order argument of step 2a needs producers that run, and a paused rank
+    /// runs none. A small value beyond its receiver's window, sent just before the pause,
+    /// would otherwise sit unmatched in MPI's unexpected queue until the smaller keys came,
+    /// which only a resumed producer makes, while the checkpoint's quiesce step waited for
+    /// that very message before resuming anything: the stall of a resumed Life run (issue
+    /// 21, `../shared/repro/resume-hang`).
+    fn match_values(&mut self, shared: &Shared) -> bool {
         let mut active = false;
-        while self.probe_left > 0 {
+        while self.probe_left > 0 || shared.paused.load(Ordering::Acquire) {
             let Some((mut message, status)) = improbe(self.comm) else {
                 break;
             };
@@ -1054,7 +1082,7 @@ impl Engine {
         let posted = self.post(shared);
         let control = self.receive_control(shared);
         let preposted = self.prepost();
-        let matched = self.match_values();
+        let matched = self.match_values(shared);
         let mut turn = self.complete(shared);
         turn.active |= posted || control || preposted || matched;
         turn
@@ -1162,6 +1190,18 @@ fn attended_park(shared: &Shared, control_expected: bool) -> Duration {
     } else {
         STEALING_PARK
     }
+}
+
+/// A hook for the failure-injection tests: `DIRK_TEST_FAULT=drop-value:R:K` makes rank R drop
+/// the value with key K instead of sending it (the run then stalls, and must say so). Unset in
+/// normal runs.
+fn injected_drop(rank: u32) -> Option<u32> {
+    let spec = std::env::var("DIRK_TEST_FAULT").ok()?;
+    let mut it = spec.split(':');
+    if it.next()? != "drop-value" || it.next()?.parse::<u32>().ok()? != rank {
+        return None;
+    }
+    it.next()?.parse().ok()
 }
 
 /// True once the request has completed.

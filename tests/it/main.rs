@@ -17,6 +17,9 @@
 //! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
+//! - `resume_trials`: Life killed with SIGKILL at random moments (2-4 ranks, checkpoints every
+//!   0.5-1 s, stealing on and off) resumes to the reference without redoing checkpointed work;
+//!   a run whose ranks all idle with tasks left ends with exit 1 naming what it waits for;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -31,6 +34,7 @@ mod mpi_runs;
 mod multihost;
 mod observe;
 mod props;
+mod resume_trials;
 mod slurm;
 mod steal;
 mod taskbench;
