@@ -3,7 +3,7 @@
 
 Each trial starts a checkpointing Life run (by default the job of ../shared/repro/resume-hang:
 2048^2, 6 x 6 tiles, periodic; checkpoints every --interval seconds), SIGKILLs one rank at a
-random moment between 30 % and 90 % of an uninterrupted run, and resumes from the newest
+random moment when 30-90 % of the tasks are done (rank 0's progress lines), and resumes from the newest
 checkpoint. Ranks cycle through --ranks, stealing alternates on/off. A resume must finish
 (exit 0, within --limit seconds; a stall ends it with exit 1 after --peer-timeout), and its
 grid must equal the uninterrupted run's, bit for bit (h5py).
@@ -91,7 +91,7 @@ print(f"{'trial':>5} {'ranks':>5} {'steal':>5} {'kill at':>8} {'resumed from':>1
       f"{'lacked':>10} {'redone s':>8} {'resume s':>8}  result")
 
 ranks = [int(x) for x in a.ranks.split(",")]
-kills = finished = identical = exact = 0
+kills = finished = identical = exact = resumed = 0
 redone_total = 0.0
 for trial in range(a.trials):
     n = ranks[trial % len(ranks)]
@@ -106,22 +106,24 @@ for trial in range(a.trials):
     p = subprocess.Popen(mpirun(n, args), env=env, stdout=log, stderr=subprocess.STDOUT)
     while len(rank_pids(ck)) < n and p.poll() is None:
         time.sleep(0.01)
-    started = time.time()
-    # The kill falls in the run proper: after planning (the "job ..." line), 30-90 % of it in.
-    while p.poll() is None:
-        log.seek(0)
-        if "tasks on" in log.read():
-            break
-        time.sleep(0.01)
-    run_start = time.time()
-    delay = wall * (0.3 + 0.6 * rng.random())
+    # The kill falls at a random point of the run proper, 30-90 % of its tasks done (rank 0's
+    # progress lines), whatever the machine's speed.
+    target = 0.3 + 0.6 * rng.random()
+    run_start = None
     commits = []
-    while p.poll() is None and time.time() - run_start < delay:
+    while p.poll() is None:
         time.sleep(0.01)
         log.seek(0)
-        for m in re.finditer(r"checkpoint (\d+): ", log.read()):
+        text = log.read()
+        if run_start is None and "tasks on" in text:
+            run_start = time.time()
+        for m in re.finditer(r"checkpoint (\d+): ", text):
             if m.group(1) not in [c[0] for c in commits]:
                 commits.append((m.group(1), time.time()))
+        done = re.findall(r"progress: (\d+)/(\d+) tasks", text)
+        if done and int(done[-1][0]) >= target * int(done[-1][1]):
+            break
+    delay = time.time() - (run_start or time.time())
     if p.poll() is not None:
         print(f"{trial:>5} {n:>5} {steal:>5}  finished before the kill")
         continue
@@ -145,14 +147,14 @@ for trial in range(a.trials):
     run_tasks = sum(x["tasks"] for x in json.load(open(summary))["per_rank"])
     lacked = int(m.group(3)) - int(m.group(2)) if m else None
     exact += lacked == run_tasks
-    if m:
-        redone_total += redone
+    resumed += m is not None
+    redone_total += redone
     print(f"{trial:>5} {n:>5} {steal:>5} {delay:>7.1f}s {m.group(1) if m else 'none':>12} "
           f"{run_tasks:>10} {lacked if m else '-':>10} {redone:>8.2f} {took:>8.1f}  "
           f"{'identical' if same else 'DIFFERS'}")
 
 print(f"\n{a.trials} trials: {kills} kills, {finished} resumes finished, {identical} identical to the "
-      f"uninterrupted grid, {exact} ran exactly the tasks their checkpoint lacked; "
+      f"uninterrupted grid, {exact} of {resumed} resumed from a checkpoint ran exactly the tasks it lacked; "
       f"time redone {redone_total:.1f} s in all ({redone_total / max(kills, 1):.2f} s a kill)")
 shutil.rmtree(tmp, ignore_errors=True)
 sys.exit(0 if finished == kills and identical == finished else 1)
