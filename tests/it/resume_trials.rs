@@ -188,11 +188,17 @@ fn twenty_killed_life_runs_resume_to_the_reference_without_redoing_work() {
             assert_eq!(read_grid(&out), want, "trial {trial}: unkilled run");
             continue;
         }
+        if out.exists() {
+            // The kill came after rank 0 had written the output (whole, by rename) and
+            // before the ranks exited: the run was done, and its result must be right.
+            assert_eq!(
+                read_grid(&out),
+                want,
+                "trial {trial}: output of a late-killed run"
+            );
+            continue;
+        }
         kills += 1;
-        assert!(
-            !out.exists(),
-            "trial {trial}: a killed run wrote its output"
-        );
         args.push("--resume");
         let r = mpirun(n, &args, 120);
         let setup = format!("trial {trial}: {n} ranks, interval {interval} s, steal {steal}");
