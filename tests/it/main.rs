@@ -17,6 +17,8 @@
 //! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
+//! - `hostile`: issue 21's hostile input (sizes, clobbering, odd arguments, FIFOs, unreadable
+//!   inputs, duplicate keys, long lines, absurd times); `fuzz`: generated malformed job files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -27,6 +29,8 @@ mod bad_input;
 mod checkpoint;
 mod device;
 mod failures;
+mod fuzz;
+mod hostile;
 mod mpi_runs;
 mod multihost;
 mod observe;
