@@ -1,9 +1,10 @@
 //! The `dirk` command line: flags, MPI start-up, wiring, and exit codes. Everything else lives
 //! in the library.
 //!
-//! Exit status: 0 success; 2 bad input (job file, flags, an impossible scope, a missing
-//! input), reported once by rank 0 before any task runs; 1 a failure while running, which
-//! ends every rank.
+//! Exit status: 0 success; 2 bad input (job file, flags, an impossible scope, a missing or
+//! unreadable input, a result path that would clobber a file, a graph rank 0 cannot hold),
+//! reported once by rank 0 before any task runs, in one line of at most 1000 characters; 1 a
+//! failure while running, which ends every rank.
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use dirk::job::{self, Job, JobOptions};
@@ -56,8 +57,10 @@ enum Command {
         dirk run                                   the built-in diamond example, one rank\n  \
         mpirun -n 4 dirk run jobs/diamond.json --output d.h5 --summary s.json\n  \
         h5dump -H d.h5                             what the output holds\n\n\
-        Limits: a workload of at most 2^31 tasks; no task value larger than the node's memory;\n\
-        --peer-timeout and --checkpoint-interval at most 1e9 seconds.")]
+        Limits: a workload of at most 2^31 tasks and no more than rank 0's memory holds (about\n\
+        1 KiB a task); no task value larger than the node's memory; --threads at most 64 per core;\n\
+        --peer-timeout and --checkpoint-interval at most 1e9 seconds. No result file may be another\n\
+        result's, the job file, an input, or an existing folder, FIFO or device.")]
     Run(RunArgs),
     /// Parse and check a job file without running it (no MPI launch needed).
     Validate {
@@ -129,7 +132,7 @@ struct RunArgs {
     /// Write the outputs here (HDF5): one dataset per output at /<id>.
     #[arg(short, long, value_name = "OUT.h5")]
     output: Option<PathBuf>,
-    /// Worker threads per rank [default: the cores this rank may use].
+    /// Worker threads per rank, at most 64 per core [default: the cores this rank may use].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
     /// Use GPUs: auto (where found) or none.
