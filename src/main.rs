@@ -668,7 +668,7 @@ fn launch(
         Ok(r) => Ok(r),
         Err(RunError::Rejected) | Err(RunError::Checkpoint) => Err(ExitCode::from(2)),
         Err(RunError::Plan(e)) => {
-            error!("{e}");
+            error!("{}", brief(&e.to_string()));
             Err(ExitCode::from(2))
         }
         Err(e) => {
@@ -783,7 +783,7 @@ fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
                 Some(g)
             }
             Err(e) => {
-                error!("taskbench: {e}");
+                error!("taskbench: {}", brief(&e.to_string()));
                 None
             }
         }

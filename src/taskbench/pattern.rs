@@ -508,3 +508,34 @@ impl GraphSpec {
         (flops, bytes)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_judged_from_the_parameters() {
+        let gib = Some(1u64 << 30);
+        let mut s = GraphSpec::new(0);
+        s.dependence = Pattern::Stencil1d;
+        assert_eq!(s.size_problem(gib), None);
+        s.max_width = 1_000_000_000_000;
+        assert_eq!(s.size_problem(None).map(|p| p.0), Some("width"));
+        s.max_width = 1000;
+        s.timesteps = 1_000_000_000_000;
+        assert_eq!(s.size_problem(None).map(|p| p.0), Some("steps"));
+        // All-to-all: width edges a task, so a width rank 0 cannot hold for one step.
+        s.timesteps = 4;
+        s.dependence = Pattern::AllToAll;
+        s.max_width = 1 << 20;
+        assert_eq!(s.max_inputs(), 1 << 20);
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("width"));
+        s.dependence = Pattern::Trivial;
+        s.max_width = 4;
+        s.scratch_bytes = 1 << 40;
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("scratch"));
+        s.scratch_bytes = 0;
+        s.output_bytes = 1 << 29;
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("output"));
+    }
+}
