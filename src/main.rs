@@ -1,9 +1,10 @@
 //! The `dirk` command line: flags, MPI start-up, wiring, and exit codes. Everything else lives
 //! in the library.
 //!
-//! Exit status: 0 success; 2 bad input (job file, flags, an impossible scope, a missing
-//! input), reported once by rank 0 before any task runs; 1 a failure while running, which
-//! ends every rank.
+//! Exit status: 0 success; 2 bad input (job file, flags, an impossible scope, a missing or
+//! unreadable input, a result path that would clobber a file, a graph rank 0 cannot hold),
+//! reported once by rank 0 before any task runs, in one line of at most 1000 characters; 1 a
+//! failure while running, which ends every rank.
 
 use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
 use dirk::job::{self, Job, JobOptions};
@@ -56,8 +57,10 @@ enum Command {
         dirk run                                   the built-in diamond example, one rank\n  \
         mpirun -n 4 dirk run jobs/diamond.json --output d.h5 --summary s.json\n  \
         h5dump -H d.h5                             what the output holds\n\n\
-        Limits: a workload of at most 2^31 tasks; no task value larger than the node's memory;\n\
-        --peer-timeout and --checkpoint-interval at most 1e9 seconds.")]
+        Limits: a workload of at most 2^31 tasks and no more than rank 0's memory holds (about\n\
+        1 KiB a task); no task value larger than the node's memory; --threads at most 64 per core;\n\
+        --peer-timeout and --checkpoint-interval at most 1e9 seconds. No result file may be another\n\
+        result's, the job file, an input, or an existing folder, FIFO or device.")]
     Run(RunArgs),
     /// Parse and check a job file without running it (no MPI launch needed).
     Validate {
@@ -129,7 +132,7 @@ struct RunArgs {
     /// Write the outputs here (HDF5): one dataset per output at /<id>.
     #[arg(short, long, value_name = "OUT.h5")]
     output: Option<PathBuf>,
-    /// Worker threads per rank [default: the cores this rank may use].
+    /// Worker threads per rank, at most 64 per core [default: the cores this rank may use].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     threads: Option<u32>,
     /// Use GPUs: auto (where found) or none.
@@ -186,10 +189,23 @@ fn main() -> ExitCode {
     // Before the heap grows: a 2 MiB huge-page fault stalls a rank for milliseconds on a VM.
     runtime::pages::no_huge_pages();
     // Task Bench's flags are single-dash words (-steps, -v, -vv): hand them over untouched,
-    // so that its -v is not taken for dirk's.
-    let argv: Vec<String> = std::env::args().collect();
-    if argv.get(1).map(String::as_str) == Some("taskbench") {
-        return taskbench(&argv[2..], 0);
+    // so that its -v is not taken for dirk's. Arguments need not be UTF-8 (clap takes the
+    // rest as they come); Task Bench's must be.
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == "taskbench") {
+        let flags: Result<Vec<String>, _> =
+            argv[2..].iter().map(|a| a.clone().into_string()).collect();
+        return match flags {
+            Ok(flags) => taskbench(&flags, 0),
+            Err(bad) => {
+                if launcher_rank() == 0 {
+                    eprintln!(
+                        "dirk taskbench: error: the argument {bad:?} is not valid UTF-8 text"
+                    );
+                }
+                ExitCode::from(2)
+            }
+        };
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -215,6 +231,11 @@ fn main() -> ExitCode {
 fn plot(a: &PlotArgs, verbosity: i32) -> ExitCode {
     dirk::logging::init(None, verbosity);
     let started = std::time::Instant::now();
+    let input = [("the input".to_string(), a.input.clone())];
+    if let Err(e) = store::check_results(&[("--output".to_string(), a.output.clone())], &input) {
+        error!("{}", brief(&e));
+        return ExitCode::from(2);
+    }
     let drawn = if a.dag {
         job::load(&a.input)
             .map_err(|e| format!("{}: {e}", a.input.display()))
@@ -246,7 +267,7 @@ fn plot(a: &PlotArgs, verbosity: i32) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            error!("{e}");
+            error!("{}", brief(&e));
             ExitCode::from(2)
         }
     }
@@ -259,7 +280,7 @@ fn report(path: &Path, verbosity: i32) -> ExitCode {
         Ok(dirk::trace::Loaded::Trace(t)) => print!("{}", dirk::trace::report_trace(&t)),
         Ok(dirk::trace::Loaded::Summary(s)) => print!("{}", dirk::trace::report_summary(&s)),
         Err(e) => {
-            error!("{e}");
+            error!("{}", brief(&e.to_string()));
             return ExitCode::from(2);
         }
     }
@@ -268,7 +289,26 @@ fn report(path: &Path, verbosity: i32) -> ExitCode {
 
 fn validate(path: &Path, verbosity: i32) -> ExitCode {
     dirk::logging::init(None, verbosity);
-    match job::load(path).and_then(|job| job.options.check().map(|()| job)) {
+    let checked = job::load(path)
+        .map_err(|e| located(path, &e))
+        .and_then(|job| {
+            job.options.check().map_err(|e| located(path, &e))?;
+            // What `run` checks on rank 0 before any task runs, as far as the job says it.
+            check_value_sizes(&job.graph)?;
+            let o = &job.options;
+            let results = [
+                ("options.output", &o.output),
+                ("options.summary", &o.summary),
+                ("options.trace", &o.trace),
+            ];
+            let results: Vec<(String, PathBuf)> = results
+                .into_iter()
+                .filter_map(|(k, p)| Some((k.to_string(), p.clone()?)))
+                .collect();
+            store::check_results(&results, &inputs_of(Some(path), &job.graph))?;
+            Ok(job)
+        });
+    match checked {
         Ok(job) => {
             let g = &job.graph;
             let edges: usize = g.tasks().iter().map(|t| t.inputs().count()).sum();
@@ -288,10 +328,46 @@ fn validate(path: &Path, verbosity: i32) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            error!("{}", located(path, &e));
+            error!("{}", brief(&e));
             ExitCode::from(2)
         }
     }
+}
+
+/// The longest error line dirk prints: a message quoting a huge id or value is cut here.
+const MAX_ERROR_CHARS: usize = 1000;
+
+/// `msg` on one line and at most [`MAX_ERROR_CHARS`] characters, saying how much was cut.
+fn brief(msg: &str) -> String {
+    let one_line = msg.replace(['\n', '\r'], " ");
+    match one_line.char_indices().nth(MAX_ERROR_CHARS) {
+        None => one_line,
+        Some((cut, _)) => format!(
+            "{} … ({} more characters)",
+            &one_line[..cut],
+            one_line[cut..].chars().count()
+        ),
+    }
+}
+
+/// The files a run reads, which no result may overwrite: the job file and every input its
+/// tasks load, once each.
+fn inputs_of(job_file: Option<&Path>, graph: &dirk::Graph) -> Vec<(String, PathBuf)> {
+    let mut files = std::collections::BTreeSet::new();
+    for t in graph.tasks() {
+        if let dirk::graph::Op::Load { file, .. } | dirk::graph::Op::LoadTile { file, .. } = &t.op {
+            files.insert(file.as_str());
+        }
+    }
+    job_file
+        .map(|p| ("the job file".to_string(), p.to_path_buf()))
+        .into_iter()
+        .chain(
+            files
+                .into_iter()
+                .map(|f| ("an input file".to_string(), PathBuf::from(f))),
+        )
+        .collect()
 }
 
 /// A job error with the job file's path in front, unless the error is about the file itself.
@@ -346,6 +422,9 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         }
     };
     let o: &JobOptions = &job.options;
+    if let Some(t) = args.threads {
+        job::check_threads(t as usize).map_err(|e| format!("--threads: {e}"))?;
+    }
     let threads = args.threads.map(|t| t as usize).or(o.threads);
     let gpus = args
         .gpus
@@ -366,17 +445,12 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
             ));
         }
     }
-    let (checkpoint, resume) = checkpointing(args, o, &job.graph)?;
     let steal = args
         .steal
         .map(|s| s == OnOff::On)
         .unwrap_or(o.steal.as_deref() != Some("off"));
-    let calibration = match &args.calibration {
-        Some(path) => dirk::plan::learn::read_calibration(path)
-            .map_err(|e| format!("--calibration {}: {e}", path.display()))?,
-        None => None,
-    };
     let trace = args.trace.clone().or(o.trace.clone());
+    let mut results = Vec::new();
     let written = [
         ("--output", "options.output", &args.output, &o.output),
         ("--summary", "options.summary", &args.summary, &o.summary),
@@ -389,9 +463,21 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
             (None, Some(p)) => (key, p),
             (None, None) => continue,
         };
+        results.push((name.to_string(), path.clone()));
+    }
+    // No result over another, over the job file or an input, or over a device or FIFO.
+    store::check_results(&results, &inputs_of(args.job.as_deref(), &job.graph))?;
+    for (name, path) in &results {
         store::check_writable(path).map_err(|e| format!("{name} {}: {e}", path.display()))?;
     }
     check_value_sizes(&job.graph)?;
+    // Last: this may create the checkpoint folder.
+    let calibration = match &args.calibration {
+        Some(path) => dirk::plan::learn::read_calibration(path)
+            .map_err(|e| format!("--calibration {}: {e}", path.display()))?,
+        None => None,
+    };
+    let (checkpoint, resume) = checkpointing(args, o, &job.graph)?;
     let settings = Settings {
         threads,
         trace: trace.is_some(),
@@ -544,7 +630,7 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
         match prepare(&args, rt.size()) {
             Ok(p) => Some(Some(p)),
             Err(e) => {
-                error!("{e}");
+                error!("{}", brief(&e));
                 Some(None)
             }
         }
@@ -582,7 +668,7 @@ fn launch(
         Ok(r) => Ok(r),
         Err(RunError::Rejected) | Err(RunError::Checkpoint) => Err(ExitCode::from(2)),
         Err(RunError::Plan(e)) => {
-            error!("{e}");
+            error!("{}", brief(&e.to_string()));
             Err(ExitCode::from(2))
         }
         Err(e) => {
@@ -655,6 +741,22 @@ fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let results: Vec<(String, PathBuf)> = [("--trace", &app.trace), ("--summary", &app.summary)]
+        .into_iter()
+        .filter_map(|(f, p)| Some((f.to_string(), p.clone()?)))
+        .collect();
+    let bad = store::check_results(&results, &[]).err().or_else(|| {
+        let t = app.threads?;
+        job::check_threads(t as usize)
+            .err()
+            .map(|e| format!("--threads: {e}"))
+    });
+    if let Some(e) = bad {
+        if launcher_rank() == 0 {
+            eprintln!("dirk taskbench: error: {e}");
+        }
+        return ExitCode::from(2);
+    }
     let rt = match start_mpi(verbosity) {
         Ok(rt) => rt,
         Err(code) => return code,
@@ -681,7 +783,7 @@ fn taskbench(flags: &[String], verbosity: i32) -> ExitCode {
                 Some(g)
             }
             Err(e) => {
-                error!("taskbench: {e}");
+                error!("taskbench: {}", brief(&e.to_string()));
                 None
             }
         }

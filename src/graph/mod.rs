@@ -2,6 +2,7 @@
 //! check. No I/O and no MPI here.
 
 pub mod buffers;
+mod footprint;
 mod op;
 mod op_tiled;
 mod output;
@@ -12,6 +13,7 @@ mod task_graph;
 mod topo;
 mod value;
 
+pub use footprint::{human_bytes, Footprint, BYTES_PER_EDGE, BYTES_PER_TASK, MAX_TASKS};
 pub use op::{ArgType, Op, TaskBenchTask};
 pub use output::{Output, OutputPart};
 pub use placement::{Placement, TileLayout};

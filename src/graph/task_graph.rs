@@ -101,8 +101,12 @@ pub enum GraphError {
     #[error("{0}")]
     Type(String),
     /// More tasks than a job may have: a handle names at most 2^32, and generators refuse
-    /// more than `job::workloads::MAX_TASKS` (2^31) before spawning.
-    #[error("too many tasks: a job may have at most 2^31 (a graph holds at most 2^32)")]
+    /// more than [`MAX_TASKS`](crate::graph::MAX_TASKS) (2^31), or more than rank 0's memory
+    /// holds (`Footprint`), before spawning.
+    #[error(
+        "too many tasks: a job may have at most 2^31, and no more than rank 0's memory holds \
+         (about 1 KiB a task)"
+    )]
     TooManyTasks,
     /// An output refers to nothing or is malformed.
     #[error("output {name:?}: {why}")]

@@ -73,13 +73,19 @@ pub(super) fn build_tasks(
     }
     let order = topo_order(tasks.len(), |i| &deps[i]).map_err(|cycle| {
         let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
+        // The first few members and how many: a cycle of 100,000 tasks is one short line.
+        let members = match names.as_slice() {
+            [first, .., last] if names.len() > 8 && first == last => format!(
+                "{} -> … -> {last} ({} tasks)",
+                names[..6].join(" -> "),
+                names.len() - 1
+            ),
+            _ => names.join(" -> "),
+        };
         task_error(
             &tasks[cycle[0]],
             "",
-            format!(
-                "the graph has a cycle: {} (a task graph must be acyclic)",
-                names.join(" -> ")
-            ),
+            format!("the graph has a cycle: {members} (a task graph must be acyclic)"),
         )
     })?;
     let mut handles: Vec<Option<Handle>> = vec![None; tasks.len()];
@@ -98,6 +104,20 @@ pub(super) fn build_tasks(
         let h = graph
             .spawn_named(t.id.clone(), op, args, t.scope.clone())
             .map_err(|e| task_error(t, "args", e.to_string()))?;
+        if let crate::graph::ValueType::Array { shape, .. } = &graph.task(h).ty {
+            if shape.len() > store::MAX_DIMS {
+                return Err(task_error(
+                    t,
+                    "args",
+                    format!(
+                        "its value would have {} dimensions; HDF5 (outputs, checkpoints) holds \
+                         at most {}",
+                        shape.len(),
+                        store::MAX_DIMS
+                    ),
+                ));
+            }
+        }
         handles[i] = Some(h);
     }
     Ok(())
@@ -186,7 +206,7 @@ pub(super) fn mark_outputs(
                         at.as_str(),
                         format!(
                             "unknown output {name:?}: not a task id, nor one of the default outputs ({})",
-                            names.join(", ")
+                            super::error::some_of(&names, ", ")
                         ),
                     )
                 })?;

@@ -33,3 +33,17 @@ impl JobError {
         }
     }
 }
+
+/// The first few of `names` joined by `sep`, and how many there are in all when that is more:
+/// an error line stays short however large the job (a cycle of 100,000 tasks).
+pub fn some_of(names: &[&str], sep: &str) -> String {
+    const SHOWN: usize = 6;
+    if names.len() <= SHOWN {
+        return names.join(sep);
+    }
+    format!(
+        "{}{sep}… ({} in all)",
+        names[..SHOWN].join(sep),
+        names.len()
+    )
+}

@@ -3,14 +3,15 @@
 
 mod build;
 mod error;
+mod json;
 mod options;
 mod params;
 mod raw;
 pub mod workloads;
 
 pub use build::{resolve_input, valid_id};
-pub use error::JobError;
-pub use options::{check_seconds, JobOptions, MAX_SECONDS};
+pub use error::{some_of, JobError};
+pub use options::{check_seconds, check_threads, JobOptions, MAX_SECONDS, MAX_THREADS_PER_CORE};
 pub use params::Params;
 
 use crate::graph::Graph;
@@ -28,6 +29,9 @@ pub struct Job {
 /// Reads, parses and validates a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
     let origin = path.display().to_string();
+    // A FIFO or a device would block or never end: look before opening.
+    crate::store::require_regular(path)
+        .map_err(|e| JobError::new(origin.as_str(), format!("cannot read the job file: {e}")))?;
     let text = std::fs::read_to_string(path)
         .map_err(|e| JobError::new(origin.as_str(), format!("cannot read the job file: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));

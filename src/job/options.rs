@@ -21,6 +21,27 @@ pub fn check_seconds(x: f64) -> Result<f64, String> {
     }
 }
 
+/// At most this many worker threads per core the rank may use (`--threads`, `options.threads`):
+/// more only slows a run down, and `--threads 100000` would start that many threads.
+pub const MAX_THREADS_PER_CORE: usize = 64;
+
+/// Checks a worker-thread count against the cores this process may use: at most
+/// [`MAX_THREADS_PER_CORE`] per core. The error says why, for the caller to prefix with the
+/// flag or key.
+pub fn check_threads(n: usize) -> Result<usize, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    let max = cores.saturating_mul(MAX_THREADS_PER_CORE);
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} worker threads: at most {max} ({MAX_THREADS_PER_CORE} per core; this rank may \
+             use {cores} core{})",
+            if cores == 1 { "" } else { "s" }
+        ))
+    }
+}
+
 /// Run-flag defaults from a job file. `None` means the job does not set it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct JobOptions {
@@ -67,9 +88,23 @@ pub(super) fn parse_options(map: &Map<String, Value>) -> Result<JobOptions, JobE
         .collect();
     let mut p = Params::new(&normalized, "options");
     let path = |s: Option<&str>| s.map(PathBuf::from);
+    // A result file: a name that can be one (the run checks what exists there).
+    let result = |p: &mut Params<'_>, key: &'static str| -> Result<Option<PathBuf>, JobError> {
+        let Some(s) = p.str_opt(key)? else {
+            return Ok(None);
+        };
+        let file = PathBuf::from(s);
+        match crate::store::result_path_problem(&file) {
+            Some(why) => Err(p.error(key, format!("{s:?}: {why}"))),
+            None => Ok(Some(file)),
+        }
+    };
     let threads = match p.raw("threads") {
         None => None,
-        Some(_) => Some(p.positive("threads")?),
+        Some(_) => {
+            let n = p.positive("threads")?;
+            Some(check_threads(n).map_err(|e| p.error("threads", e))?)
+        }
     };
     let gpus = p.str_opt("gpus")?.map(str::to_string);
     if let Some(g) = &gpus {
@@ -93,13 +128,13 @@ pub(super) fn parse_options(map: &Map<String, Value>) -> Result<JobOptions, JobE
         }
     };
     let opts = JobOptions {
-        output: path(p.str_opt("output")?),
+        output: result(&mut p, "output")?,
         threads,
         gpus,
         checkpoint_dir: path(p.str_opt("checkpoint_dir")?),
         checkpoint_interval: positive_secs(&mut p, "checkpoint_interval")?,
-        trace: path(p.str_opt("trace")?),
-        summary: path(p.str_opt("summary")?),
+        trace: result(&mut p, "trace")?,
+        summary: result(&mut p, "summary")?,
         steal,
         peer_timeout: positive_secs(&mut p, "peer_timeout")?,
     };

@@ -4,6 +4,7 @@
 //! cycles and shapes are checked in `build`, once the whole job is known.
 
 use super::error::JobError;
+use super::json::JsonError;
 use crate::graph::{DeviceClass, Scope};
 use serde_json::{Map, Value};
 
@@ -59,15 +60,19 @@ pub(super) enum RawArg {
 
 /// Parses a job file's text. `origin` names the file in messages.
 pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        JobError::new(
+    let v: Value = super::json::parse(text).map_err(|e| match e {
+        JsonError::Syntax(e) => JobError::new(
             origin,
             format!(
                 "not valid JSON (line {}, column {}): {e}",
                 e.line(),
                 e.column()
             ),
-        )
+        ),
+        JsonError::Duplicate { path } => JobError::new(
+            path,
+            "this key is given twice in one object (JSON would keep only the last): remove one",
+        ),
     })?;
     let Value::Object(top) = v else {
         return Err(JobError::new(origin, "a job file is a JSON object"));
@@ -97,6 +102,12 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
     }
     let name = match top.get("name") {
         None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.contains('\0') => {
+            return Err(JobError::new(
+                "name",
+                "contains a NUL character, which the output file's attributes cannot hold",
+            ))
+        }
         Some(Value::String(s)) => Some(s.clone()),
         Some(v) => return Err(JobError::new("name", format!("expected a string, got {v}"))),
     };

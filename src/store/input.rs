@@ -12,6 +12,8 @@ pub fn probe_dataset(path: &Path, dataset: &str) -> Result<ValueType, StoreError
     if !path.exists() {
         return Err(StoreError::file(path, "no such file"));
     }
+    // Opening a FIFO would wait for a writer forever.
+    super::require_regular(path).map_err(|e| StoreError::file(path, e))?;
     let file = hdf5::File::open(path).map_err(|e| StoreError::file(path, e))?;
     let ds = file
         .dataset(dataset)
@@ -35,10 +37,38 @@ pub fn probe_dataset(path: &Path, dataset: &str) -> Result<ValueType, StoreError
         }
     };
     let shape = ds.shape();
-    if shape.is_empty() {
-        return Ok(ValueType::Scalar);
+    let ty = if shape.is_empty() {
+        ValueType::Scalar
+    } else {
+        ValueType::Array { dtype, shape }
+    };
+    read_first(&ds, &ty).map_err(|e| {
+        StoreError::dataset(
+            path,
+            dataset,
+            format!("cannot be read ({e}; a filter plugin or an external file missing?)"),
+        )
+    })?;
+    Ok(ty)
+}
+
+/// Reads the first element of `ds` (so its first chunk, through its filters, or its
+/// external file): what a dataset whose header opens but whose data cannot be read fails on.
+fn read_first(ds: &hdf5::Dataset, ty: &ValueType) -> hdf5::Result<()> {
+    let ValueType::Array { dtype, shape } = ty else {
+        return ds.read_scalar::<f64>().map(drop);
+    };
+    if shape.contains(&0) {
+        return Ok(());
     }
-    Ok(ValueType::Array { dtype, shape })
+    let origin = ndarray::Array2::<usize>::zeros((1, shape.len()));
+    let sel = hdf5::Selection::Points(origin);
+    match dtype {
+        DType::F64 => ds.read_slice_1d::<f64, _>(sel).map(drop),
+        DType::F32 => ds.read_slice_1d::<f32, _>(sel).map(drop),
+        DType::I64 => ds.read_slice_1d::<i64, _>(sel).map(drop),
+        DType::U8 => ds.read_slice_1d::<u8, _>(sel).map(drop),
+    }
 }
 
 /// Reads `dataset` as the type it was probed as.

@@ -9,6 +9,10 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{H5Type, Hyperslab};
 use std::path::Path;
 
+/// The most dimensions an HDF5 dataset may have (`H5S_MAX_RANK`): a value with more can be
+/// neither written to `--output` nor checkpointed.
+pub const MAX_DIMS: usize = 32;
+
 /// Why HDF5 cannot hold a dataset at `/<name>`, if it cannot: `.` names the root group
 /// itself (checked with h5py and h5dump: `..`, `...` and names with `:` work).
 pub fn dataset_name_problem(name: &str) -> Option<&'static str> {

@@ -234,7 +234,18 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     }
     g.resolve_defaults();
     app.graphs.push(g);
+    let memory = crate::runtime::ram::physical_memory();
     for g in &app.graphs {
+        // From the parameters first: `check` visits every point.
+        if let Some((flag, why)) = g.size_problem(memory) {
+            let v = match flag {
+                "width" => g.max_width,
+                "steps" => g.timesteps,
+                "scratch" => g.scratch_bytes,
+                _ => g.output_bytes,
+            };
+            return Err(format!("error: Invalid flag \"-{flag} {v}\": {why}"));
+        }
         g.check().map_err(|e| format!("error: {e}"))?;
     }
     Ok(Parsed::Run(app))

@@ -6,6 +6,7 @@
 
 use super::hash::random_uniform;
 use super::kernel::KernelSpec;
+use crate::graph::{human_bytes, Footprint};
 use serde::{Deserialize, Serialize};
 
 /// A dependence pattern (`-type`).
@@ -327,6 +328,73 @@ impl GraphSpec {
             .collect()
     }
 
+    /// The most inputs a task of this graph can have (each interval of `dependencies`,
+    /// clipped to the width).
+    pub fn max_inputs(&self) -> u64 {
+        let r = self.radix.max(0) as u64;
+        let per_pattern = match self.dependence {
+            Pattern::Trivial => 0,
+            Pattern::NoComm | Pattern::Tree => 1,
+            Pattern::Dom => 2,
+            Pattern::Stencil1d | Pattern::Stencil1dPeriodic | Pattern::Fft => 3,
+            Pattern::AllToAll => u64::MAX,
+            Pattern::Nearest | Pattern::Spread | Pattern::RandomNearest => r,
+        };
+        per_pattern.min(self.max_width.max(0) as u64)
+    }
+
+    /// The graph's size from its parameters alone: at most steps × width tasks, each with at
+    /// most [`max_inputs`](Self::max_inputs) edges.
+    pub fn footprint(&self) -> Footprint {
+        let width = self.max_width.max(0) as u64;
+        Footprint::uniform(
+            (self.timesteps.max(0) as u64).checked_mul(width),
+            self.max_inputs(),
+        )
+    }
+
+    /// Why this graph cannot run where nodes have `memory` bytes (`None`: unknown), and the
+    /// flag (without its dash) to change: a graph rank 0 cannot hold (`width` when one
+    /// timestep alone is too much, else `steps`), a `scratch` buffer or an `output` (rank 0
+    /// gathers the last timestep's, width × output bytes) larger than the node. Decided from
+    /// the parameters, before [`check`](Self::check) visits every point.
+    pub fn size_problem(&self, memory: Option<u64>) -> Option<(&'static str, String)> {
+        let width = self.max_width.max(0) as u64;
+        let one_step = Footprint::uniform(Some(width), self.max_inputs());
+        if let Some(why) = one_step.problem(memory) {
+            return Some(("width", why));
+        }
+        if let Some(why) = self.footprint().problem(memory) {
+            return Some(("steps", why));
+        }
+        let m = memory?;
+        let scratch = self.scratch_bytes.max(0) as u64;
+        if scratch > m {
+            return Some((
+                "scratch",
+                format!(
+                    "{scratch} bytes of scratch memory per worker thread, more than this node's \
+                     memory of {}",
+                    human_bytes(m)
+                ),
+            ));
+        }
+        let out = (self.output_bytes.max(0) as u64).checked_mul(width);
+        if out.is_none_or(|b| b > m) {
+            return Some((
+                "output",
+                format!(
+                    "{} points of {} bytes: the output rank 0 gathers would need more than this \
+                     node's memory of {}",
+                    width,
+                    self.output_bytes,
+                    human_bytes(m)
+                ),
+            ));
+        }
+        None
+    }
+
     /// Task Bench's `App::check` for this graph, plus the conditions under which Task Bench
     /// would crash (divide by zero, failed assertion) rather than report: the message says
     /// what is wrong.
@@ -438,5 +506,36 @@ impl GraphSpec {
             }
         }
         (flops, bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_judged_from_the_parameters() {
+        let gib = Some(1u64 << 30);
+        let mut s = GraphSpec::new(0);
+        s.dependence = Pattern::Stencil1d;
+        assert_eq!(s.size_problem(gib), None);
+        s.max_width = 1_000_000_000_000;
+        assert_eq!(s.size_problem(None).map(|p| p.0), Some("width"));
+        s.max_width = 1000;
+        s.timesteps = 1_000_000_000_000;
+        assert_eq!(s.size_problem(None).map(|p| p.0), Some("steps"));
+        // All-to-all: width edges a task, so a width rank 0 cannot hold for one step.
+        s.timesteps = 4;
+        s.dependence = Pattern::AllToAll;
+        s.max_width = 1 << 20;
+        assert_eq!(s.max_inputs(), 1 << 20);
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("width"));
+        s.dependence = Pattern::Trivial;
+        s.max_width = 4;
+        s.scratch_bytes = 1 << 40;
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("scratch"));
+        s.scratch_bytes = 0;
+        s.output_bytes = 1 << 29;
+        assert_eq!(s.size_problem(gib).map(|p| p.0), Some("output"));
     }
 }

@@ -349,15 +349,14 @@ fn axis(out: &mut String, t0: f64, span_us: f64, plot_w: f64, y: f64) {
         "<line x1=\"{LEFT}\" x2=\"{:.2}\" y1=\"{y:.2}\" y2=\"{y:.2}\" stroke=\"black\"/>",
         LEFT + plot_w
     );
-    let mut k = 0u32;
-    loop {
+    // At most a few dozen ticks, whatever the span (a non-finite one draws none).
+    for k in 0..64u32 {
         let v = f64::from(k) * step;
-        if v > span_us * 1.000_001 {
+        if v.is_nan() || v > span_us * 1.000_001 {
             break;
         }
         let x = LEFT + v / span_us * plot_w;
         let _ = writeln!(out, "<line x1=\"{x:.2}\" x2=\"{x:.2}\" y1=\"{y:.2}\" y2=\"{:.2}\" stroke=\"black\"/><text class=\"tick\" x=\"{x:.2}\" y=\"{:.2}\" text-anchor=\"middle\">{}</text>", y + 5.0, y + 17.0, time_text(v, step));
-        k += 1;
     }
     let _ = writeln!(out, "<text x=\"{:.0}\" y=\"{:.2}\" text-anchor=\"end\" fill=\"#555\">time since start (t0 = {:.0} µs)</text>", LEFT + plot_w, y + 32.0, t0);
 }

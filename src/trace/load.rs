@@ -154,10 +154,66 @@ struct TopObject<'a> {
 }
 
 fn read(path: &Path) -> Result<String, LoadError> {
-    std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-        path: path.to_path_buf(),
-        source,
+    // A FIFO would block until someone writes to it: look before opening.
+    crate::store::require_regular(path)
+        .and_then(|()| std::fs::read_to_string(path))
+        .map_err(|source| LoadError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// The longest duration a trace or summary may hold: 1e9 s (about 31 years,
+/// `job::MAX_SECONDS`). A longer, infinite or negative one is not a run's: the file is refused
+/// rather than drawn or summed into nonsense (an infinite span once made `dirk plot` write
+/// tick labels until memory ran out).
+const MAX_SECONDS: f64 = crate::job::MAX_SECONDS;
+
+/// The latest timestamp a trace may hold, µs: 1e18 (other tools write clock times, such as µs
+/// since 1970, about 1.7e15).
+const MAX_TS_US: f64 = 1e18;
+
+/// Why `x` is no time of a run, if it is not: finite, not negative, at most `max` `unit`.
+fn bad_time(x: f64, max: f64, unit: &str) -> Option<String> {
+    (!(0.0..=max).contains(&x)).then(|| {
+        let x = if x.abs() < 1e6 {
+            x.to_string()
+        } else {
+            format!("{x:e}")
+        };
+        format!(
+            "{x} is no time of a run (a time is finite, not negative and at most {max:e} {unit})"
+        )
     })
+}
+
+/// Refuses a summary with a time that no run could have taken.
+fn check_summary(s: &Summary, path: &Path) -> Result<(), LoadError> {
+    let top = [
+        ("wall_seconds", s.wall_seconds),
+        ("plan_seconds", s.plan_seconds),
+        ("run_seconds", s.run_seconds),
+        ("checkpoint_seconds", s.checkpoint_seconds),
+        ("resume_load_seconds", s.resume_load_seconds),
+    ];
+    let ranks = s
+        .per_rank
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (format!("per_rank[{i}].busy_seconds"), r.busy_seconds));
+    let all = top
+        .into_iter()
+        .map(|(k, x)| (k.to_string(), x))
+        .chain(ranks);
+    for (key, x) in all {
+        if let Some(why) = bad_time(x, MAX_SECONDS, "s") {
+            return Err(LoadError::Foreign {
+                path: path.to_path_buf(),
+                why: format!("{key}: {why}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn json_error(path: &Path, e: serde_json::Error, what: &str) -> LoadError {
@@ -234,9 +290,10 @@ pub(crate) fn parse_any(text: &str, path: &Path) -> Result<Loaded, LoadError> {
             "a JSON object with neither `traceEvents` (a trace) nor `per_rank` and `wall_seconds` (a summary)",
         ));
     }
-    serde_json::from_value::<Summary>(v)
-        .map(Loaded::Summary)
-        .map_err(|e| foreign(&format!("a summary with a missing or wrong field ({e})")))
+    let summary = serde_json::from_value::<Summary>(v)
+        .map_err(|e| foreign(&format!("a summary with a missing or wrong field ({e})")))?;
+    check_summary(&summary, path)?;
+    Ok(Loaded::Summary(summary))
 }
 
 /// A pid or tid: a number, or (other tools) a string, mapped to a stable number.
@@ -268,7 +325,15 @@ fn to_trace(
     let mut name_index: HashMap<String, u32> = HashMap::new();
     // Duration events begun and not yet ended, by track (they nest on a track).
     let mut open: HashMap<(u32, u32), Vec<RawEvent<'_>>> = HashMap::new();
-    for e in events {
+    for (i, e) in events.into_iter().enumerate() {
+        for (field, x, max) in [("ts", e.ts, MAX_TS_US), ("dur", e.dur, MAX_SECONDS * 1e6)] {
+            if let Some(why) = x.and_then(|x| bad_time(x, max, "µs")) {
+                return Err(LoadError::Foreign {
+                    path: path.to_path_buf(),
+                    why: format!("traceEvents[{i}].{field}: {why}"),
+                });
+            }
+        }
         let pid = ident(e.pid.as_ref());
         let tid = ident(e.tid.as_ref());
         let (e, dur) = match e.ph.as_deref().unwrap_or("") {
@@ -398,6 +463,26 @@ mod tests {
             panic!("a trace")
         };
         assert_eq!(t.spans[0].end(), 4.5);
+    }
+
+    #[test]
+    fn refuses_times_no_run_has() {
+        for (ts, dur) in [("0", "1e308"), ("1e308", "1"), ("0", "-1"), ("-5", "1")] {
+            let text = format!(
+                r#"{{"traceEvents":[{{"ph":"X","name":"a","pid":0,"tid":0,"ts":{ts},"dur":{dur}}}]}}"#
+            );
+            let Err(LoadError::Foreign { why, .. }) = parse(&text) else {
+                panic!("ts {ts} dur {dur} refused")
+            };
+            assert!(why.contains("traceEvents[0]"), "{why}");
+        }
+        let summary = r#"{"name":"d","dirk_version":"0.1.0","ranks":1,"threads_per_rank":2,
+            "tasks":5,"wall_seconds":1e308,"plan_seconds":0.1,"run_seconds":0.5,
+            "per_rank":[{"rank":0,"threads":2,"tasks":5,"busy_seconds":-1,"bytes_sent":0,"bytes_received":0}]}"#;
+        let Err(LoadError::Foreign { why, .. }) = parse(summary) else {
+            panic!("an absurd summary is refused")
+        };
+        assert!(why.contains("wall_seconds"), "{why}");
     }
 
     #[test]

@@ -18,8 +18,10 @@
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
 //! - `resume_trials`: Life killed with SIGKILL at random moments (2-4 ranks, checkpoints every
-//!   0.5-1 s, stealing on and off) resumes to the reference without redoing checkpointed work;
+//!   0.5-0.75 s, stealing on and off) resumes to the reference without redoing checkpointed work;
 //!   a run whose ranks all idle with tasks left ends with exit 1 naming what it waits for;
+//! - `hostile`: issue 21's hostile input (sizes, clobbering, odd arguments, FIFOs, unreadable
+//!   inputs, duplicate keys, long lines, absurd times); `fuzz`: generated malformed job files;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -30,6 +32,8 @@ mod bad_input;
 mod checkpoint;
 mod device;
 mod failures;
+mod fuzz;
+mod hostile;
 mod mpi_runs;
 mod multihost;
 mod observe;

@@ -41,7 +41,17 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
     let count = (length as u64)
         .checked_mul(per_link)
         .and_then(|l| l.checked_add(1)?.checked_mul(chains as u64));
-    super::check_task_count(p, "length", count)?;
+    // `chains` is the one to lower when chains of one link are already too many.
+    let shortest = (per_link + 1).checked_mul(chains as u64);
+    let key = if crate::graph::Footprint::uniform(shortest, 1)
+        .problem(crate::runtime::ram::physical_memory())
+        .is_some()
+    {
+        "chains"
+    } else {
+        "length"
+    };
+    super::check_task_count(p, key, count, 1)?;
     let err = |e: crate::graph::GraphError| JobError::new("workload", e.to_string());
     for c in 0..chains {
         let group = Placement::Group {

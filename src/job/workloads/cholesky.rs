@@ -25,7 +25,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let count = t
         .checked_mul(t)
         .and_then(|t2| t2.checked_mul(t)?.checked_add(t2.checked_mul(5)?));
-    super::check_task_count(p, "tile", count)?;
+    super::check_task_count(p, "tile", count, 3)?;
     let src = source(p, base, &[n, n])?;
     let grid = TileGrid::fixed([n, n], tile, TileLayout::Cyclic);
     let t = grid.tiles()[0];

@@ -53,7 +53,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let (kshape, values) = kernel(p)?;
     let tiles = tile_counts(p, "tiles", shape)?;
     let (count, key) = super::stepped_count(tiles, 1, 8);
-    super::check_task_count(p, key, count)?;
+    super::check_task_count(p, key, count, 9)?;
     let scope = device_scope(p)?;
     let grid = TileGrid::even(shape, tiles);
     let halo = [kshape[0] / 2, kshape[1] / 2];

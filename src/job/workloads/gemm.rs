@@ -24,7 +24,15 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
         .and_then(|(a, b)| a.checked_add(b))
         .zip(tm.checked_mul(tn).and_then(|c| c.checked_mul(tk)))
         .and_then(|(ab, c)| ab.checked_add(c));
-    super::check_task_count(p, "tile", count)?;
+    // One dimension far past the others is the one to lower; else the tiles are too small.
+    let key = match [("m", tm), ("k", tk), ("n", tn)]
+        .iter()
+        .max_by_key(|(_, t)| *t)
+    {
+        Some(&(key, t)) if [tm, tk, tn].iter().filter(|&&x| x == t).count() == 1 => key,
+        _ => "tile",
+    };
+    super::check_task_count(p, key, count, 3)?;
     let seeded = p.raw("seed").is_some();
     let seed = p.u64_or("seed", 0)?;
     let (src_a, src_b) = match init_file(p, base, false)? {

@@ -19,7 +19,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let tiles = tile_counts(p, "tiles", shape)?;
     let steps = p.u64("steps")?;
     let (count, key) = super::stepped_count(tiles, steps, 4);
-    super::check_task_count(p, key, count)?;
+    super::check_task_count(p, key, count, 5)?;
     let alpha = p.f64_or("alpha", 0.1)?;
     let scope = device_scope(p)?;
     if !(0.0..=0.25).contains(&alpha) {

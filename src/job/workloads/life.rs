@@ -31,7 +31,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let tiles = tile_counts(p, "tiles", shape)?;
     let steps = p.u64("steps")?;
     let (count, key) = super::stepped_count(tiles, steps, 8);
-    super::check_task_count(p, key, count)?;
+    super::check_task_count(p, key, count, 9)?;
     let boundary = match p.str_opt("boundary")?.unwrap_or("periodic") {
         "periodic" => Boundary::Periodic,
         "dead" => Boundary::Constant(0.0),

@@ -19,7 +19,7 @@ pub use taskbench::spawn_graphs as spawn_taskbench;
 
 use super::error::JobError;
 use super::params::Params;
-use crate::graph::Graph;
+use crate::graph::{Footprint, Graph};
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -36,24 +36,27 @@ pub const KINDS: &[&str] = &[
     "chains",
 ];
 
-/// The most tasks a workload may spawn: 2^31. A task handle is 32 bits (a graph holds at
-/// most 2^32 tasks), and rank 0 holds the whole graph, a few hundred bytes a task.
-pub const MAX_TASKS: u64 = 1 << 31;
+pub use crate::graph::MAX_TASKS;
 
-/// Refuses a workload before it spawns a task when `count`, an upper bound on its tasks
-/// computed from its parameters (`None` when that overflows), exceeds [`MAX_TASKS`]. `key`
-/// names the parameter to lower.
-fn check_task_count(p: &Params<'_>, key: &str, count: Option<u64>) -> Result<(), JobError> {
-    match count {
-        Some(c) if c <= MAX_TASKS => Ok(()),
-        c => Err(p.error(
-            key,
-            format!(
-                "the workload would have {} tasks, more than the {MAX_TASKS} (2^31) a job may have",
-                c.map_or_else(|| "over 2^64".to_string(), |c| format!("up to {c}"))
-            ),
-        )),
+/// Refuses a workload before it spawns a task when rank 0 could not hold its graph: more
+/// than [`MAX_TASKS`] tasks, or more memory than this node has (`graph::Footprint`). `size`
+/// is computed from the parameters (`None` counts where they overflow); `key` names the
+/// parameter to lower.
+fn check_footprint(p: &Params<'_>, key: &str, size: Footprint) -> Result<(), JobError> {
+    match size.problem(crate::runtime::ram::physical_memory()) {
+        None => Ok(()),
+        Some(why) => Err(p.error(key, why)),
     }
+}
+
+/// [`check_footprint`] for `count` tasks of at most `edges_per_task` edges each.
+fn check_task_count(
+    p: &Params<'_>,
+    key: &str,
+    count: Option<u64>,
+    edges_per_task: u64,
+) -> Result<(), JobError> {
+    check_footprint(p, key, Footprint::uniform(count, edges_per_task))
 }
 
 /// An upper bound on the tasks of a stepped tiled workload (`life`, `heat`): one source task
@@ -65,7 +68,12 @@ fn stepped_count(tiles: [usize; 2], steps: u64, strips: u64) -> (Option<u64>, &'
     let total = per_step
         .and_then(|s| s.checked_mul(steps))
         .and_then(|s| s.checked_add(t?));
-    let key = if per_step.is_some_and(|s| s <= MAX_TASKS) {
+    // `steps` is the one to lower unless one step alone is already too much.
+    let one_step = Footprint::uniform(per_step, 9);
+    let key = if one_step
+        .problem(crate::runtime::ram::physical_memory())
+        .is_none()
+    {
         "steps"
     } else {
         "tiles"

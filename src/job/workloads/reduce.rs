@@ -21,7 +21,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             format!("{chunks} chunks of {n} values: at most n"),
         ));
     }
-    super::check_task_count(p, "chunks", (chunks as u64).checked_mul(3))?;
+    super::check_task_count(p, "chunks", (chunks as u64).checked_mul(3), 2)?;
     let src = source(p, base, &[n])?;
     let axis = Axis::even(n, chunks);
     let mut acc = None;

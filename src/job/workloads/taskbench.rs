@@ -10,7 +10,9 @@
 //! `field`; `and` is a list of further graphs, each an object of the same keys.
 
 use super::inputs::graph_err;
-use crate::graph::{Arg, Graph, GraphError, Handle, Op, Output, OutputPart, Placement, Scope};
+use crate::graph::{
+    Arg, Footprint, Graph, GraphError, Handle, Op, Output, OutputPart, Placement, Scope,
+};
 use crate::graph::{DType, TaskBenchTask, ValueType};
 use crate::job::{JobError, Params};
 use crate::taskbench::{GraphSpec, KernelKind, Pattern, KERNEL_NAMES, PATTERN_NAMES};
@@ -33,17 +35,21 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
             q.finish()?;
         }
     }
-    super::check_task_count(p, "steps", task_bound(&specs))?;
+    super::check_footprint(p, "steps", footprint(&specs))?;
     spawn_graphs(&specs, g).map_err(graph_err)
 }
 
-/// An upper bound on the tasks of `specs` (steps × width each), `None` past 2^64.
-fn task_bound(specs: &[GraphSpec]) -> Option<u64> {
-    specs.iter().try_fold(0u64, |sum, s| {
-        (s.timesteps as u64)
-            .checked_mul(s.max_width as u64)
-            .and_then(|c| sum.checked_add(c))
-    })
+/// The size of all of `specs` together (`GraphSpec::footprint` of each, summed).
+fn footprint(specs: &[GraphSpec]) -> Footprint {
+    let sum = |f: fn(&Footprint) -> Option<u64>| {
+        specs
+            .iter()
+            .try_fold(0u64, |acc, s| acc.checked_add(f(&s.footprint())?))
+    };
+    Footprint {
+        tasks: sum(|f| f.tasks),
+        edges: sum(|f| f.edges),
+    }
 }
 
 fn int(p: &mut Params<'_>, key: &'static str, default: i64, min: i64) -> Result<i64, JobError> {
@@ -97,16 +103,23 @@ fn read_spec(p: &mut Params<'_>, index: i64) -> Result<GraphSpec, JobError> {
     }
     s.nb_fields = int(p, "field", 0, 0)?;
     s.resolve_defaults();
+    // From the parameters first: `check` visits every point.
+    if let Some((key, why)) = s.size_problem(crate::runtime::ram::physical_memory()) {
+        return Err(p.error(key, why));
+    }
     s.check().map_err(|e| p.error("type", e))?;
     Ok(s)
 }
 
 /// Spawns every graph of a Task Bench app into `g` (task ids `tb.g<i>.t<t>.p<p>`) and marks
 /// the outputs `/graph<i>`.
-/// Refuses, before spawning anything, graphs of more than `MAX_TASKS` tasks (`dirk taskbench
-/// -steps 1e12` must not build until memory runs out).
+/// Refuses, before spawning anything, graphs rank 0 cannot hold (`graph::Footprint`: `dirk
+/// taskbench -steps 1e12` must not build until memory runs out).
 pub fn spawn_graphs(specs: &[GraphSpec], g: &mut Graph) -> Result<(), GraphError> {
-    if task_bound(specs).is_none_or(|c| c > super::MAX_TASKS) {
+    if footprint(specs)
+        .problem(crate::runtime::ram::physical_memory())
+        .is_some()
+    {
         return Err(GraphError::TooManyTasks);
     }
     for s in specs {
