@@ -6,7 +6,8 @@ use super::hash::random_uniform;
 use serde::{Deserialize, Serialize};
 
 /// The kernels dirk runs. Task Bench also names `compute_dgemm` and `memory_daxpy` (which
-/// need BLAS), `compute_and_mem` and `io_bound` (unimplemented there); dirk rejects those.
+/// need BLAS) and `io_bound` (an `assert(false)` there), and older revisions
+/// `compute_and_mem`; dirk rejects those.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum KernelKind {
     /// Does nothing.
@@ -19,8 +20,9 @@ pub enum KernelKind {
     ComputeBound,
     /// 32 independent `c += a·b` per iteration.
     ComputeBound2,
-    /// `compute_bound` with the iteration count drawn per task: round((1 + (u − ½)·imbalance)
-    /// · iterations), u uniform from (graph, timestep, point).
+    /// `compute_bound` with the iteration count drawn per task (`select_imbalance_iterations`):
+    /// round((1 + (u − ½)·imbalance) · iterations), u = Task Bench's `random_uniform` of the C
+    /// longs (graph, timestep, point).
     LoadImbalance,
 }
 

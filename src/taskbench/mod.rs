@@ -4,7 +4,7 @@
 //! - `pattern.rs`: the dependence patterns: which points exist at each timestep and what
 //!   each depends on (a transcription of Task Bench's `TaskGraph`);
 //! - `kernel.rs`: kernel parameters and the FLOPs and bytes Task Bench counts for them;
-//! - `hash.rs`: Task Bench's deterministic random numbers (MurmurHash3);
+//! - `hash.rs`: Task Bench's deterministic random numbers (SipHash-2-4);
 //! - `flags.rs`: its command line (`-steps -width -type -kernel -iter -output … -and`);
 //! - `report.rs`: the lines it prints before and after a run.
 //!
@@ -19,7 +19,7 @@ mod pattern;
 mod report;
 
 pub use flags::{help, parse, App, Parsed};
-pub use hash::{murmur3_x64_128, random_uniform};
+pub use hash::{random_bits, random_uniform, siphash24};
 pub use kernel::{KernelKind, KernelSpec, KERNEL_NAMES, UNSUPPORTED_KERNELS};
 pub use pattern::{GraphSpec, Pattern, PATTERN_NAMES};
 pub use report::{c_exp, display, report_timing};

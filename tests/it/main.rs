@@ -14,6 +14,8 @@
 //! - `observe`: traces, `dirk plot` (Gantt, DAG), `dirk report`, progress lines, bad files;
 //! - `workloads`: Life, heat, conv2d, GEMM, Cholesky, reduce at 1-4 ranks against references;
 //! - `taskbench`: Task Bench's patterns, counts and summary lines (`dirk taskbench`), bad flags;
+//! - `taskbench_fidelity`: dirk's Task Bench graphs and summaries against values printed by
+//!   Task Bench's own core (all twelve patterns, every kernel dirk runs);
 //! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
@@ -42,4 +44,5 @@ mod resume_trials;
 mod slurm;
 mod steal;
 mod taskbench;
+mod taskbench_fidelity;
 mod workloads;
