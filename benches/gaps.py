@@ -19,7 +19,7 @@ output write are not in it):
               the median task time, µs
 
 Comparing a 1-rank and a 2-rank trace of a weak-scaling pair shows what communication and
-coupling cost (BENCHMARKS.md, "Scaling", fourth session). Python 3 standard library only.
+coupling cost (benches/HISTORY.md, "Scaling", fourth session). Python 3 standard library only.
 """
 
 import collections

@@ -76,7 +76,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 
-# Life's deep halos (BENCHMARKS.md, "Scaling", tenth session): strips this many rows deep,
+# Life's deep halos (benches/HISTORY.md, "Scaling", tenth session): strips this many rows deep,
 # exchanged once every this many steps.
 HALO = 5
 

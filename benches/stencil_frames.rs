@@ -7,7 +7,7 @@
 //! them alike; it prints each frame's mean time per computed row and its ratio to the plain
 //! step. A frame that grows or shrinks by g rows maps output row i to input row i − g, so
 //! with 2048-byte rows an odd g moves the output rows by 2 KiB against the input rows they
-//! read, relative to a plain step (BENCHMARKS.md, "Scaling", tenth session).
+//! read, relative to a plain step (benches/HISTORY.md, "Scaling", tenth session).
 
 use dirk::graph::stencil::Frame;
 use dirk::graph::{Array, Data, Op, Value};

@@ -17,8 +17,8 @@
 //!
 //! A new buffer is made with room for 1/`SLACK` more elements than asked, untouched (not
 //! resident) until a request needs it, so a tile's buffer can later hold the frame of ghost
-//! cells around it (Life's deep halos). BENCHMARKS.md, "Peak memory per rank", eleventh
-//! session, has what both cost before (`benches/memory.py --halo 2`; `--tiles 8,1` for the
+//! cells around it (Life's deep halos). BENCHMARKS.md, "Peak memory per rank" (c7faaa4
+//! column), has what both cost before (`benches/memory.py --halo 2`; `--tiles 8,1` for the
 //! initial tiles).
 //!
 //! Only buffers of at least [`MIN_BYTES`] are pooled; smaller ones go back to the allocator,
@@ -68,7 +68,7 @@ element!(u8, U8);
 /// Deep halos (`graph::stencil::Frame`) alternate a tile with a frame a few rows larger around
 /// it; served only by exact length, a step of one size took a buffer that had sat in the
 /// pool while the other size ran (cold in the cache), and such steps ran about 25 % slower
-/// than those that took the buffer just freed (BENCHMARKS.md, "Scaling", tenth session).
+/// than those that took the buffer just freed (benches/HISTORY.md, "Scaling", tenth session).
 const SLACK: usize = 8;
 
 /// A buffer of `len` elements: the pool's most recently given one of this type with room

@@ -6,8 +6,9 @@
 //! 4-5 ms here, and a rank's heap keeps growing for the first few hundred steps of a run
 //! (`perf`: `clear_page_erms` under `vma_alloc_anon_folio_pmd`, called from mimalloc's page
 //! initialisation). One rank stalled that long stalls its neighbours too, every time: in a
-//! 2-rank weak Life run these stalls were most of the gaps of 20 µs and more (BENCHMARKS.md,
-//! "Scaling", sixth session). With 4 KiB pages the same memory is cleared a page at a time.
+//! 2-rank weak Life run these stalls were most of the gaps of 20 µs and more
+//! (benches/HISTORY.md, "Scaling", sixth session). With 4 KiB pages the same memory is cleared
+//! a page at a time.
 //! Large arrays lose little: stencil tiles are recycled (`graph::buffers`), so their pages
 //! are touched once.
 //!

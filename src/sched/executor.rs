@@ -711,8 +711,8 @@ impl Inner {
     /// task for the sleeper is there at once. With every worker busy (always, on a 1-thread
     /// rank) only every `BUSY_POLL_EVERY`: what arrives could not start sooner anyway (the
     /// worker polls as soon as it runs out of tasks), and turns every 10 µs cost 2-3 % of a
-    /// 2-rank Life run (BENCHMARKS.md, "Scaling"); once a millisecond they answer a peer's
-    /// steal request without waking the progress thread.
+    /// 2-rank Life run (benches/HISTORY.md, "Scaling", second session); once a millisecond
+    /// they answer a peer's steal request without waking the progress thread.
     fn poll_between_tasks(&self) {
         if self.plan.ranks < 2 {
             return;

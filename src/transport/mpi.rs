@@ -259,7 +259,7 @@ pub struct Progress {
 /// worker that stops attending wakes it at once, and a message of `LARGE` bytes or more, or a
 /// control message expected, keeps it closer (below). Waking every 1 ms instead preempted
 /// each rank's only worker 1,000 times a second (`perf record -e sched:sched_switch`) and
-/// cost 4–5 % of a 1-rank Life run (BENCHMARKS.md, "Scaling", fourth session); every 20 ms,
+/// cost 4–5 % of a 1-rank Life run (benches/HISTORY.md, "Scaling", fourth session); every 20 ms,
 /// a 2-rank Life run's tiles during which it ran a turn took about 100 µs longer each, 1-2 ms
 /// a rank and second (`--trace`: sends completing inside a tile; tenth session).
 const ATTENDED_PARK: Duration = Duration::from_millis(100);
@@ -273,7 +273,8 @@ const STEALING_PARK: Duration = Duration::from_millis(1);
 /// `ATTENDED_PARK` while control messages are expected and a worker polled within 2 ms: the
 /// workers answer
 /// most requests themselves, and 1 ms wake-ups only preempted them (twice the tiles over
-/// 1.25× their median in a 2-rank Life run, BENCHMARKS.md, "Scaling"). Not 20 ms: a victim
+/// 1.25× their median in a 2-rank Life run, benches/HISTORY.md, "Scaling", fourth session).
+/// Not 20 ms: a victim
 /// whose workers just began long tasks would then sit on requests and on stolen tasks'
 /// results that long (skew-2 fell to 1.05× in 2 runs of 3); 5 ms cost Life 2 % more.
 const STEALING_PARK_POLLED: Duration = Duration::from_millis(10);
@@ -1077,7 +1078,7 @@ impl Engine {
     /// before step 3 tests the receives: Open MPI's `MPI_Testsome` that finds nothing
     /// complete runs progress and returns without looking again, so a value that landed
     /// during the turn would otherwise be seen one turn later (moving the probe after the
-    /// test made the 2-rank weak Life run slower, BENCHMARKS.md, "Scaling", seventh session).
+    /// test made the 2-rank weak Life run slower, benches/HISTORY.md, "Scaling", seventh session).
     fn turn(&mut self, shared: &Shared) -> Turn {
         let posted = self.post(shared);
         let control = self.receive_control(shared);
