@@ -62,7 +62,7 @@ impl Hosts {
     fn mpirun(&self, args: &[&str]) -> Command {
         let mut c = Command::new("timeout");
         c.args(["90", &format!("{NETNS}/nsmpirun"), "-n", "3"])
-            .arg(DIRK)
+            .arg(dirk_bin())
             .args(args)
             .env("NETNS_RUN", &self.run)
             .env("PFX", &self.pfx);
