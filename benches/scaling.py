@@ -55,7 +55,8 @@ The launcher is srun when SLURM_JOB_ID is set (inside sbatch/salloc), else mpiru
 with --launcher. mpirun binds each rank to its own THREADS cores where the ranks fit
 (--map-by slot:PE=THREADS --bind-to core, as Open MPI does by default), else runs with
 --oversubscribe --bind-to none (--bind; as root with OMPI_ALLOW_RUN_AS_ROOT); srun with
---mpi=pmix, --ntasks R and --cpus-per-task THREADS.
+--mpi=pmix (or $SRUN_MPI: pmi2 for a dirk built against MPICH), --ntasks R and
+--cpus-per-task THREADS.
 Extra launcher flags go in --launcher-args "...". Python 3 standard library only.
 """
 
@@ -194,7 +195,8 @@ def bound(a, ranks):
 def launch_cmd(a, ranks):
     extra = shlex.split(a.launcher_args)
     if a.launcher == "srun":
-        return ["srun", "--mpi=pmix", f"--ntasks={ranks}", f"--cpus-per-task={a.threads}",
+        mpi = os.environ.get("SRUN_MPI", "pmix")
+        return ["srun", f"--mpi={mpi}", f"--ntasks={ranks}", f"--cpus-per-task={a.threads}",
                 *extra]
     if bound(a, ranks):
         return ["mpirun", "-n", str(ranks), "--map-by", f"slot:PE={a.threads}",

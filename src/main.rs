@@ -830,13 +830,16 @@ fn info_cmd(verbosity: i32) -> ExitCode {
     if rt.rank() == 0 {
         let (maj, min) = mpi::environment::version();
         let lib = mpi::environment::library_version().unwrap_or_default();
+        // The first line names the library: "Open MPI v4.1.4, ..." or, with its tab
+        // squeezed, "MPICH Version: 4.0.2".
         let lib = lib
             .trim_end_matches('\0')
             .lines()
             .next()
             .unwrap_or("")
-            .trim()
-            .to_string();
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         let h5 = hdf5::library_version();
         println!("dirk {}", env!("CARGO_PKG_VERSION"));
         println!("MPI: {lib} (standard {maj}.{min})");

@@ -14,24 +14,34 @@ pub fn is_child() -> bool {
 /// Runs this executable on `ranks` ranks with `args`, passing its output through. The
 /// launcher is `mpirun` on this machine, or the command named by `DIRK_BENCH_MPIRUN` (for
 /// example `tests/netns/nsmpirun`: ranks on separate network namespaces, over TCP), which
-/// must take mpirun's arguments and choose its own placement options.
+/// must take mpirun's arguments and choose its own placement options. An MPICH launcher
+/// (`mpiexec.hydra`, `mpirun.mpich`: a bench built with `MPICC=mpicc.mpich`) gets no `-x`:
+/// Hydra passes the whole environment on by itself.
 pub fn launch(ranks: u32, args: &[&str]) -> bool {
     let exe = std::env::current_exe().expect("own path");
     let mut c = Command::new("timeout");
     c.arg("600");
-    match std::env::var("DIRK_BENCH_MPIRUN") {
-        Ok(launcher) => c.args([launcher.as_str(), "-n", &ranks.to_string()]),
-        Err(_) => c.args([
-            "mpirun",
-            "-n",
-            &ranks.to_string(),
-            "--oversubscribe",
-            "--bind-to",
-            "none",
-        ]),
+    let mpich = match std::env::var("DIRK_BENCH_MPIRUN") {
+        Ok(launcher) => {
+            c.args([launcher.as_str(), "-n", &ranks.to_string()]);
+            launcher.contains("hydra") || launcher.contains("mpich")
+        }
+        Err(_) => {
+            c.args([
+                "mpirun",
+                "-n",
+                &ranks.to_string(),
+                "--oversubscribe",
+                "--bind-to",
+                "none",
+            ]);
+            false
+        }
     };
+    if !mpich {
+        c.args(["-x", "DIRK_BENCH_CHILD=1"]);
+    }
     let status = c
-        .args(["-x", "DIRK_BENCH_CHILD=1"])
         .arg(exe)
         .args(args)
         .env("DIRK_BENCH_CHILD", "1")

@@ -13,6 +13,13 @@
 //!    and holds the outputs.
 //!
 //! A task failure on any rank is logged there and ends every rank through `MPI_Abort`.
+//!
+//! At the end every message a rank sent has been received before `MPI_Finalize`, channel by
+//! channel in a fixed order: steal control messages (the `Fin` exchange), values and progress
+//! counts (the transport's close, `transport::mpi`), the collectives of step 5 and the final
+//! barrier, and last the heartbeats (`watchdog`: a goodbye from every rank to every rank,
+//! each received), when `Runtime` is dropped. ARCHITECTURE.md, "Shutdown", says why each
+//! rule is enough.
 
 mod abort;
 mod bootstrap;
@@ -70,7 +77,8 @@ pub enum RunError {
 
 /// MPI, started once per process, and the failure detector that watches the other ranks.
 pub struct Runtime {
-    // Field order is drop order: the watchdog says goodbye before MPI is finalised.
+    // Field order is drop order: the watchdog's goodbye handshake (every heartbeat sent is
+    // received) ends before MPI is finalised.
     watchdog: Option<watchdog::Watchdog>,
     world: SimpleCommunicator,
     _universe: Universe,

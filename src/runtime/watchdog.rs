@@ -16,8 +16,24 @@
 //!
 //! A dead peer: the rank logs which rank and host went silent and aborts the job
 //! (`MPI_Abort`); a timer makes the process exit by itself 2 s later if the abort cannot reach
-//! the launcher (a cut-off node). At the end, every rank says goodbye so that peers stop
-//! watching it.
+//! the launcher (a cut-off node).
+//!
+//! **The end** (`Watchdog::stop`, on every rank after the run's last collective, before
+//! `MPI_Finalize`), in this order, so that every heartbeat sent is also received:
+//!
+//! 1. the heartbeat thread sends `BYE` to every peer: the last message this rank sends on the
+//!    heartbeat communicator;
+//! 2. it keeps receiving (heartbeats and goodbyes) until it has every peer's `BYE`: messages
+//!    from one sender on one communicator are matched in the order sent (MPI standard §3.5,
+//!    non-overtaking), so after a peer's `BYE` nothing more of that peer's can come; and until
+//!    each of its own sends has completed (its receiver has matched it, or at least buffered
+//!    it); then it frees its communicator;
+//! 3. only then the watchdog thread stops: a peer that dies before its goodbye still ends the
+//!    job within the timeout instead of leaving this rank waiting for it.
+//!
+//! Before this handshake a rank sent its goodbye and left: heartbeats a peer sent in the
+//! meantime, and the peers' goodbyes, reached `MPI_Finalize` unmatched (MPICH over UCX prints
+//! `UCX WARN unexpected tag-receive descriptor ... was not matched` for each).
 
 use mpi::request::StaticScope;
 use mpi::topology::SimpleCommunicator;
@@ -48,9 +64,13 @@ impl Heard {
 
 /// The running heartbeat and watchdog threads of this rank.
 pub(super) struct Watchdog {
+    /// Tells the heartbeat thread to say goodbye (step 1 of the end).
+    bye: Arc<AtomicBool>,
+    /// Tells the watchdog thread to stop (step 3).
     stop: Arc<AtomicBool>,
     timeout_ms: Arc<AtomicU64>,
-    handles: Vec<JoinHandle<()>>,
+    beat: Option<JoinHandle<()>>,
+    watch: Option<JoinHandle<()>>,
 }
 
 impl Watchdog {
@@ -60,6 +80,7 @@ impl Watchdog {
     /// `hosts[r]` names rank r's host in messages.
     pub(super) fn start(hosts: Vec<String>, timeout: Duration) -> Watchdog {
         let stop = Arc::new(AtomicBool::new(false));
+        let bye = Arc::new(AtomicBool::new(false));
         let timeout_ms = Arc::new(AtomicU64::new(timeout.as_millis() as u64));
         let n = hosts.len();
         let heard = Arc::new(Heard {
@@ -70,7 +91,7 @@ impl Watchdog {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let beat = {
             let (s, t, h) = (
-                Arc::clone(&stop),
+                Arc::clone(&bye),
                 Arc::clone(&timeout_ms),
                 Arc::clone(&heard),
             );
@@ -97,9 +118,11 @@ impl Watchdog {
                 .expect("spawn the watchdog thread")
         };
         Watchdog {
+            bye,
             stop,
             timeout_ms,
-            handles: vec![watch, beat],
+            beat: Some(beat),
+            watch: Some(watch),
         }
     }
 
@@ -109,10 +132,16 @@ impl Watchdog {
             .store(timeout.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Says goodbye to every peer and stops. Call on every rank after the last collective.
+    /// Says goodbye to every peer, receives every peer's goodbye, and stops (the module
+    /// doc's end, steps 1-3). Call on every rank after the last collective: it returns once
+    /// every peer has called it too.
     pub(super) fn stop(mut self) {
+        self.bye.store(true, Ordering::Release);
+        if let Some(h) = self.beat.take() {
+            let _ = h.join();
+        }
         self.stop.store(true, Ordering::Release);
-        for h in self.handles.drain(..) {
+        if let Some(h) = self.watch.take() {
             let _ = h.join();
         }
     }
@@ -123,17 +152,19 @@ fn period(timeout_ms: &AtomicU64) -> (Duration, Duration) {
     (timeout, (timeout / 5).min(Duration::from_secs(1)))
 }
 
-/// The heartbeat thread: sends heartbeats, notes what it hears, says goodbye at the end.
-fn heartbeats(comm: SimpleCommunicator, heard: &Heard, stop: &AtomicBool, timeout_ms: &AtomicU64) {
+/// The heartbeat thread: sends heartbeats, notes what it hears; at the end says goodbye and
+/// receives every peer's (the module doc's end, steps 1 and 2).
+fn heartbeats(comm: SimpleCommunicator, heard: &Heard, bye: &AtomicBool, timeout_ms: &AtomicU64) {
     let me = comm.rank();
     let n = comm.size();
     let mut sends: Vec<mpi::request::Request<'static, [u8], StaticScope>> = Vec::new();
     let mut next_beat = Instant::now();
+    let mut said_bye = false;
     loop {
         let (_, period) = period(timeout_ms);
-        let stopping = stop.load(Ordering::Acquire);
+        let stopping = bye.load(Ordering::Acquire);
         let now = Instant::now();
-        if now >= next_beat || stopping {
+        if !said_bye && (now >= next_beat || stopping) {
             let tag = if stopping { BYE } else { ALIVE };
             for r in (0..n).filter(|&r| r != me) {
                 sends.push(comm.process_at_rank(r).immediate_send_with_tag(
@@ -142,10 +173,11 @@ fn heartbeats(comm: SimpleCommunicator, heard: &Heard, stop: &AtomicBool, timeou
                     tag,
                 ));
             }
+            said_bye = stopping;
             next_beat = now + period;
         }
-        // Complete finished heartbeat sends (a frozen peer never takes them: keep the list
-        // bounded by cancelling nothing and simply testing again later).
+        // Complete finished heartbeat sends. A frozen peer takes none: they stay here, tested
+        // again each round, and its silence ends the job (the watchdog thread).
         sends = sends.into_iter().filter_map(|r| r.test().err()).collect();
         while let Some(status) = comm.any_process().immediate_probe() {
             let src = status.source_rank();
@@ -155,16 +187,14 @@ fn heartbeats(comm: SimpleCommunicator, heard: &Heard, stop: &AtomicBool, timeou
                 heard.gone[src as usize].store(true, Ordering::Relaxed);
             }
         }
-        if stopping {
-            // Wait (briefly) for the goodbyes to leave, then stop.
-            let until = Instant::now() + Duration::from_secs(2);
-            while !sends.is_empty() && Instant::now() < until {
-                sends = sends.into_iter().filter_map(|r| r.test().err()).collect();
-                std::thread::sleep(Duration::from_millis(1));
+        if said_bye {
+            // Every peer's goodbye is in (nothing more of theirs can come) and every send of
+            // this rank has been taken: the communicator is quiet and may be freed.
+            if sends.is_empty() && heard.gone.iter().all(|g| g.load(Ordering::Relaxed)) {
+                return;
             }
-            // Requests still pending go to MPI_Finalize, which completes or discards them.
-            std::mem::forget(sends);
-            return;
+            std::thread::sleep(Duration::from_micros(200));
+            continue;
         }
         std::thread::sleep(Duration::from_millis(20).min(period));
     }

@@ -45,9 +45,22 @@
 //! a turn that delivered values it first yields the core once, since the worker that a
 //! delivery readies may be waiting for this very core.
 //!
-//! It exits when asked to close, the queue is empty, every send has completed and every
-//! expected value has arrived (and, on rank 0, every other rank's final progress count). Keys
-//! are task indices, so tags stay below 2^31-1, Open MPI's and MPICH's `MPI_TAG_UB`.
+//! **The close** (`Progress::finish`, once the executor's run has ended) leaves no message of
+//! the transport's unreceived at `MPI_Finalize` (ARCHITECTURE.md, "Shutdown", gives the
+//! whole run's order). The progress thread exits only when asked to close and:
+//!
+//! 1. control: nothing is queued, every control send has completed and every control message
+//!    matched has been received and handed over. The steal protocol's `Fin` exchange
+//!    (`sched/steal.rs`) ended the run, so no peer sends anything more;
+//! 2. values: every queued value is posted and every send has completed, and every value
+//!    this rank expects (the plan's remote values, each sent to it once) has arrived: no
+//!    receive is left posted and no value is left unmatched;
+//! 3. progress counts: a rank other than 0 has sent its final count, after which it sends no
+//!    count (`Counts::tick`), and that send has completed; rank 0 has every other rank's
+//!    final count, so every count sent before it was received too (messages from one rank on
+//!    one communicator are matched in order, MPI standard §3.5).
+//!
+//! Keys are task indices, so tags stay below 2^31-1, Open MPI's and MPICH's `MPI_TAG_UB`.
 //!
 //! **Tracing.** With a trace epoch (`--trace` on; every rank knows it from the settings) each
 //! send is recorded from posting to completion and each receive from matching to completion
@@ -498,7 +511,10 @@ impl Counts {
 
     /// Called by the loop from time to time: sends or gathers counts when a tick is due.
     fn tick(&mut self, now: Instant) {
-        if now < self.next_tick {
+        // After the final count (`settle`) nothing more goes out: rank 0 stops listening once
+        // it has every final count, so a count sent after it would reach `MPI_Finalize`
+        // unmatched.
+        if now < self.next_tick || self.final_sent {
             return;
         }
         self.next_tick = now + TICK;

@@ -347,3 +347,59 @@ fn medium_values_made_out_of_key_order_do_not_stall_behind_the_send_cap() {
         assert_eq!(read_f64(&out, &format!("sl{j}")), vec![6.0 * 1024.0]);
     }
 }
+
+/// Issue 26: every message dirk sends is received before `MPI_Finalize`, so the MPI library
+/// warns of nothing. Under MPICH over UCX an unreceived message prints `UCX WARN unexpected
+/// tag-receive descriptor ... was not matched`; before the heartbeats' goodbye handshake
+/// about one run in three of these printed it (a peer's last heartbeat or goodbye came after
+/// this rank stopped listening). Open MPI stays silent about it but would print its banners
+/// for other faults. Several short runs, since the race showed in some runs only: stealing
+/// off and on, checkpoints, 2-4 ranks, each run's whole output checked.
+#[test]
+fn issue_26_no_mpi_warning_at_the_end_of_a_run() {
+    let dir = scratch();
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let ck = dir.path().join("ck");
+    let ck = p(&ck);
+    let runs: [(u32, &str, &[&str]); 6] = [
+        (2, "diamond", &["--steal", "off"]),
+        (3, "diamond", &["--steal", "on"]),
+        (2, "life", &["--steal", "on"]),
+        (3, "heat", &["--steal", "off"]),
+        (4, "reduce", &["--steal", "on"]),
+        (
+            3,
+            "life",
+            &["--checkpoint-dir", ck, "--checkpoint-interval", "0.05"],
+        ),
+    ];
+    for (n, job, extra) in runs {
+        let job = format!("{repo}/jobs/{job}.json");
+        let mut args = vec!["run", job.as_str(), "--threads", "1"];
+        args.extend_from_slice(extra);
+        // `finish` (common.rs) fails the test on a warning; checked here again by name.
+        let r = mpirun(n, &args, 60);
+        assert_eq!(r.code, Some(0), "{n} ranks, {args:?}: {}", r.text);
+        assert!(mpi_warnings(&r.text).is_empty(), "{n} ranks: {}", r.text);
+    }
+}
+
+/// The warning detector knows the libraries' words (and passes dirk's own lines).
+#[test]
+fn mpi_warnings_are_recognised() {
+    let ucx = "[1796678817.915410] [vm:26823:0]       tag_match.c:62   UCX  WARN  unexpected tag-receive descriptor 0x5643b511ac80 was not matched";
+    let ompi = "--------------------------------------------------------------------------\nWARNING: There was an error initializing an OpenFabrics device.\n";
+    let ompi_line =
+        "[vm:01234] 1 more process has sent help message help-mpi-btl-base.txt / btl:no-nics";
+    let ompi_warn =
+        "[vm:01234] mca_base_component_repository_open: WARNING: unable to open mca_btl_openib";
+    let dirk = "dirk[0] warn: the MPI library gives thread level Single\ndirk[0] info: done: 5 tasks in 0.05 s";
+    assert_eq!(mpi_warnings(ucx).len(), 1);
+    assert_eq!(mpi_warnings(ompi).len(), 1);
+    assert_eq!(mpi_warnings(ompi_warn).len(), 1);
+    assert!(
+        mpi_warnings(ompi_line).is_empty(),
+        "a help-message count is no warning itself"
+    );
+    assert!(mpi_warnings(dirk).is_empty());
+}

@@ -58,11 +58,13 @@ impl Hosts {
         c
     }
 
-    /// nsmpirun on the three hosts, ended after 90 s.
+    /// nsmpirun on the three hosts (nsmpiexec, Hydra, under an MPICH launcher), ended after
+    /// 90 s.
     fn mpirun(&self, args: &[&str]) -> Command {
+        let launcher = if mpich() { "nsmpiexec" } else { "nsmpirun" };
         let mut c = Command::new("timeout");
-        c.args(["90", &format!("{NETNS}/nsmpirun"), "-n", "3"])
-            .arg(DIRK)
+        c.args(["90", &format!("{NETNS}/{launcher}"), "-n", "3"])
+            .arg(dirk_bin())
             .args(args)
             .env("NETNS_RUN", &self.run)
             .env("PFX", &self.pfx);
@@ -324,6 +326,12 @@ fn three_hosts_over_tcp() {
         same_datasets(&tcp, &shm, &format!("{} over TCP", job.display()));
     }
     drop(hosts);
+    if mpich() {
+        // The faults below lean on Open MPI's launcher (daemon keepalives, its teardown of a
+        // cut-off host); under MPICH the failure detector is covered by `failures`.
+        println!("multihost: MPICH: results over TCP checked; the faults are Open MPI's");
+        return;
+    }
 
     // Each fault on fresh hosts.
     fault_ends_the_job(dir.path(), "b", "SIGSTOP", &|_, rank| {

@@ -2,7 +2,7 @@
 //! checks the trace's events, `dirk plot` (Gantt and DAG), `dirk report` (trace and summary),
 //! the progress line of a long run, and that bad files given to plot/report exit 2.
 
-use crate::common::{mpirun_command, DIRK};
+use crate::common::{assert_no_mpi_warning, dirk_bin, mpirun_command};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,7 @@ fn mpirun(ranks: u32, args: &[&str]) -> Output {
     let out = mpirun_command(ranks, 60, &[], args)
         .output()
         .expect("mpirun starts");
+    assert_no_mpi_warning(out.status.code(), &String::from_utf8_lossy(&out.stderr));
     assert!(
         out.status.success(),
         "dirk {args:?} failed: {}\n{}",
@@ -27,7 +28,10 @@ fn mpirun(ranks: u32, args: &[&str]) -> Output {
 }
 
 fn dirk(args: &[&str]) -> Output {
-    Command::new(DIRK).args(args).output().expect("dirk starts")
+    Command::new(dirk_bin())
+        .args(args)
+        .output()
+        .expect("dirk starts")
 }
 
 fn s(p: &Path) -> &str {

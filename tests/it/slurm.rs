@@ -24,14 +24,17 @@ impl Drop for Cluster {
 /// Submits `script` with `env` (KEY=VALUE, comma-separated) and `extra` sbatch options (which
 /// override the script's `#SBATCH` lines), waits for it to leave the queue, and returns its
 /// log: the file its `#SBATCH --output=` line names, in `workdir` (empty if missing).
+/// Under an MPICH-family launcher (`common::launcher`) the scripts start the ranks with
+/// `srun --mpi=pmi2` (`SRUN_MPI`): MPICH ranks started through PMIx each run alone.
 fn sbatch(conf: &Path, workdir: &Path, script: &str, env: &str, extra: &[&str]) -> String {
+    let pmi = if mpich() { ",SRUN_MPI=pmi2" } else { "" };
     let out = Command::new("sbatch")
         .args([
             "--parsable",
             "--chdir",
             p(workdir),
             "--export",
-            &format!("ALL,{env}"),
+            &format!("ALL,{env}{pmi}"),
         ])
         .args(extra)
         .arg(format!("{REPO}/slurm/{script}"))
@@ -102,7 +105,11 @@ fn batch_scripts_run_on_a_real_slurm() {
         &conf,
         work,
         "diamond.sbatch",
-        &format!("DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={}", p(&d)),
+        &format!(
+            "DIRK={},JOB={REPO}/jobs/diamond.json,OUT={}",
+            dirk_bin(),
+            p(&d)
+        ),
         &[],
     );
     assert!(d.exists(), "diamond.sbatch wrote its output: {log}");
@@ -119,7 +126,8 @@ fn batch_scripts_run_on_a_real_slurm() {
         work,
         "long-run.sbatch",
         &format!(
-            "DIRK={DIRK},JOB={REPO}/jobs/diamond.json,OUT={},CKPT={},INTERVAL=1",
+            "DIRK={},JOB={REPO}/jobs/diamond.json,OUT={},CKPT={},INTERVAL=1",
+            dirk_bin(),
             p(&l),
             p(&work.join("ck"))
         ),
@@ -143,7 +151,11 @@ fn batch_scripts_run_on_a_real_slurm() {
         &conf,
         work,
         "multi-node.sbatch",
-        &format!("DIRK={DIRK},JOB={REPO}/jobs/life.json,OUT={}", p(&m)),
+        &format!(
+            "DIRK={},JOB={REPO}/jobs/life.json,OUT={}",
+            dirk_bin(),
+            p(&m)
+        ),
         &["--nodes=1"],
     );
     assert!(m.exists(), "multi-node.sbatch wrote its output: {log}");
@@ -172,7 +184,8 @@ fn batch_scripts_run_on_a_real_slurm() {
         work,
         "scaling.sbatch",
         &format!(
-            "DIRK={DIRK},SCALING={REPO}/benches/scaling.py,OUT={},GRID=64x32,STEPS=5,REPEATS=2",
+            "DIRK={},SCALING={REPO}/benches/scaling.py,OUT={},GRID=64x32,STEPS=5,REPEATS=2",
+            dirk_bin(),
             p(&sc)
         ),
         &[],

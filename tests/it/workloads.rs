@@ -26,20 +26,22 @@ fn run(dir: &Path, job: &str, ranks: usize) -> PathBuf {
     std::fs::write(&job_path, job).unwrap();
     let out = dir.join(format!("out{ranks}.h5"));
     let threads = 1 + ranks % 2;
-    let o = Command::new("timeout")
-        .args(["120", "mpirun", "-n", &ranks.to_string()])
-        .args(["--oversubscribe", "--bind-to", "none"])
-        .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
-        .env("OMPI_MCA_rmaps_base_oversubscribe", "1")
-        .arg(env!("CARGO_BIN_EXE_dirk"))
-        .arg("run")
-        .arg(&job_path)
-        .arg("--output")
-        .arg(&out)
-        .args(["--threads", &threads.to_string()])
-        .output()
-        .expect("mpirun starts");
+    let o = crate::common::mpirun_command(
+        ranks as u32,
+        120,
+        &[],
+        &[
+            "run",
+            job_path.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+            "--threads",
+            &threads.to_string(),
+        ],
+    )
+    .output()
+    .expect("mpirun starts");
+    crate::common::assert_no_mpi_warning(o.status.code(), &String::from_utf8_lossy(&o.stderr));
     assert!(
         o.status.success(),
         "{ranks} ranks: {}\n{}",
