@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Kill-and-resume trials (issue 21's long version of the CI test `resume_trials`).
 
-Each trial starts a checkpointing Life run (by default the job of ../shared/repro/resume-hang:
-2048^2, 6 x 6 tiles, periodic; checkpoints every --interval seconds), SIGKILLs one rank at a
+Each trial starts a checkpointing Life run (by default 4096^2 in 6 x 6 tiles, periodic, 1500
+steps: the tiling and traffic of ../shared/repro/resume-hang, with a third of its tasks;
+checkpoints every --interval seconds), SIGKILLs one rank at a
 random moment when 30-90 % of the tasks are done (rank 0's progress lines), and resumes from the newest
 checkpoint. Ranks cycle through --ranks, stealing alternates on/off. A resume must finish
 (exit 0, within --limit seconds; a stall ends it with exit 1 after --peer-timeout), and its
@@ -35,8 +36,8 @@ ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDe
 ap.add_argument("--trials", type=int, default=20)
 ap.add_argument("--ranks", default="2,3,4")
 ap.add_argument("--interval", type=float, default=1.0)
-ap.add_argument("--grid", type=int, default=2048)
-ap.add_argument("--steps", type=int, default=2000)
+ap.add_argument("--grid", type=int, default=4096)
+ap.add_argument("--steps", type=int, default=1500)
 ap.add_argument("--limit", type=int, default=600, help="seconds a resume may take (default 600)")
 ap.add_argument("--peer-timeout", type=float, default=30)
 ap.add_argument("--seed", type=int, default=21)
