@@ -4,10 +4,15 @@
 //! so time per task is dirk's own cost. Run: `cargo bench --bench overhead` (with
 //! `DIRK_BENCH_TRACE=1` in the environment to collect trace events as `--trace` does).
 //! The wide layer's tasks read one shared input and are all sinks; one of them is the output.
+//! `wide-app` and `chain-app` are the same graphs with an application kernel (`bench::add`,
+//! registered through `dirk::registry`, the same one-element add) in place of the built-in
+//! `add`: what dispatching a registered kernel costs beside a built-in.
 
 mod common;
 
-use dirk::{Arg, DType, Graph, Op, Runtime, Settings};
+use dirk::graph::Array;
+use dirk::registry::{NoParams, Registry};
+use dirk::{Arg, DType, Graph, Handle, Op, Runtime, Settings};
 use std::time::Instant;
 
 #[global_allocator]
@@ -15,7 +20,33 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TASKS: usize = 100_000;
 
-fn wide() -> Graph {
+/// One add task of `x` and a number: the built-in `add`, or the application's `bench::add`.
+fn add(g: &mut Graph, app: bool, x: Handle, y: f64) -> Handle {
+    if app {
+        g.spawn_kernel("bench::add", [x.into(), y.into()], NoParams {})
+    } else {
+        g.spawn(Op::Add, [x.into(), y.into()])
+    }
+    .unwrap()
+}
+
+/// The built-ins and `bench::add`: an f64 array plus a number, like the built-in `add`.
+fn kernels() -> Registry {
+    Registry::with_builtins().kernel("bench::add", |k| {
+        k.args("[a, x]", 2).cpu(|i, _| {
+            let (a, x) = (i.array(0)?, i.scalar(1)?);
+            let v = a
+                .as_f64()
+                .ok_or("f64 only")?
+                .iter()
+                .map(|v| v + x)
+                .collect();
+            Ok(Array::from_f64(a.shape().to_vec(), v))
+        })
+    })
+}
+
+fn wide(app: bool) -> Graph {
     let mut g = Graph::new();
     let x = g
         .spawn(
@@ -25,7 +56,7 @@ fn wide() -> Graph {
         .unwrap();
     let mut last = x;
     for i in 1..TASKS {
-        last = g.spawn(Op::Add, [x.into(), (i as f64).into()]).unwrap();
+        last = add(&mut g, app, x, i as f64);
     }
     // One output, as a real job names what it keeps (by default every sink would be gathered
     // on rank 0: 100,000 one-element datasets).
@@ -33,7 +64,7 @@ fn wide() -> Graph {
     g
 }
 
-fn chain() -> Graph {
+fn chain(app: bool) -> Graph {
     let mut g = Graph::new();
     let mut h = g
         .spawn(
@@ -42,12 +73,13 @@ fn chain() -> Graph {
         )
         .unwrap();
     for _ in 1..TASKS {
-        h = g.spawn(Op::Add, [h.into(), 1.0.into()]).unwrap();
+        h = add(&mut g, app, h, 1.0);
     }
     g
 }
 
 fn child(threads: usize, steal: bool) {
+    dirk::registry::install(kernels()).expect("the first kernel table");
     let rt = Runtime::init().expect("MPI");
     let settings = Settings {
         threads: Some(threads),
@@ -60,9 +92,14 @@ fn child(threads: usize, steal: bool) {
         steal,
         calibration: None,
     };
-    for (name, make) in [("wide", wide as fn() -> Graph), ("chain", chain)] {
+    for (name, make, app) in [
+        ("wide", wide as fn(bool) -> Graph, false),
+        ("wide-app", wide, true),
+        ("chain", chain, false),
+        ("chain-app", chain, true),
+    ] {
         let t = Instant::now();
-        let g = make();
+        let g = make(app);
         let build = t.elapsed().as_secs_f64();
         let mut total = Vec::new();
         let mut plan = Vec::new();
@@ -79,7 +116,7 @@ fn child(threads: usize, steal: bool) {
         if rt.rank() == 0 {
             let us = |s: f64| s * 1e6 / TASKS as f64;
             println!(
-                "overhead {name:5} ranks {} threads {threads} steal {}: {:.2} us/task (plan+distribute {:.2} us/task; graph build by the API {:.2} us/task)",
+                "overhead {name:9} ranks {} threads {threads} steal {}: {:.2} us/task (plan+distribute {:.2} us/task; graph build by the API {:.2} us/task)",
                 rt.size(),
                 if steal { "on " } else { "off" },
                 us(common::median(total)),

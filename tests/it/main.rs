@@ -17,12 +17,14 @@
 //! - `steal`: cross-rank work stealing under mpirun: tasks stolen from a skewed job, each run
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
+//! - `apps`: a Rust application with its own kernels (`examples/heat_app.rs`) under mpirun;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
 mod common;
 mod reference;
 
+mod apps;
 mod bad_input;
 mod checkpoint;
 mod device;
