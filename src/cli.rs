@@ -590,6 +590,10 @@ fn launch(
             error!("{e}");
             Err(ExitCode::from(2))
         }
+        Err(e @ RunError::Kernels(_)) => {
+            error!("{e}");
+            Err(ExitCode::from(2))
+        }
         Err(e) => {
             error!("{e}");
             runtime::abort_all(1);

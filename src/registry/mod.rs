@@ -103,16 +103,61 @@ impl Registry {
         self.order.clone()
     }
 
-    /// A hash of the table (names and signatures, in name order): ranks that run one job
-    /// must agree on it, and a checkpoint records it.
+    /// Every kernel as (name, what identifies it: origin and signature), in name order:
+    /// what ranks compare at start-up (`difference`).
+    pub fn describe(&self) -> Vec<(String, String)> {
+        self.kernels
+            .iter()
+            .map(|(name, k)| {
+                let s = k.signature();
+                let from = if k.is_builtin() { "built-in" } else { "app" };
+                let id = format!(
+                    "{from} {} arity {:?} dtypes {:?}",
+                    s.args, s.arity, s.dtypes
+                );
+                (name.to_string(), id)
+            })
+            .collect()
+    }
+
+    /// A hash of `describe`: ranks that run one job must agree on it, and a checkpoint's
+    /// fingerprint includes it.
     pub fn fingerprint(&self) -> u64 {
         let mut h = Xxh3::new();
-        for (name, k) in &self.kernels {
-            let s = k.signature();
-            h.update(format!("{name}|{}|{:?}|{:?}\n", s.args, s.arity, s.dtypes).as_bytes());
+        for (name, id) in self.describe() {
+            h.update(format!("{name}|{id}\n").as_bytes());
         }
         h.digest()
     }
+}
+
+/// The first way rank `rank`'s table (`mine`) differs from rank 0's (`root`), both from
+/// `Registry::describe`, as a sentence naming the rank and the kernel; `None` when equal.
+pub fn difference(
+    root: &[(String, String)],
+    mine: &[(String, String)],
+    rank: u32,
+) -> Option<String> {
+    let find =
+        |t: &[(String, String)], n: &str| t.iter().find(|(k, _)| k == n).map(|(_, d)| d.clone());
+    for (name, id) in root {
+        match find(mine, name) {
+            None => {
+                return Some(format!(
+                    "kernel {name} is not registered on rank {rank} (rank 0 has it)"
+                ))
+            }
+            Some(other) if &other != id => {
+                return Some(format!(
+                    "kernel {name} differs: rank 0 has {id}, rank {rank} has {other}"
+                ))
+            }
+            Some(_) => {}
+        }
+    }
+    mine.iter()
+        .find(|(name, _)| find(root, name).is_none())
+        .map(|(name, _)| format!("kernel {name} is registered on rank {rank} but not on rank 0"))
 }
 
 /// Why `name` cannot name an application kernel: it must be `namespace::name`, each part
@@ -239,5 +284,27 @@ mod tests {
         let a = table().fingerprint();
         assert_eq!(a, table().fingerprint());
         assert_ne!(a, Registry::with_builtins().fingerprint());
+    }
+
+    #[test]
+    fn difference_names_the_kernel_and_the_rank() {
+        let root = table().describe();
+        assert_eq!(difference(&root, &root, 3), None);
+        let bare = Registry::with_builtins().describe();
+        let e = difference(&root, &bare, 2).unwrap();
+        assert_eq!(
+            e,
+            "kernel t::scale is not registered on rank 2 (rank 0 has it)"
+        );
+        let e = difference(&bare, &root, 1).unwrap();
+        assert!(
+            e.contains("t::scale is registered on rank 1 but not on rank 0"),
+            "{e}"
+        );
+        let other = Registry::with_builtins()
+            .kernel("t::scale", |k| k.args("[a, b]", 2).cpu(|_, _| Ok(0.0)));
+        let e = difference(&root, &other.describe(), 4).unwrap();
+        assert!(e.starts_with("kernel t::scale differs: rank 0 has"), "{e}");
+        assert!(e.contains("rank 4 has"), "{e}");
     }
 }
