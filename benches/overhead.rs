@@ -4,6 +4,10 @@
 //! so time per task is dirk's own cost. Run: `cargo bench --bench overhead` (with
 //! `DIRK_BENCH_TRACE=1` in the environment to collect trace events as `--trace` does).
 //! The wide layer's tasks read one shared input and are all sinks; one of them is the output.
+//! First, in this process, the dispatch alone: `kernels::run` of the built-in `add` and of
+//! `bench::add` on a one-element array, alternately, 200,000 calls per round, median of 7
+//! rounds (ns per call, kernel body included): a figure the machine's load disturbs far less
+//! than the runs under mpirun (`DIRK_BENCH_DISPATCH_ONLY=1`: only that).
 //! `wide-app` and `chain-app` are the same graphs with an application kernel (`bench::add`,
 //! registered through `dirk::registry`, the same one-element add) in place of the built-in
 //! `add`: what dispatching a registered kernel costs beside a built-in.
@@ -127,10 +131,49 @@ fn child(threads: usize, steal: bool) {
     }
 }
 
+/// ns per `kernels::run` call of the built-in `add` and of the app's `bench::add`.
+fn dispatch() -> (f64, f64) {
+    use dirk::kernels::{self, Input};
+    use dirk::registry::KernelCall;
+    const CALLS: usize = 200_000;
+    let x = dirk::Value::Array(Array::from_f64(vec![1], vec![1.0]));
+    let args = [Input::Value(&x), Input::Number(2.0)];
+    let table = dirk::registry::global();
+    let app = Op::Kernel(
+        KernelCall::new(
+            table.get("bench::add").expect("registered"),
+            &serde_json::json!({}),
+        )
+        .expect("params"),
+    );
+    let time = |op: &Op| {
+        let t = Instant::now();
+        for _ in 0..CALLS {
+            std::hint::black_box(kernels::run(std::hint::black_box(op), &args).expect("add"));
+        }
+        t.elapsed().as_secs_f64() * 1e9 / CALLS as f64
+    };
+    let (mut builtin, mut registered) = (Vec::new(), Vec::new());
+    for _ in 0..7 {
+        builtin.push(time(&Op::Add));
+        registered.push(time(&app));
+    }
+    (common::median(builtin), common::median(registered))
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if common::is_child() {
         child(args[1].parse().expect("threads"), args[2] == "on");
+        return;
+    }
+    dirk::registry::install(kernels()).expect("the first kernel table");
+    let (builtin, registered) = dispatch();
+    println!(
+        "# dispatch (kernels::run, one-element add, median of 7 x 200,000 calls): built-in add {builtin:.1} ns/call, app bench::add {registered:.1} ns/call ({:+.1} %)",
+        (registered / builtin - 1.0) * 100.0
+    );
+    if std::env::var_os("DIRK_BENCH_DISPATCH_ONLY").is_some() {
         return;
     }
     println!(
