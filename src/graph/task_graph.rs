@@ -154,8 +154,7 @@ impl Graph {
         args: impl IntoIterator<Item = Arg>,
         params: impl serde::Serialize,
     ) -> Result<Handle, GraphError> {
-        let k = crate::registry::global()
-            .get(kernel)
+        let k = crate::registry::lookup(kernel)
             .ok_or_else(|| GraphError::Type(format!("unknown kernel {kernel:?}")))?;
         let json = serde_json::to_value(params).map_err(|e| GraphError::Type(e.to_string()))?;
         let call = crate::registry::KernelCall::new(k, &json).map_err(GraphError::Type)?;

@@ -108,7 +108,7 @@ pub(super) fn build_tasks(
 /// and parameters.
 fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
     let table = registry::global();
-    let Some(kernel) = table.get(&t.op) else {
+    let Some(kernel) = registry::lookup(&t.op) else {
         return Err(task_error(
             t,
             "op",

@@ -30,7 +30,7 @@ pub fn fingerprint(g: &Graph) -> String {
 
 fn graph_hash(g: &Graph) -> u128 {
     let mut h = Xxh3::new();
-    h.update(&crate::registry::global().fingerprint().to_le_bytes());
+    h.update(&crate::registry::table_fingerprint().to_le_bytes());
     let mut line = String::new();
     for t in g.tasks() {
         line.clear();

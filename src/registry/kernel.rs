@@ -93,6 +93,8 @@ pub struct Kernel {
     name: &'static str,
     signature: Signature,
     body: Body,
+    /// Where it comes from: `built-in`, `app`, or `plugin PATH sha256 HEX`.
+    origin: String,
 }
 
 impl Kernel {
@@ -106,17 +108,34 @@ impl Kernel {
                 dtypes: Vec::new(),
             },
             body: Body::Builtin(parse),
+            origin: "built-in".into(),
         }
     }
 
     /// A user kernel record. The name is kept for the process's lifetime (kernels are never
     /// unregistered), so a task's op name is a `&'static str` like a built-in's.
     pub(crate) fn user(name: &str, signature: Signature, fns: ErasedFns) -> Kernel {
+        Kernel::plugin(name, signature, fns, "app".into())
+    }
+
+    /// A kernel from a loaded plugin (`origin` names the file and its hash).
+    pub(crate) fn plugin(
+        name: &str,
+        signature: Signature,
+        fns: ErasedFns,
+        origin: String,
+    ) -> Kernel {
         Kernel {
             name: Box::leak(name.to_string().into_boxed_str()),
             signature,
             body: Body::User(fns),
+            origin,
         }
+    }
+
+    /// Where it comes from: `built-in`, `app`, or `plugin PATH sha256 HEX`.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
     /// Its name in job files (`add`, `myapp::heat5`).
@@ -245,8 +264,7 @@ impl<'de> Deserialize<'de> for KernelCall {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KernelCall, D::Error> {
         use serde::de::Error;
         let (name, json) = <(String, String)>::deserialize(d)?;
-        let kernel = super::global()
-            .get(&name)
+        let kernel = super::lookup(&name)
             .ok_or_else(|| D::Error::custom(format!("kernel {name} is not registered here")))?;
         let params: serde_json::Value = serde_json::from_str(&json).map_err(D::Error::custom)?;
         KernelCall::new(kernel, &params).map_err(D::Error::custom)

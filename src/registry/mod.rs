@@ -25,9 +25,13 @@
 mod builder;
 mod builtins;
 mod kernel;
+mod plugin;
+mod sha256;
 
 pub use builder::{BoxError, Element, Inputs, IntoValue, KernelBuilder, NoParams};
 pub use kernel::{BuiltinParse, Kernel, KernelCall, Signature};
+pub use plugin::{load as load_plugin, loaded as loaded_plugins, ABI_VERSION};
+pub use sha256::hex as sha256_hex;
 
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
@@ -110,10 +114,12 @@ impl Registry {
             .iter()
             .map(|(name, k)| {
                 let s = k.signature();
-                let from = if k.is_builtin() { "built-in" } else { "app" };
                 let id = format!(
-                    "{from} {} arity {:?} dtypes {:?}",
-                    s.args, s.arity, s.dtypes
+                    "{} {} arity {:?} dtypes {:?}",
+                    k.origin(),
+                    s.args,
+                    s.arity,
+                    s.dtypes
                 );
                 (name.to_string(), id)
             })
@@ -174,6 +180,34 @@ pub fn name_problem(name: &str) -> Option<&'static str> {
         Some("use letters, digits and _ between the ::")
     }
 }
+
+/// The kernel named `name` in the process's table or a loaded plugin: what job loading,
+/// `Graph::spawn_kernel` and plan decoding look names up in.
+pub fn lookup(name: &str) -> Option<Arc<Kernel>> {
+    global().get(name).or_else(|| plugin::find(name))
+}
+
+/// `Registry::describe` of the process's table and every loaded plugin's kernels (with the
+/// plugin's file and SHA-256), in name order: what the ranks compare at start-up.
+pub fn describe_all() -> Vec<(String, String)> {
+    let mut all = Registry::empty();
+    for k in global().kernels().chain(plugin::kernels().iter()) {
+        all.order.push(k.name());
+        all.kernels.insert(k.name(), Arc::clone(k));
+    }
+    all.describe()
+}
+
+/// A hash of `describe_all`: part of a checkpoint's fingerprint.
+pub fn table_fingerprint() -> u64 {
+    let mut h = Xxh3::new();
+    for (name, id) in describe_all() {
+        h.update(format!("{name}|{id}\n").as_bytes());
+    }
+    h.digest()
+}
+
+pub(crate) use plugin::set_rank;
 
 static GLOBAL: OnceLock<Registry> = OnceLock::new();
 

@@ -76,13 +76,32 @@ const KERNEL_DIFF_BYTES: usize = 512;
 /// built from another application would otherwise fail to read its plan, or compute
 /// something else.
 pub(super) fn agree_on_kernels(world: &SimpleCommunicator) -> Result<(), Option<String>> {
-    let mine = crate::registry::global().describe();
+    crate::registry::set_rank(world.rank());
+    // Rank 0 loaded the job's plugins with the job; the others load the same files now.
+    let plugins = broadcast_bytes(
+        world,
+        (world.rank() == 0).then(|| {
+            postcard::to_allocvec(&crate::registry::loaded_plugins()).expect("plugins encode")
+        }),
+    );
+    let plugins: Vec<(String, String)> = postcard::from_bytes(&plugins).expect("plugins decode");
+    let mut load_error = None;
+    if world.rank() != 0 {
+        for (path, sha) in &plugins {
+            if let Err(e) = crate::registry::load_plugin(std::path::Path::new(path), sha) {
+                load_error.get_or_insert(format!("rank {}: {e}", world.rank()));
+            }
+        }
+    }
+    let mine = crate::registry::describe_all();
     let root_bytes = broadcast_bytes(
         world,
         (world.rank() == 0).then(|| postcard::to_allocvec(&mine).expect("table encode")),
     );
     let root: Vec<(String, String)> = postcard::from_bytes(&root_bytes).expect("table decode");
-    let diff = crate::registry::difference(&root, &mine, world.rank() as u32).unwrap_or_default();
+    let diff = load_error
+        .or_else(|| crate::registry::difference(&root, &mine, world.rank() as u32))
+        .unwrap_or_default();
     let mut answer = [0u8; KERNEL_DIFF_BYTES];
     let mut n = diff.len().min(KERNEL_DIFF_BYTES);
     while !diff.is_char_boundary(n) {

@@ -18,6 +18,7 @@
 //!   once, results equal to the chains computed in the test (stealing on and off, 2 and 4
 //!   ranks); with checkpoints and resume; calibration files;
 //! - `apps`: a Rust application with its own kernels (`examples/heat_app.rs`) under mpirun;
+//! - `plugins`: C kernel plugins (`include/dirk_plugin.h`) at 1-3 ranks, failures, bad plugins;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
@@ -32,6 +33,7 @@ mod failures;
 mod mpi_runs;
 mod multihost;
 mod observe;
+mod plugins;
 mod props;
 mod slurm;
 mod steal;
