@@ -1,9 +1,10 @@
-//! C and C++ kernel plugins (Fortran through `bind(C)` has the same ABI, not yet tested):
-//! shared libraries that export `dirk_plugin_v1` with the layout of `include/dirk_plugin.h`
-//! (mirrored here with `#[repr(C)]`). A job names them with their SHA-256; every rank loads them before planning (rank 0 while loading the job, the
-//! others when rank 0 broadcasts the list, `runtime::bootstrap`), and never unloads them.
-//! Their kernels join the process's table (`super::lookup`); a kernel call hands the inputs
-//! and a fresh output as DLPack `DLTensor`s and the params as JSON text.
+//! C, C++ and Fortran (`bind(C)`) kernel plugins: shared libraries that export
+//! `dirk_plugin_v1` with the layout of `include/dirk_plugin.h` (mirrored here with
+//! `#[repr(C)]`). A job names them with their SHA-256; every rank loads them before planning
+//! (rank 0 while loading the job, the others when rank 0 broadcasts the list,
+//! `runtime::bootstrap`), and never unloads them. Their kernels join the process's table
+//! (`super::lookup`); a kernel call hands the inputs and a fresh output as DLPack `DLTensor`s
+//! and the params as JSON text.
 //!
 //! It holds `unsafe` (listed in ARCHITECTURE.md's invariants): loading a library and calling
 //! into it is the point of a plugin; each block says what it relies on.

@@ -3,9 +3,11 @@
 //! plain `dirk` at 1–3 ranks with results equal to a sequential computation done here; a
 //! kernel that returns non-zero fails its task (exit 1, its message, the task, the kernel,
 //! the rank); a missing file, a foreign file (SHA-256), a library without `dirk_plugin_v1`
-//! and an ABI version dirk does not know are bad input (exit 2 naming `plugins[0]`).
+//! and an ABI version dirk does not know are bad input (exit 2 naming `plugins[0]`). A Fortran
+//! plugin (`examples/plugins/scale_plugin.f90`, `bind(C)`, built with gfortran) gives
+//! 2·x + 1 at 1–3 ranks.
 
-use crate::common::{bits, dirk, mpirun, p, read_f64, scratch, write_job};
+use crate::common::{bits, dirk, mpirun, p, read_f64, scratch, skip, write_job};
 use crate::reference::{heat, rand_f64};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -156,5 +158,40 @@ fn bad_plugins_are_bad_input_naming_the_plugin() {
         );
         let r = mpirun(2, &["run", p(&job)], 60);
         assert_eq!(r.code, Some(2), "{want} (run):\n{}", r.text);
+    }
+}
+
+#[test]
+fn a_fortran_plugin_job_equals_2x_plus_1_at_1_to_3_ranks() {
+    let dir = scratch();
+    let d = dir.path();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/plugins/scale_plugin.f90");
+    let lib = d.join("libfscale.so");
+    let built = Command::new("gfortran")
+        .args(["-shared", "-fPIC", "-O2", "-ffp-contract=off", "-J"])
+        .arg(d)
+        .arg(&src)
+        .arg("-o")
+        .arg(&lib)
+        .status();
+    if !built.is_ok_and(|s| s.success()) {
+        return skip("no gfortran: the Fortran plugin is not tested");
+    }
+    let job = write_job(
+        d,
+        "fscale.json",
+        &json!({"dirk": 1, "plugins": [{"path": "libfscale.so", "sha256": sha256sum(&lib)}],
+            "tasks": [
+                {"id": "x", "op": "rand", "args": [[30, 17]], "params": {"seed": 9}},
+                {"id": "y", "op": "fort::scale", "args": ["x"]}
+            ],
+            "outputs": ["y"]}),
+    );
+    let want: Vec<f64> = (0..30 * 17).map(|i| 2.0 * rand_f64(9, i) + 1.0).collect();
+    for n in [1, 2, 3] {
+        let out = d.join(format!("o{n}.h5"));
+        let r = mpirun(n, &["run", p(&job), "--output", p(&out)], 120);
+        assert_eq!(r.code, Some(0), "{n} ranks:\n{}", r.text);
+        assert_eq!(bits(&read_f64(&out, "y")), bits(&want), "{n} ranks");
     }
 }
