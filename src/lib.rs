@@ -22,12 +22,18 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+// `dirk::` paths inside the crate: the command line (`cli.rs`) reads as a client of the library.
+extern crate self as dirk;
+
+mod cli;
+
 pub mod device;
 pub mod graph;
 pub mod job;
 pub mod kernels;
 pub mod logging;
 pub mod plan;
+pub mod registry;
 pub mod runtime;
 pub mod sched;
 pub mod store;
@@ -36,5 +42,7 @@ pub mod tiles;
 pub mod trace;
 pub mod transport;
 
+pub use cli::main_with;
 pub use graph::{Arg, DType, Graph, Handle, Op, Value};
+pub use registry::Registry;
 pub use runtime::{RunResult, Runtime, Settings};

@@ -142,6 +142,9 @@ pub enum Op {
     /// (timestep − 1, producer) pairs, then the kernel runs and the result, a u8 array of
     /// shape [1, output_bytes], holds (timestep, point) pairs.
     TaskBench(Box<TaskBenchTask>),
+    /// A kernel from the kernel table (`crate::registry`) that is not one of the variants
+    /// above: an application's own. Its record gives its typing, CPU function and cost.
+    Kernel(crate::registry::KernelCall),
 }
 
 /// The parameters of one Task Bench task (boxed in `Op` to keep the enum small).
@@ -202,23 +205,9 @@ impl Op {
             Op::GemmNt => "gemm_nt",
             Op::MatmulAcc => "matmul_acc",
             Op::TaskBench(_) => "taskbench",
+            Op::Kernel(c) => c.kernel().name(),
         }
     }
-
-    /// Every op name a job file may use.
-    pub const NAMES: &'static [&'static str] = &[
-        "rand",
-        "fill",
-        "load",
-        "add",
-        "sub",
-        "mul",
-        "div",
-        "sum",
-        "matmul",
-        "transpose",
-        "busy",
-    ];
 
     /// Infers the result type from the argument types, or says what is wrong.
     pub fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
@@ -314,6 +303,7 @@ impl Op {
                     _ => Err("op busy takes the value of a task as args[0]".into()),
                 }
             }
+            Op::Kernel(c) => c.infer(args),
             _ => op_tiled::infer(self, args),
         }
     }

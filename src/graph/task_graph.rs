@@ -149,6 +149,22 @@ impl Graph {
         self.insert(id, op, args.into_iter().collect(), Scope::Any)
     }
 
+    /// Adds an unnamed task that runs the kernel named `kernel` in the process's kernel
+    /// table (`crate::registry::global`: an application's own, `"myapp::heat5"`) with
+    /// `params` (the kernel's params type, or any serde value of that form).
+    pub fn spawn_kernel(
+        &mut self,
+        kernel: &str,
+        args: impl IntoIterator<Item = Arg>,
+        params: impl serde::Serialize,
+    ) -> Result<Handle, GraphError> {
+        let k = crate::registry::lookup(kernel)
+            .ok_or_else(|| GraphError::Type(format!("unknown kernel {kernel:?}")))?;
+        let json = serde_json::to_value(params).map_err(|e| GraphError::Type(e.to_string()))?;
+        let call = crate::registry::KernelCall::new(k, &json).map_err(GraphError::Type)?;
+        self.spawn(Op::Kernel(call), args)
+    }
+
     /// Adds a task with an id and a placement scope.
     pub fn spawn_named(
         &mut self,

@@ -7,6 +7,7 @@ use super::error::JobError;
 use super::params::Params;
 use super::raw::{RawArg, RawTask};
 use crate::graph::{topo_order, Arg, Graph, Handle, Op, Output};
+use crate::registry::{self, KernelCall};
 use crate::store;
 use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
@@ -123,47 +124,32 @@ pub(super) fn build_tasks(
     Ok(())
 }
 
-/// Reads `op` and its `params` into an `Op`, rejecting unknown ops and parameters.
+/// Reads `op` and its `params` into an `Op` through the kernel table, rejecting unknown ops
+/// and parameters.
 fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
-    let mut p = Params::new(&t.params, format!("{}.params", t.path)).for_task(&t.id);
-    let op = match t.op.as_str() {
-        "rand" => Op::Rand {
-            seed: p.u64_or("seed", 0)?,
-            dtype: p.dtype()?,
-        },
-        "fill" => Op::Fill { dtype: p.dtype()? },
-        "load" => {
-            let file = p.str("file")?;
-            let dataset = p.str("dataset")?;
-            let path = resolve_input(file, base);
-            let ty =
-                store::probe_dataset(&path, dataset).map_err(|e| p.error("file", e.to_string()))?;
-            Op::Load {
-                file: path.display().to_string(),
-                dataset: dataset.to_string(),
-                ty,
-            }
-        }
-        "add" => Op::Add,
-        "sub" => Op::Sub,
-        "mul" => Op::Mul,
-        "div" => Op::Div,
-        "sum" => Op::Sum,
-        "matmul" => Op::Matmul,
-        "transpose" => Op::Transpose,
-        "busy" => Op::Busy {
-            iterations: p.u64_or("iterations", 0)?,
-        },
-        other => {
-            return Err(task_error(
-                t,
-                "op",
-                format!("unknown op {other:?} (known: {})", Op::NAMES.join(", ")),
-            ))
-        }
+    let table = registry::global();
+    let Some(kernel) = registry::lookup(&t.op) else {
+        return Err(task_error(
+            t,
+            "op",
+            format!(
+                "unknown op {:?} (known: {})",
+                t.op,
+                table.names().join(", ")
+            ),
+        ));
     };
-    p.finish()?;
-    Ok(op)
+    match kernel.builtin_parser() {
+        Some(parse) => {
+            let mut p = Params::new(&t.params, format!("{}.params", t.path)).for_task(&t.id);
+            let op = parse(&mut p, base)?;
+            p.finish()?;
+            Ok(op)
+        }
+        None => KernelCall::new(kernel, &serde_json::Value::Object(t.params.clone()))
+            .map(Op::Kernel)
+            .map_err(|e| task_error(t, "params", e)),
+    }
 }
 
 /// Resolves an input path named by a job: relative paths are taken against the job file's

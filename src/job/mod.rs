@@ -41,6 +41,12 @@ pub fn load(path: &Path) -> Result<Job, JobError> {
 /// Parses and validates job-file text; `base` is where relative input paths resolve.
 pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> {
     let raw = raw::parse(text, origin)?;
+    for p in &raw.plugins {
+        let path = resolve_input(&p.path, base);
+        let path = std::fs::canonicalize(&path).unwrap_or(path);
+        crate::registry::load_plugin(&path, &p.sha256)
+            .map_err(|e| JobError::new(format!("{}.path", p.at), e))?;
+    }
     let options = options::parse_options(&raw.options)?;
     let mut graph = Graph::new();
     match &raw.body {

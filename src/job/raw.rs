@@ -19,6 +19,19 @@ pub(super) struct RawJob {
     pub outputs: Option<Vec<(String, String)>>,
     /// `options`: defaults for run flags.
     pub options: Map<String, Value>,
+    /// `plugins`: kernel libraries to load before the tasks are read.
+    pub plugins: Vec<RawPlugin>,
+}
+
+/// One entry of `plugins`.
+#[derive(Debug)]
+pub(super) struct RawPlugin {
+    /// The library's path, relative to the job file's folder unless absolute.
+    pub path: String,
+    /// The SHA-256 the file must have (hex).
+    pub sha256: String,
+    /// Its JSON path (`plugins[0]`).
+    pub at: String,
 }
 
 /// What the job computes.
@@ -93,10 +106,14 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
         }
     }
     for k in top.keys() {
-        if !["dirk", "name", "tasks", "workload", "outputs", "options"].contains(&k.as_str()) {
+        if ![
+            "dirk", "name", "tasks", "workload", "outputs", "options", "plugins",
+        ]
+        .contains(&k.as_str())
+        {
             return Err(JobError::new(
                 k.as_str(),
-                "unknown key (expected: dirk, name, tasks, workload, outputs, options)",
+                "unknown key (expected: dirk, name, tasks, workload, outputs, options, plugins)",
             ));
         }
     }
@@ -178,12 +195,57 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
             ))
         }
     };
+    let plugins = raw_plugins(top.get("plugins"))?;
     Ok(RawJob {
         name,
         body,
         outputs,
         options,
+        plugins,
     })
+}
+
+/// `plugins`: a list of `{"path": ..., "sha256": ...}`.
+fn raw_plugins(v: Option<&Value>) -> Result<Vec<RawPlugin>, JobError> {
+    let list = match v {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(l)) => l,
+        Some(v) => {
+            return Err(JobError::new(
+                "plugins",
+                format!(
+                    "expected a list of {{\"path\", \"sha256\"}}, got {}",
+                    kind_of(v)
+                ),
+            ))
+        }
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let at = format!("plugins[{i}]");
+            let field = |k: &str| match p.get(k) {
+                Some(Value::String(s)) => Ok(s.clone()),
+                _ => Err(JobError::new(
+                    format!("{at}.{k}"),
+                    "missing: a plugin is {\"path\": FILE, \"sha256\": HEX}",
+                )),
+            };
+            if let Some(Value::Object(o)) = Some(p) {
+                if let Some(k) = o.keys().find(|k| !["path", "sha256"].contains(&k.as_str())) {
+                    return Err(JobError::new(
+                        format!("{at}.{k}"),
+                        "unknown key (expected: path, sha256)",
+                    ));
+                }
+            }
+            Ok(RawPlugin {
+                path: field("path")?,
+                sha256: field("sha256")?,
+                at,
+            })
+        })
+        .collect()
 }
 
 fn kind_of(v: &Value) -> &'static str {

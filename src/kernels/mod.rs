@@ -128,6 +128,7 @@ pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
         Op::GemmNt => Ok(gemm_nt::gemm_nt(array(0), array(1), array(2))),
         Op::MatmulAcc => Ok(matmul_acc::matmul_acc(array(0), array(1), array(2))),
         Op::TaskBench(t) => taskbench::run(t, args),
+        Op::Kernel(c) => c.run(args),
     }
 }
 

@@ -69,6 +69,7 @@ pub fn task_ns(g: &Graph, t: &Task) -> u64 {
             };
             100.0 + work + 0.1 * out
         }
+        Op::Kernel(c) => c.cost_ns(&t.ty),
     };
     (ns as u64).max(1)
 }

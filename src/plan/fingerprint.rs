@@ -2,7 +2,8 @@
 //! `GRAPH-INPUTS-VERSION`:
 //!
 //! - a checksum of everything in the graph that determines its results (task ids, ops and
-//!   parameters, arguments, scopes, types, outputs);
+//!   parameters, arguments, scopes, types, outputs) and of the kernel table
+//!   (`Registry::fingerprint`: an application whose kernels changed does not resume);
 //! - a checksum of the input files the job reads (`load`, tiles of an HDF5 window): each
 //!   one's path, size and modification time, so an input fixed in place between a run and
 //!   its `--resume` is not mixed with the old data (its contents are not read: a file
@@ -29,6 +30,7 @@ pub fn fingerprint(g: &Graph) -> String {
 
 fn graph_hash(g: &Graph) -> u128 {
     let mut h = Xxh3::new();
+    h.update(&crate::registry::table_fingerprint().to_le_bytes());
     let mut line = String::new();
     for t in g.tasks() {
         line.clear();

@@ -67,6 +67,71 @@ pub(super) fn share_settings(
     }
 }
 
+/// Bytes of a rank's answer in `agree_on_kernels` (a longer sentence is cut).
+const KERNEL_DIFF_BYTES: usize = 512;
+
+/// Step 1b: every rank compares its kernel table (`registry::global`) with rank 0's, which
+/// rank 0 broadcasts; rank 0 gathers the answers. `Err(Some(why))` on rank 0 and `Err(None)`
+/// elsewhere when some rank differs (why names the first such rank and its kernel): a rank
+/// built from another application would otherwise fail to read its plan, or compute
+/// something else.
+pub(super) fn agree_on_kernels(world: &SimpleCommunicator) -> Result<(), Option<String>> {
+    crate::registry::set_rank(world.rank());
+    // Rank 0 loaded the job's plugins with the job; the others load the same files now.
+    let plugins = broadcast_bytes(
+        world,
+        (world.rank() == 0).then(|| {
+            postcard::to_allocvec(&crate::registry::loaded_plugins()).expect("plugins encode")
+        }),
+    );
+    let plugins: Vec<(String, String)> = postcard::from_bytes(&plugins).expect("plugins decode");
+    let mut load_error = None;
+    if world.rank() != 0 {
+        for (path, sha) in &plugins {
+            if let Err(e) = crate::registry::load_plugin(std::path::Path::new(path), sha) {
+                load_error.get_or_insert(format!("rank {}: {e}", world.rank()));
+            }
+        }
+    }
+    let mine = crate::registry::describe_all();
+    let root_bytes = broadcast_bytes(
+        world,
+        (world.rank() == 0).then(|| postcard::to_allocvec(&mine).expect("table encode")),
+    );
+    let root: Vec<(String, String)> = postcard::from_bytes(&root_bytes).expect("table decode");
+    let diff = load_error
+        .or_else(|| crate::registry::difference(&root, &mine, world.rank() as u32))
+        .unwrap_or_default();
+    let mut answer = [0u8; KERNEL_DIFF_BYTES];
+    let mut n = diff.len().min(KERNEL_DIFF_BYTES);
+    while !diff.is_char_boundary(n) {
+        n -= 1;
+    }
+    answer[..n].copy_from_slice(&diff.as_bytes()[..n]);
+    let root_proc = world.process_at_rank(0);
+    let mut verdict: u32 = 0;
+    let mut why = None;
+    if world.rank() == 0 {
+        let mut all = vec![0u8; KERNEL_DIFF_BYTES * world.size() as usize];
+        root_proc.gather_into_root(&answer[..], &mut all[..]);
+        why = all.chunks(KERNEL_DIFF_BYTES).find(|a| a[0] != 0).map(|a| {
+            let end = a.iter().position(|&b| b == 0).unwrap_or(a.len());
+            String::from_utf8_lossy(&a[..end]).into_owned()
+        });
+        verdict = u32::from(why.is_some());
+    } else {
+        root_proc.gather_into(&answer[..]);
+    }
+    root_proc.broadcast_into(&mut verdict);
+    if verdict == 0 {
+        Ok(())
+    } else {
+        Err(why.map(|w| {
+            format!("the ranks' kernel tables differ: {w} (start every rank from the same program)")
+        }))
+    }
+}
+
 /// Step 2: rank 0 gathers every rank's threads and GPUs.
 pub(super) fn gather_ranks(world: &SimpleCommunicator, me: RankInfo) -> Option<Vec<RankInfo>> {
     let root = world.process_at_rank(0);

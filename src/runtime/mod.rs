@@ -62,6 +62,9 @@ pub enum RunError {
     /// The plan cannot be made (on rank 0; other ranks get `Rejected`).
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The ranks' kernel tables differ (rank 0 says how; the others get `Rejected`).
+    #[error("{0}")]
+    Kernels(String),
     /// A checkpoint value could not be read on some rank (it said why).
     #[error("the checkpoint could not be loaded")]
     Checkpoint,
@@ -201,6 +204,8 @@ impl Runtime {
             job.as_ref().map(|j| j.as_ref().map(|j| j.settings)),
         )
         .ok_or(RunError::Rejected)?;
+        bootstrap::agree_on_kernels(&self.world)
+            .map_err(|e| e.map_or(RunError::Rejected, RunError::Kernels))?;
         if let Some(t) = settings.peer_timeout {
             self.set_peer_timeout(t);
         }

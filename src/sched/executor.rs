@@ -66,7 +66,7 @@ use crate::device::{DeviceContext, DeviceError};
 use crate::graph::{Value, ValueType};
 use crate::kernels::{self, Input, KernelError};
 use crate::plan::learn::{CostModel, Where};
-use crate::plan::{LocalArg, LocalPlan, Source};
+use crate::plan::{LocalArg, LocalPlan, LocalTask, Source};
 use crate::transport::{Inbox, Transport};
 use rayon::ThreadPool;
 use rustc_hash::FxHashMap;
@@ -888,7 +888,7 @@ impl Inner {
             Ok(Err(e)) => return self.fail(t, e.0),
             Err(panic) => return self.fail(t, panic_message(&panic)),
         };
-        if let Some(why) = self.wrong_type(task.out, &value) {
+        if let Some(why) = self.wrong_type(task, &value) {
             return self.fail(t, why);
         }
         if let Some(st) = &self.steal {
@@ -905,11 +905,12 @@ impl Inner {
     /// Why `value` cannot fill slot `out`, if it cannot: a kernel's result must have its
     /// slot's static type, by which receivers size their buffers (`transport::mpi`), so a
     /// wrong one is a kernel bug that fails the task rather than a message of another size.
-    fn wrong_type(&self, out: u32, value: &Value) -> Option<String> {
-        let ty = &self.plan.slots[out as usize].ty;
+    fn wrong_type(&self, task: &LocalTask, value: &Value) -> Option<String> {
+        let ty = &self.plan.slots[task.out as usize].ty;
         (!value.is_of(ty)).then(|| {
             format!(
-                "the kernel returned a {}, the graph expects a {ty}",
+                "kernel {} returned a {}, the graph expects a {ty}",
+                task.op.name(),
                 value.value_type()
             )
         })
@@ -1302,7 +1303,7 @@ impl Inner {
             } => {
                 let value = value.into_value();
                 let t = &self.plan.tasks[task as usize];
-                if let Some(why) = self.wrong_type(t.out, &value) {
+                if let Some(why) = self.wrong_type(t, &value) {
                     self.fail_named(t.id.clone(), why);
                     return;
                 }

@@ -17,7 +17,7 @@ fn dirk_os(args: &[&OsStr]) -> Run {
     let start = Instant::now();
     let out = Command::new("timeout")
         .arg("30")
-        .arg(DIRK)
+        .arg(dirk_bin())
         .args(args)
         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")

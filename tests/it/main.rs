@@ -24,12 +24,15 @@
 //!   a run whose ranks all idle with tasks left ends with exit 1 naming what it waits for;
 //! - `hostile`: issue 21's hostile input (sizes, clobbering, odd arguments, FIFOs, unreadable
 //!   inputs, duplicate keys, long lines, absurd times); `fuzz`: generated malformed job files;
+//! - `apps`: a Rust application with its own kernels (`examples/heat_app.rs`) under mpirun;
+//! - `plugins`: C kernel plugins (`include/dirk_plugin.h`) at 1-3 ranks, failures, bad plugins;
 //! - `bad_input`: every rejection exits 2 with a message naming the task or JSON path, and no
 //!   rank hangs; a failing task ends every rank with exit 1.
 
 mod common;
 mod reference;
 
+mod apps;
 mod bad_input;
 mod checkpoint;
 mod device;
@@ -39,6 +42,7 @@ mod hostile;
 mod mpi_runs;
 mod multihost;
 mod observe;
+mod plugins;
 mod props;
 mod resume_trials;
 mod slurm;
