@@ -310,7 +310,7 @@ fn validate(path: &Path, verbosity: i32) -> ExitCode {
                 .into_iter()
                 .filter_map(|(k, p)| Some((k.to_string(), p.clone()?)))
                 .collect();
-            store::check_results(&results, &inputs_of(Some(path), &job.graph))?;
+            store::check_results(&results, &inputs_of(Some(path), &job))?;
             Ok(job)
         });
     match checked {
@@ -357,9 +357,9 @@ fn brief(msg: &str) -> String {
 
 /// The files a run reads, which no result may overwrite: the job file and every input its
 /// tasks load, once each.
-fn inputs_of(job_file: Option<&Path>, graph: &dirk::Graph) -> Vec<(String, PathBuf)> {
+fn inputs_of(job_file: Option<&Path>, job: &job::Job) -> Vec<(String, PathBuf)> {
     let mut files = std::collections::BTreeSet::new();
-    for t in graph.tasks() {
+    for t in job.graph.tasks() {
         if let dirk::graph::Op::Load { file, .. } | dirk::graph::Op::LoadTile { file, .. } = &t.op {
             files.insert(file.as_str());
         }
@@ -371,6 +371,11 @@ fn inputs_of(job_file: Option<&Path>, graph: &dirk::Graph) -> Vec<(String, PathB
             files
                 .into_iter()
                 .map(|f| ("an input file".to_string(), PathBuf::from(f))),
+        )
+        .chain(
+            job.plugins
+                .iter()
+                .map(|p| ("a kernel plugin".to_string(), p.clone())),
         )
         .collect()
 }
@@ -471,7 +476,7 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         results.push((name.to_string(), path.clone()));
     }
     // No result over another, over the job file or an input, or over a device or FIFO.
-    store::check_results(&results, &inputs_of(args.job.as_deref(), &job.graph))?;
+    store::check_results(&results, &inputs_of(args.job.as_deref(), &job))?;
     for (name, path) in &results {
         store::check_writable(path).map_err(|e| format!("{name} {}: {e}", path.display()))?;
     }

@@ -24,6 +24,8 @@ pub struct Job {
     pub graph: Graph,
     /// `options` from the job file.
     pub options: JobOptions,
+    /// The kernel plugins the job loaded (resolved paths): inputs a result must not replace.
+    pub plugins: Vec<std::path::PathBuf>,
 }
 
 /// Reads, parses and validates a job file.
@@ -41,11 +43,22 @@ pub fn load(path: &Path) -> Result<Job, JobError> {
 /// Parses and validates job-file text; `base` is where relative input paths resolve.
 pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> {
     let raw = raw::parse(text, origin)?;
+    let mut plugins = Vec::new();
     for p in &raw.plugins {
         let path = resolve_input(&p.path, base);
         let path = std::fs::canonicalize(&path).unwrap_or(path);
+        // A FIFO or a device would block the checksum's read: look before opening.
+        if path.exists() {
+            crate::store::require_regular(&path).map_err(|e| {
+                JobError::new(
+                    format!("{}.path", p.at),
+                    format!("cannot read plugin {}: {e}", path.display()),
+                )
+            })?;
+        }
         crate::registry::load_plugin(&path, &p.sha256)
             .map_err(|e| JobError::new(format!("{}.path", p.at), e))?;
+        plugins.push(path);
     }
     let options = options::parse_options(&raw.options)?;
     let mut graph = Graph::new();
@@ -70,5 +83,9 @@ pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> 
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "job".into())
     });
-    Ok(Job { graph, options })
+    Ok(Job {
+        graph,
+        options,
+        plugins,
+    })
 }

@@ -81,6 +81,12 @@ fn a_c_plugin_job_equals_a_sequential_computation_at_1_to_3_ranks() {
         assert_eq!(r.code, Some(0), "{n} ranks:\n{}", r.text);
         assert_eq!(bits(&read_f64(&out, "w")), bits(&want), "{n} ranks");
     }
+    // A plugin is an input: a result on it is refused, and the library stays as it was.
+    let lib = dir.path().join("libcheat.so");
+    let r = mpirun(2, &["run", p(&job), "--trace", p(&lib)], 60);
+    assert_eq!(r.code, Some(2), "{}", r.text);
+    assert!(r.text.contains("a kernel plugin"), "{}", r.text);
+    assert_eq!(sha256sum(&lib), sha, "the plugin was overwritten");
 }
 
 #[test]
