@@ -172,8 +172,8 @@ pub(crate) fn mpirun(n: u32, args: &[&str], limit: u32) -> Run {
     finish(out, start)
 }
 
-/// Runs `dirk ARGS` directly (no mpirun).
-pub(crate) fn dirk(args: &[&str]) -> Run {
+/// Runs `dirk ARGS` directly (no mpirun); the arguments need not be UTF-8.
+pub(crate) fn dirk<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
     let start = Instant::now();
     let out = Command::new("timeout")
         .arg("60")
