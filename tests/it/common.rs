@@ -114,7 +114,9 @@ pub(crate) struct Run {
     pub(crate) elapsed: Duration,
 }
 
-fn finish(out: Output, start: Instant) -> Run {
+/// What a finished command printed and how it ended (an MPI warning fails a run that exited
+/// 0 or 2).
+pub(crate) fn finish(out: Output, start: Instant) -> Run {
     let run = Run {
         code: out.status.code(),
         text: String::from_utf8_lossy(&out.stdout).into_owned()

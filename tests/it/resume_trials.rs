@@ -261,8 +261,9 @@ fn a_stalled_run_ends_with_exit_1_naming_what_it_waits_for() {
         )
         .output()
         .unwrap();
-        let text = String::from_utf8_lossy(&out_text(&r)).into_owned();
-        assert_eq!(r.status.code(), Some(1), "steal {steal}: {text}");
+        let r = finish(r, start);
+        let text = r.text;
+        assert_eq!(r.code, Some(1), "steal {steal}: {text}");
         assert!(
             start.elapsed() < Duration::from_secs(30),
             "steal {steal}: the stall took {:?} to end",
@@ -278,10 +279,4 @@ fn a_stalled_run_ends_with_exit_1_naming_what_it_waits_for() {
         );
         assert!(!out.exists(), "steal {steal}: no output from a stalled run");
     }
-}
-
-fn out_text(o: &std::process::Output) -> Vec<u8> {
-    let mut v = o.stdout.clone();
-    v.extend_from_slice(&o.stderr);
-    v
 }
