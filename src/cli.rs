@@ -674,16 +674,20 @@ fn launch(
     rt: &Runtime,
     job: Option<Option<runtime::Job<'_>>>,
 ) -> Result<runtime::RunResult, ExitCode> {
+    let rejected = || {
+        rt.set_exit_status(2);
+        Err(ExitCode::from(2))
+    };
     match rt.launch(job) {
         Ok(r) => Ok(r),
-        Err(RunError::Rejected) | Err(RunError::Checkpoint) => Err(ExitCode::from(2)),
+        Err(RunError::Rejected) | Err(RunError::Checkpoint) => rejected(),
         Err(RunError::Plan(e)) => {
             error!("{}", brief(&e.to_string()));
-            Err(ExitCode::from(2))
+            rejected()
         }
         Err(e @ RunError::Kernels(_)) => {
             error!("{e}");
-            Err(ExitCode::from(2))
+            rejected()
         }
         Err(e) => {
             error!("{e}");

@@ -9,6 +9,7 @@ mod local;
 mod partition;
 mod placement;
 mod priority;
+pub mod rebalance;
 
 pub use cost::{task_ns, transfer_ns};
 pub use fingerprint::fingerprint;

@@ -25,6 +25,7 @@ mod abort;
 mod bootstrap;
 pub mod checkpoint;
 mod drive;
+mod finalize;
 mod in_process;
 mod links;
 pub mod pages;
@@ -85,6 +86,10 @@ pub struct Runtime {
     watchdog: Option<watchdog::Watchdog>,
     world: SimpleCommunicator,
     _universe: Universe,
+    /// Set while `MPI_Finalize` runs (`_universe`'s drop), dropped after it.
+    finalizing: Option<finalize::Guard>,
+    /// The status the process ends with if `MPI_Finalize` hangs (`set_exit_status`).
+    exit_status: std::sync::atomic::AtomicU8,
 }
 
 /// Default `--peer-timeout`: seconds of silence after which a rank counts as dead.
@@ -95,6 +100,11 @@ impl Drop for Runtime {
         if let Some(w) = self.watchdog.take() {
             w.stop();
         }
+        // The fields drop after this body, `_universe` (MPI_Finalize) before `finalizing`.
+        self.finalizing = Some(finalize::Guard::start(
+            self.exit_status.load(std::sync::atomic::Ordering::Relaxed),
+            finalize::GRACE,
+        ));
     }
 }
 
@@ -148,7 +158,16 @@ impl Runtime {
             watchdog: Some(watchdog),
             world,
             _universe: universe,
+            finalizing: None,
+            exit_status: std::sync::atomic::AtomicU8::new(0),
         })
+    }
+
+    /// The exit status this rank has decided on (0 unless told): the status it ends with
+    /// should `MPI_Finalize` hang (`finalize`).
+    pub fn set_exit_status(&self, status: u8) {
+        self.exit_status
+            .store(status, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Sets the failure detector's timeout (`--peer-timeout`).

@@ -312,11 +312,22 @@ fn three_hosts_over_tcp() {
             &hosts,
             &["run", p(job), "--output", p(&tcp), "--threads", "1"],
         );
+        let text = String::from_utf8_lossy(&out.stderr);
+        // MPICH 4.0 over UCX 1.13's TCP transport hangs in MPI_Finalize now and then
+        // (openucx/ucx#8738); dirk then leaves each stuck rank after its finalize guard
+        // (`runtime::finalize`), and Hydra, whose finalize barrier lost a member, ends
+        // non-zero, at times before it has passed on the guard's line. Such a run must still
+        // have finished and written the whole result, compared below.
+        let guarded = mpich()
+            && (text.contains("MPI_Finalize has not returned after")
+                || text.contains("fn_barrier"));
         assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            out.status.success() || (guarded && text.contains("info: done: ")),
+            "{text}"
         );
+        if guarded {
+            println!("multihost: MPICH's finalize hung (openucx/ucx#8738); the guard ended it");
+        }
         let r = mpirun(
             3,
             &["run", p(job), "--output", p(&shm), "--threads", "1"],
