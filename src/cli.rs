@@ -431,6 +431,7 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
                 .map_err(|e| e.to_string())?
         }
     };
+    let t_prepare = std::time::Instant::now();
     let o: &JobOptions = &job.options;
     if let Some(t) = args.threads {
         job::check_threads(t as usize).map_err(|e| format!("--threads: {e}"))?;
@@ -503,6 +504,7 @@ fn prepare(args: &RunArgs, ranks: u32) -> Result<Prepared, String> {
         job.graph.len(),
         if ranks == 1 { "" } else { "s" }
     );
+    dirk::trace::record_phase("prepare", t_prepare);
     Ok(Prepared {
         output: args.output.clone().or(o.output.clone()),
         summary: args.summary.clone().or(o.summary.clone()),
@@ -664,6 +666,10 @@ fn run(args: RunArgs, verbosity: i32) -> ExitCode {
             runtime::abort_all(1);
         }
     }
+    // The job and the results are left to the process's exit: freeing a graph of a million
+    // tasks one allocation at a time takes longer than running them.
+    std::mem::forget(result);
+    std::mem::forget(prepared);
     rt.barrier();
     ExitCode::SUCCESS
 }
@@ -697,6 +703,7 @@ fn launch(
 }
 
 fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(), String> {
+    let t_write = std::time::Instant::now();
     if let Some(path) = &p.output {
         let meta = OutputMeta {
             job: &p.job.graph.name,
@@ -709,13 +716,15 @@ fn write_results(p: &Prepared, r: &runtime::RunResult, ranks: u32) -> Result<(),
         .map_err(|e| format!("cannot write the output: {e}"))?;
         info!("wrote {}", path.display());
     }
-    let summary = r.summary.as_ref().expect("rank 0 has the summary");
+    let mut summary = r.summary.clone().expect("rank 0 has the summary");
+    dirk::trace::record_phase("write", t_write);
+    summary.phases.extend(dirk::trace::take_phases());
     info!(
         "done: {} tasks in {:.3} s ({:.3} s planning)",
         summary.tasks, summary.wall_seconds, summary.plan_seconds
     );
     if let Some(path) = &p.summary {
-        dirk::trace::write_json_atomic(path, summary)
+        dirk::trace::write_json_atomic(path, &summary)
             .map_err(|e| format!("cannot write the summary {}: {e}", path.display()))?;
     }
     if let (Some(path), Some(c)) = (&p.calibration, &r.calibration) {

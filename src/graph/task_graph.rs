@@ -9,7 +9,6 @@ use super::output::Output;
 use super::placement::Placement;
 use super::scope::Scope;
 use super::value::{DType, ValueType};
-use std::collections::HashMap;
 use thiserror::Error;
 
 /// Refers to a task of one graph: what `spawn` returns and `fetch` takes.
@@ -122,7 +121,8 @@ pub enum GraphError {
 #[derive(Clone, Debug, Default)]
 pub struct Graph {
     tasks: Vec<Task>,
-    named: HashMap<String, Handle>,
+    // Fx: ids are the job file's own strings, and a lookup by id is on every job's path.
+    named: rustc_hash::FxHashMap<String, Handle>,
     outputs: Vec<Output>,
     /// True once `select_outputs` chose the outputs, even none: no default to the sinks.
     outputs_chosen: bool,
@@ -137,6 +137,12 @@ impl Graph {
             name: "dirk".into(),
             ..Graph::default()
         }
+    }
+
+    /// Makes room for `additional` more tasks.
+    pub fn reserve(&mut self, additional: usize) {
+        self.tasks.reserve(additional);
+        self.named.reserve(additional);
     }
 
     /// Adds an unnamed task (its id is `#<index>`) and returns its handle.

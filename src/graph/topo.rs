@@ -12,18 +12,32 @@ pub fn topo_order<'a>(
     deps: impl Fn(usize) -> &'a [usize],
 ) -> Result<Vec<usize>, Vec<usize>> {
     let mut indegree = vec![0u32; n];
-    let mut users: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Each node's users, `users[first[d]..first[d + 1]]`, in increasing order (one flat list:
+    // a node of its own per task would be a million allocations for a million tasks).
+    let mut first = vec![0usize; n + 1];
     for (i, deg) in indegree.iter_mut().enumerate() {
         for &d in deps(i) {
             *deg += 1;
-            users[d].push(i);
+            first[d + 1] += 1;
         }
     }
+    for d in 0..n {
+        first[d + 1] += first[d];
+    }
+    let mut users = vec![0usize; first[n]];
+    let mut fill = first[..n].to_vec();
+    for i in 0..n {
+        for &d in deps(i) {
+            users[fill[d]] = i;
+            fill[d] += 1;
+        }
+    }
+    drop(fill);
     let mut order = Vec::with_capacity(n);
     let mut stack: Vec<usize> = (0..n).rev().filter(|&i| indegree[i] == 0).collect();
     while let Some(i) = stack.pop() {
         order.push(i);
-        for &u in users[i].iter().rev() {
+        for &u in users[first[i]..first[i + 1]].iter().rev() {
             indegree[u] -= 1;
             if indegree[u] == 0 {
                 stack.push(u);
@@ -67,6 +81,14 @@ mod tests {
         let order = topo_order(4, |i| &deps[i]).unwrap();
         let pos = |x| order.iter().position(|&o| o == x).unwrap();
         assert!(pos(1) < pos(2) && pos(2) < pos(3) && pos(3) < pos(0));
+    }
+
+    #[test]
+    fn the_order_is_the_depth_first_one_of_the_input() {
+        // x; a0 <- x; b0 <- x; a1 <- a0; b1 <- b0; c <- a1, b1, x: each node's users are
+        // taken last-pushed-first, so a chain is followed to its end before the next starts.
+        let deps: Vec<Vec<usize>> = vec![vec![], vec![0], vec![0], vec![1], vec![2], vec![3, 4, 0]];
+        assert_eq!(topo_order(6, |i| &deps[i]).unwrap(), [0, 1, 3, 2, 4, 5]);
     }
 
     #[test]

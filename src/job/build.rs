@@ -22,9 +22,9 @@ pub fn valid_id(id: &str) -> bool {
 
 fn task_error(t: &RawTask, field: &str, msg: impl Into<String>) -> JobError {
     let at = if field.is_empty() {
-        t.path.clone()
+        t.path()
     } else {
-        format!("{}.{field}", t.path)
+        format!("{}.{field}", t.path())
     };
     JobError::in_task(at, &t.id, msg)
 }
@@ -55,9 +55,12 @@ pub(super) fn build_tasks(
         }
         index.insert(&t.id, i);
     }
-    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(tasks.len());
+    // Each task's references, resolved once: `refs[starts[i]..starts[i + 1]]` are task i's,
+    // in argument order.
+    let mut refs: Vec<usize> = Vec::with_capacity(tasks.len());
+    let mut starts: Vec<usize> = Vec::with_capacity(tasks.len() + 1);
+    starts.push(0);
     for t in tasks {
-        let mut d = Vec::new();
         for (j, a) in t.args.iter().enumerate() {
             if let RawArg::Ref(r) = a {
                 let Some(&k) = index.get(r.as_str()) else {
@@ -67,12 +70,13 @@ pub(super) fn build_tasks(
                         format!("unknown task id {r:?}"),
                     ));
                 };
-                d.push(k);
+                refs.push(k);
             }
         }
-        deps.push(d);
+        starts.push(refs.len());
     }
-    let order = topo_order(tasks.len(), |i| &deps[i]).map_err(|cycle| {
+    let deps = |i: usize| &refs[starts[i]..starts[i + 1]];
+    let order = topo_order(tasks.len(), deps).map_err(|cycle| {
         let names: Vec<&str> = cycle.iter().map(|&i| tasks[i].id.as_str()).collect();
         // The first few members and how many: a cycle of 100,000 tasks is one short line.
         let members = match names.as_slice() {
@@ -89,15 +93,31 @@ pub(super) fn build_tasks(
             format!("the graph has a cycle: {members} (a task graph must be acyclic)"),
         )
     })?;
+    graph.reserve(tasks.len());
+    // An op without params reads the same whatever task names it: read each op name once.
+    let mut plain_ops: HashMap<&str, Op> = HashMap::default();
     let mut handles: Vec<Option<Handle>> = vec![None; tasks.len()];
     for i in order {
         let t = &tasks[i];
-        let op = parse_op(t, base)?;
+        let op = match plain_ops.get(t.op.as_str()) {
+            Some(op) => op.clone(),
+            None => {
+                let op = parse_op(t, base)?;
+                if t.params.is_empty() {
+                    plain_ops.insert(&t.op, op.clone());
+                }
+                op
+            }
+        };
+        let mut mine = deps(i).iter();
         let args = t
             .args
             .iter()
             .map(|a| match a {
-                RawArg::Ref(r) => Arg::Task(handles[index[r.as_str()]].expect("spawned in order")),
+                RawArg::Ref(_) => {
+                    let k = *mine.next().expect("one resolved reference per Ref");
+                    Arg::Task(handles[k].expect("spawned in order"))
+                }
                 RawArg::Number(x) => Arg::Number(*x),
                 RawArg::Shape(s) => Arg::Shape(s.clone()),
             })
@@ -141,7 +161,7 @@ fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
     };
     match kernel.builtin_parser() {
         Some(parse) => {
-            let mut p = Params::new(&t.params, format!("{}.params", t.path)).for_task(&t.id);
+            let mut p = Params::new(&t.params, format!("{}.params", t.path())).for_task(&t.id);
             let op = parse(&mut p, base)?;
             p.finish()?;
             Ok(op)

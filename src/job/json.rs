@@ -41,6 +41,19 @@ pub(super) fn parse(text: &str) -> Result<Value, JsonError> {
     })
 }
 
+/// One JSON value, read as `parse` reads a whole text (a duplicate key is an error), for a
+/// deserializer that reads the rest itself.
+#[derive(Default)]
+pub(super) struct Seed(RefCell<Trail>);
+
+impl<'de> DeserializeSeed<'de> for Seed {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        Node(&self.0).deserialize(d)
+    }
+}
+
 /// Where an error happened: the path's steps, innermost first, pushed while it unwinds.
 #[derive(Default)]
 struct Trail {

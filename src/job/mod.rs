@@ -2,6 +2,7 @@
 //! workload generators. Every error is a `JobError` naming a JSON path or task id.
 
 mod build;
+mod direct;
 mod error;
 mod json;
 mod options;
@@ -30,6 +31,7 @@ pub struct Job {
 
 /// Reads, parses and validates a job file.
 pub fn load(path: &Path) -> Result<Job, JobError> {
+    let t = std::time::Instant::now();
     let origin = path.display().to_string();
     // A FIFO or a device would block or never end: look before opening.
     crate::store::require_regular(path)
@@ -37,12 +39,15 @@ pub fn load(path: &Path) -> Result<Job, JobError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| JobError::new(origin.as_str(), format!("cannot read the job file: {e}")))?;
     let base = path.parent().unwrap_or(Path::new("."));
+    crate::trace::record_phase("read", t);
     from_str(&text, &origin, base)
 }
 
 /// Parses and validates job-file text; `base` is where relative input paths resolve.
 pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> {
+    let t = std::time::Instant::now();
     let raw = raw::parse(text, origin)?;
+    let t = crate::trace::record_phase("parse", t);
     let mut plugins = Vec::new();
     for p in &raw.plugins {
         let path = resolve_input(&p.path, base);
@@ -83,6 +88,8 @@ pub fn from_str(text: &str, origin: &str, base: &Path) -> Result<Job, JobError> 
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "job".into())
     });
+    drop(raw);
+    crate::trace::record_phase("validate", t);
     Ok(Job {
         graph,
         options,

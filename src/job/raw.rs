@@ -44,10 +44,10 @@ pub(super) enum RawBody {
 }
 
 /// A task whose fields have the right JSON types.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub(super) struct RawTask {
-    /// JSON path, `tasks[i]`.
-    pub path: String,
+    /// Its place in `tasks`.
+    pub index: usize,
     /// The id.
     pub id: String,
     /// The op name.
@@ -71,8 +71,27 @@ pub(super) enum RawArg {
     Shape(Vec<usize>),
 }
 
+impl RawTask {
+    /// Its JSON path, `tasks[i]`.
+    pub(super) fn path(&self) -> String {
+        format!("tasks[{}]", self.index)
+    }
+}
+
 /// Parses a job file's text. `origin` names the file in messages.
 pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
+    // The direct route for a well-formed job; the general one finds and words any error.
+    if let Some((mut top, tasks)) = super::direct::parse(text) {
+        top.insert("tasks".into(), Value::Array(Vec::new()));
+        if let Ok(job) = shape(top, Some(tasks), origin) {
+            return Ok(job);
+        }
+    }
+    parse_general(text, origin)
+}
+
+/// Parses a job file's text through a `Value` tree.
+pub(super) fn parse_general(text: &str, origin: &str) -> Result<RawJob, JobError> {
     let v: Value = super::json::parse(text).map_err(|e| match e {
         JsonError::Syntax(e) => JobError::new(
             origin,
@@ -90,6 +109,16 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
     let Value::Object(top) = v else {
         return Err(JobError::new(origin, "a job file is a JSON object"));
     };
+    shape(top, None, origin)
+}
+
+/// Checks the top-level object's shape; `tasks`, when given, were read already (and `top`
+/// holds an empty list in their place).
+fn shape(
+    top: Map<String, Value>,
+    tasks: Option<Vec<RawTask>>,
+    origin: &str,
+) -> Result<RawJob, JobError> {
     match top.get("dirk") {
         Some(v) if v.as_u64() == Some(1) => {}
         Some(v) => {
@@ -141,12 +170,14 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<RawJob, JobError> {
                 "the job has neither \"tasks\" nor \"workload\"",
             ))
         }
-        (Some(Value::Array(ts)), None) => RawBody::Tasks(
-            ts.iter()
+        (Some(Value::Array(ts)), None) => RawBody::Tasks(match tasks {
+            Some(tasks) => tasks,
+            None => ts
+                .iter()
                 .enumerate()
                 .map(|(i, t)| parse_task(i, t))
                 .collect::<Result<_, _>>()?,
-        ),
+        }),
         (Some(v), None) => {
             return Err(JobError::new(
                 "tasks",
@@ -259,8 +290,8 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
-    let path = format!("tasks[{i}]");
+fn parse_task(index: usize, v: &Value) -> Result<RawTask, JobError> {
+    let path = format!("tasks[{index}]");
     let Value::Object(t) = v else {
         return Err(JobError::new(
             path,
@@ -327,7 +358,7 @@ fn parse_task(i: usize, v: &Value) -> Result<RawTask, JobError> {
         Some(s) => parse_scope(s).map_err(|m| err("scope", m))?,
     };
     Ok(RawTask {
-        path,
+        index,
         id,
         op,
         args,
@@ -356,7 +387,7 @@ fn parse_arg(a: &Value) -> Result<RawArg, String> {
     }
 }
 
-fn parse_scope(s: &Value) -> Result<Scope, String> {
+pub(super) fn parse_scope(s: &Value) -> Result<Scope, String> {
     const HELP: &str =
         "a scope is {\"rank\": R}, {\"ranks\": [R, ...]}, {\"device\": \"cpu\"} or {\"device\": \"gpu\"}";
     let Value::Object(m) = s else {

@@ -290,6 +290,19 @@ pub(super) fn build(
         local_slot: vec![u32::MAX; tasks.len()],
         copies: HashMap::default(),
     };
+    // Room for every rank's own tasks and their result slots up front: growing vectors of a
+    // million tasks copies them over and over.
+    let mut share = vec![0usize; ranks as usize];
+    for (gi, &r) in owner.iter().enumerate() {
+        if !split.finished(gi) {
+            share[r as usize] += 1;
+        }
+    }
+    for (p, &n) in split.plans.iter_mut().zip(&share) {
+        p.tasks.reserve_exact(n);
+        p.slots.reserve(n);
+    }
+    let mut inputs: Vec<u32> = Vec::new();
     // Spawn order is topological: every producer is placed before its consumers.
     for (gi, t) in tasks.iter().enumerate() {
         if split.finished(gi) {
@@ -298,7 +311,7 @@ pub(super) fn build(
         let r = owner[gi];
         let lt = split.plans[r as usize].tasks.len() as u32;
         let mut args = Vec::with_capacity(t.args.len());
-        let mut inputs: Vec<u32> = Vec::new();
+        inputs.clear();
         for a in &t.args {
             args.push(match a {
                 Arg::Task(h) => {

@@ -82,8 +82,10 @@ pub fn plan_resumed(
     ranks: &[RankInfo],
     resume: Option<&Resume>,
 ) -> Result<Vec<LocalPlan>, PlanError> {
+    let t = std::time::Instant::now();
     let a = assign(g, ranks)?;
-    local::build(
+    let t = crate::trace::record_phase("partition", t);
+    let shares = local::build(
         g,
         &a.owner,
         &a.priority,
@@ -94,7 +96,9 @@ pub fn plan_resumed(
     .map_err(|why| PlanError {
         task: String::new(),
         why,
-    })
+    });
+    crate::trace::record_phase("local", t);
+    shares
 }
 
 /// Encodes a rank's share for the wire.

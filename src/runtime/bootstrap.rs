@@ -231,8 +231,13 @@ pub(super) fn distribute(
     let max_tag = crate::transport::mpi::max_tag(world);
     let planned = job.map(|(g, ranks, resume)| {
         within_tags(g, max_tag)?;
-        encode_shares(plan::plan_resumed(g, ranks, resume)?)
+        let plans = plan::plan_resumed(g, ranks, resume)?;
+        let t = std::time::Instant::now();
+        let shares = encode_shares(plans);
+        crate::trace::record_phase("encode", t);
+        shares
     });
+    let t_scatter = std::time::Instant::now();
     let mut status: u32 = match &planned {
         Some(Err(_)) => 2,
         _ => 0,
@@ -250,6 +255,7 @@ pub(super) fn distribute(
                 &Partition::new(&shares.flat[..], &shares.counts[..], &shares.displs[..]),
                 &mut placeholder[..],
             );
+            crate::trace::record_phase("scatter", t_scatter);
             Distributed::Plan(shares.mine)
         }
         _ => {

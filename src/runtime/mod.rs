@@ -259,6 +259,7 @@ impl Runtime {
                 probe.note
             );
         }
+        crate::trace::record_phase("settings", t_start);
         let job = job.flatten();
         let prior_finished: Vec<u32> = job
             .as_ref()
@@ -278,7 +279,10 @@ impl Runtime {
             Distributed::Rejected(Some(e)) => return Err(RunError::Plan(e)),
             Distributed::Rejected(None) => return Err(RunError::Rejected),
         };
+        let t_phase = Instant::now();
+        // On rank 0 (no resume) this is mostly the wait for the other ranks' decoding.
         let (preloaded, resume_load_seconds) = self.load_checkpoint_slots(&plan)?;
+        let t_phase = crate::trace::record_phase("decode", t_phase);
         let plan_seconds = t_start.elapsed().as_secs_f64();
 
         // Step 4: run this rank's share.
@@ -332,7 +336,7 @@ impl Runtime {
         );
         exec.prepare();
         self.world.barrier();
-        let t_run = Instant::now();
+        let t_run = crate::trace::record_phase("setup", t_phase);
         let epoch_offset = t_run.saturating_duration_since(exec.epoch()).as_nanos() as u64;
         exec.start(preloaded);
         let ck_stats = drive::drive(
@@ -356,6 +360,7 @@ impl Runtime {
         };
         let run_ns = t_run.elapsed().as_nanos() as u64;
         let mut transfers = progress.finish();
+        let t_phase = crate::trace::record_phase("run", t_run);
 
         // Step 5: figures (and events) to rank 0.
         let busy: u64 = finished
@@ -438,6 +443,7 @@ impl Runtime {
             .collect();
         let run_seconds = all.chunks(FIGURES).map(|c| c[5]).max().unwrap_or(0) as f64 * 1e-9;
         let tasks_stolen = per_rank.iter().map(|r| r.stolen).sum();
+        crate::trace::record_phase("gather", t_phase);
         let summary = Summary {
             name: plan.name.clone(),
             dirk_version: env!("CARGO_PKG_VERSION").into(),
@@ -453,6 +459,7 @@ impl Runtime {
             steal: settings.steal && self.size() > 1,
             tasks_stolen,
             per_rank,
+            phases: crate::trace::take_phases(),
         };
         Ok(RunResult {
             values: finished.outputs,

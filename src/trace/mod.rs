@@ -6,12 +6,14 @@
 //!
 //! Files, one concept each: `chrome` writes a trace, `load` reads one (or a summary) back,
 //! `gantt` draws it, `dag` draws a job's graph, `report` tabulates, `progress` formats the
-//! progress line, `summary` is the summary file's schema.
+//! progress line, `phases` records where rank 0's time went, `summary` is the summary
+//! file's schema.
 
 mod chrome;
 mod dag;
 mod gantt;
 mod load;
+mod phases;
 mod progress;
 mod report;
 mod summary;
@@ -20,6 +22,7 @@ pub use chrome::{write_chrome_trace, MPI_TRACK};
 pub use dag::{write_dag, DagError, DAG_MAX_TASKS};
 pub use gantt::{render_gantt, GanttOptions, EXACT_LIMIT};
 pub use load::{load_any, load_trace, LoadError, Loaded, Span, SpanKind, TraceData};
+pub use phases::{record as record_phase, take as take_phases, Phase};
 pub use progress::{ProgressMeter, LINE_EVERY, QUIET_FOR};
 pub use report::{report_summary, report_trace};
 pub use summary::{RankSummary, Summary};

@@ -67,4 +67,8 @@ pub struct Summary {
     pub tasks_stolen: u64,
     /// Per-rank figures.
     pub per_rank: Vec<RankSummary>,
+    /// Rank 0's wall time by phase (`read`, `parse`, `validate`, `prepare`, `settings`,
+    /// `plan`, `encode`, `scatter`, `setup`, `run`, `gather`, `write`), in order.
+    #[serde(default)]
+    pub phases: Vec<super::Phase>,
 }
