@@ -154,11 +154,19 @@ impl Engine {
         self.sends
             .iter()
             .any(|(_, v)| v.bytes() >= RENDEZVOUS_BYTES)
-            || self
-                .recvs
-                .iter()
-                .any(|(_, b)| b.ty().bytes() >= RENDEZVOUS_BYTES)
+            || self.receiving_rendezvous()
             || self.moving_rendezvous_control()
+    }
+
+    /// A rendezvous message has been matched here and its data is coming in. Some libraries
+    /// move it a piece per call on this side: MPICH over UCX pulls 512 KiB per progress call
+    /// (a 64 MiB value took 128 `MPI_Testsome` calls however fast they came), where Open
+    /// MPI's shared-memory single copy moves it in one.
+    pub(super) fn receiving_rendezvous(&self) -> bool {
+        self.recvs
+            .iter()
+            .any(|(_, b)| b.ty().bytes() >= RENDEZVOUS_BYTES)
+            || self.control_in.lens().any(|n| n >= RENDEZVOUS_BYTES)
     }
 
     /// A rendezvous control message (a stolen task's inputs or result) is on its way in or

@@ -7,7 +7,8 @@
 //! `Transport::control_expected`: every `STEALING_PARK_POLLED` while workers poll between
 //! tasks, which answers the peers' requests, and every `STEALING_PARK` while they run long
 //! tasks), so it never takes a core a worker needs; a worker about to sleep wakes it
-//! (`Transport::unattended`). Otherwise it spins briefly, then yields, then parks (waking a
+//! (`Transport::unattended`). Otherwise it spins briefly, then yields (for as long as a
+//! rendezvous message is coming in: `progress_loop` says why), then parks (waking a
 //! parked thread costs ~30 µs on this VM; a send the sending thread cannot post itself, or a
 //! rendezvous one, wakes it at once), and after a turn that delivered values it first yields
 //! the core once, since the worker that a delivery readies may be waiting for this very core.
@@ -119,21 +120,22 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, ranks: u32) {
         let closing = shared.closing.load(Ordering::Acquire);
         // What the backoff needs (asked only after an idle turn), and whether the close may
         // end the loop (asked only when closing): both walk lists or take the queue locks.
-        let (turn, drained, waiting, moving_rendezvous) = {
+        let (turn, drained, waiting, moving_rendezvous, pulling) = {
             let mut engine = shared.engine.lock().expect("engine lock");
             let e = engine.as_mut().expect("the engine lives until finish");
             let turn = e.turn(shared);
             let drained = closing && e.drained(shared);
             // After a busy turn the loop goes round again at once and reads neither.
-            let (waiting, moving) = if turn.active {
-                (true, true)
+            let (waiting, moving, pulling) = if turn.active {
+                (true, true, true)
             } else {
                 (
                     e.waiting() || e.moving_rendezvous_control(),
                     e.moving_rendezvous(),
+                    e.receiving_rendezvous(),
                 )
             };
-            (turn, drained, waiting, moving)
+            (turn, drained, waiting, moving, pulling)
         };
         // A delivery usually wakes a worker; when ranks share cores (more threads than
         // cores) it may be waiting for this very core, so offer it before spinning on.
@@ -162,7 +164,11 @@ fn progress_loop(shared: &Shared, inbox: &dyn Inbox, ranks: u32) {
         }
         if !covered && idle < Duration::from_micros(20) {
             std::hint::spin_loop();
-        } else if !covered && idle < Duration::from_micros(200) {
+        } else if !covered && (idle < Duration::from_micros(200) || pulling) {
+            // A rendezvous message is coming in and no worker of this rank attends: nobody
+            // else drives MPI here, and where the library moves it a piece per call
+            // (`Engine::receiving_rendezvous`) a park between pieces idles the link (MPICH:
+            // 128 parks of 50 µs, and their wake-ups, for a 64 MiB value).
             thread::yield_now();
         } else {
             let urgent = waiting || closing || shared.control_soon.load(Ordering::Relaxed);
