@@ -59,7 +59,19 @@ impl SpareF64 for Vec<f64> {
     }
 }
 
-fn dirk_transfer(rt: &Runtime) -> f64 {
+/// Where one dirk transfer's time goes, each in seconds after the producer's end: the send
+/// posted, the receive matched (`MPI_Improbe`), the receive seen complete, the send seen
+/// complete, the consumer started (the figure the bandwidth is computed from).
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    posted: f64,
+    matched: f64,
+    received: f64,
+    sent: f64,
+    consumer: f64,
+}
+
+fn dirk_transfer(rt: &Runtime) -> Phases {
     let mut g = Graph::new();
     let x = g
         .spawn_named(
@@ -101,13 +113,38 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
                     .expect("every task is traced")
             };
             let (end_x, start_y) = (event(x).end_ns, event(y).start_ns);
-            samples.push((start_y.saturating_sub(end_x)) as f64 * 1e-9);
+            let after = |t: u64| t.saturating_sub(end_x) as f64 * 1e-9;
+            let key = x.index() as u32;
+            let transfer = |dir: dirk::trace::Direction| {
+                r.trace
+                    .transfers
+                    .iter()
+                    .find(|e| e.key == key && e.dir == dir)
+                    .expect("the transfer is traced on both sides")
+            };
+            let (send, recv) = (
+                transfer(dirk::trace::Direction::Send),
+                transfer(dirk::trace::Direction::Recv),
+            );
+            samples.push(Phases {
+                posted: after(send.start_ns),
+                matched: after(recv.start_ns),
+                received: after(recv.end_ns),
+                sent: after(send.end_ns),
+                consumer: after(start_y),
+            });
         }
     }
-    if rt.rank() == 0 {
-        common::median(samples)
-    } else {
-        0.0
+    if rt.rank() != 0 {
+        return Phases::default();
+    }
+    let med = |f: fn(&Phases) -> f64| common::median(samples.iter().map(f).collect());
+    Phases {
+        posted: med(|p| p.posted),
+        matched: med(|p| p.matched),
+        received: med(|p| p.received),
+        sent: med(|p| p.sent),
+        consumer: med(|p| p.consumer),
     }
 }
 
@@ -126,7 +163,8 @@ fn main() {
     let warm = plain_mpi(&rt, false);
     let plain = plain_mpi(&rt, false);
     let fresh = plain_mpi(&rt, true);
-    let d = dirk_transfer(&rt);
+    let phases = dirk_transfer(&rt);
+    let d = phases.consumer;
     let _ = warm;
     if rt.rank() == 0 {
         let gbs = |s: f64| bytes / s / 1e9;
@@ -144,6 +182,15 @@ fn main() {
             "dirk producer end -> consumer start: {:.2} GB/s ({:.2} ms)",
             gbs(d),
             d * 1e3
+        );
+        println!(
+            "dirk phases after the producer's end (medians, ms): send posted {:.3}, receive \
+             matched {:.3}, received {:.3}, send completed {:.3}, consumer started {:.3}",
+            phases.posted * 1e3,
+            phases.matched * 1e3,
+            phases.received * 1e3,
+            phases.sent * 1e3,
+            phases.consumer * 1e3
         );
         println!(
             "dirk / plain MPI (reused buffer): {:.0} %",

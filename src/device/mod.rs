@@ -18,7 +18,7 @@
 //!    from measured timings; decides where a task without a device scope runs.
 //! 5. `detect`: which GPU this rank takes (local rank modulo visible devices), `--gpus`.
 //!
-//! `unsafe` lives here (CUDA launches, cuBLAS and cuSOLVER calls, pinned staging buffers) and in `transport/mpi.rs` only; every
+//! `unsafe` lives here (CUDA launches, cuBLAS and cuSOLVER calls, pinned staging buffers) and in `transport/mpi/ffi.rs` only; every
 //! block carries a `// SAFETY:` note.
 
 pub mod context;

@@ -11,7 +11,9 @@
 //! 4. stall votes: ranks that saw sum 2 unchanged and sum 3 zero in every wave of the last
 //!    `stall_after` (`--peer-timeout`): any vote ends the job, every rank naming what it waits
 //!    for (`stalled`), exit status 1;
-//! 5. rank 0's "a checkpoint is due" (`checkpoint::Checkpointing::take` follows, on every rank).
+//! 5. rank 0's "a checkpoint is due" (`checkpoint::Checkpointing::take` follows, on every rank);
+//! 6. tasks finished in this run, all ranks: rank 0's progress line (`trace::ProgressMeter`),
+//!    given the count each wave and once more at the end.
 //!
 //! Every rank sees the same sums, so all take the same branch in the same wave; only the votes
 //! depend on each rank's clock, and they are summed. A run with tasks left whose ranks all
@@ -22,6 +24,7 @@
 use super::abort_all;
 use super::checkpoint::{CheckpointStats, Checkpointing};
 use crate::sched::Executor;
+use crate::trace::ProgressMeter;
 use crate::transport::TransferStats;
 use mpi::collective::SystemOperation;
 use mpi::topology::SimpleCommunicator;
@@ -32,15 +35,17 @@ use std::time::{Duration, Instant};
 const WAVE: Duration = Duration::from_secs(1);
 
 /// Runs the loop until every rank's share is done (or this rank's failed, which the caller
-/// then reports); returns what checkpointing cost.
+/// then reports); returns what checkpointing cost. `meter`: rank 0's progress line.
 pub(crate) fn drive(
     world: &SimpleCommunicator,
     exec: &Executor,
     stats: &TransferStats,
     mut checkpoints: Option<Checkpointing<'_>>,
     stall_after: Duration,
+    mut meter: Option<ProgressMeter>,
 ) -> CheckpointStats {
     let rank = world.rank();
+    let tasks_done = exec.done_counter();
     let mut wave = WAVE.min(stall_after / 4).max(Duration::from_millis(10));
     if let Some(c) = &checkpoints {
         wave = wave.min(c.interval());
@@ -71,11 +76,18 @@ pub(crate) fn drive(
             u64::from(activity.busy),
             u64::from(last_progress.is_some() && moved.elapsed() >= stall_after),
             u64::from(due),
+            tasks_done(),
         ];
-        let mut sums = [0u64; 5];
+        let mut sums = [0u64; 6];
         world.all_reduce_into(&mine[..], &mut sums[..], SystemOperation::sum());
         if sums[0] == 0 {
+            if let Some(m) = meter.as_mut() {
+                m.finish(sums[5], Instant::now());
+            }
             break;
+        }
+        if let Some(m) = meter.as_mut() {
+            m.update(sums[5], now);
         }
         if sums[3] > 0 {
             stalled(

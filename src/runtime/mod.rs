@@ -6,9 +6,9 @@
 //! 2. every rank builds its rayon pool; rank 0 gathers each rank's threads and GPUs;
 //! 3. rank 0 plans and scatters each rank its share (or a rejection if the plan is impossible);
 //! 4. each rank runs its share (`sched::Executor`) while its main thread runs the loop that
-//!    ends the run, takes checkpoints and ends a stalled run (`drive`), values moving through
-//!    the MPI transport's progress thread, which also carries progress counts to rank 0 on a communicator of
-//!    their own (rank 0 prints them: `trace::ProgressMeter`);
+//!    ends the run, takes checkpoints, ends a stalled run and sums the tasks finished for rank
+//!    0's progress line (`drive`; rank 0 prints it: `trace::ProgressMeter`), values moving
+//!    through the MPI transport's engine (its progress thread, or workers that poll);
 //! 5. rank 0 gathers per-rank figures (and trace events when asked: tasks and transfers)
 //!    and holds the outputs.
 //!
@@ -288,7 +288,7 @@ impl Runtime {
         // Step 4: run this rank's share.
         let data_comm = self.world.duplicate();
         let stats = Arc::new(TransferStats::default());
-        let sender = Arc::new(transport::mpi::sender(Arc::clone(&stats)));
+        let sender = Arc::new(transport::mpi::sender(Arc::clone(&stats), self.rank()));
         let mut exec = Executor::new(
             Arc::clone(&plan),
             Arc::clone(&pool),
@@ -305,20 +305,11 @@ impl Runtime {
         if let Some(d) = device {
             exec = exec.with_device(d);
         }
-        let count_comm = self.world.duplicate();
         let control_comm = self.world.duplicate();
         let meter = (self.rank() == 0).then(|| {
-            let mut m = ProgressMeter::new(plan.total_tasks, Instant::now())
-                .with_prior(prior_finished.len() as u64);
-            Box::new(move |done, last| {
-                if last {
-                    m.finish(done, Instant::now());
-                } else {
-                    m.update(done, Instant::now());
-                }
-            }) as Box<dyn FnMut(u64, bool) + Send>
+            ProgressMeter::new(plan.total_tasks, Instant::now())
+                .with_prior(prior_finished.len() as u64)
         });
-        let link = transport::mpi::ProgressLink::new(&count_comm, exec.done_counter(), meter);
         let progress = transport::mpi::start(
             &sender,
             &data_comm,
@@ -332,7 +323,6 @@ impl Runtime {
                 })
                 .collect(),
             settings.trace.then(|| exec.epoch()),
-            link,
         );
         exec.prepare();
         self.world.barrier();
@@ -350,6 +340,7 @@ impl Runtime {
             std::time::Duration::from_secs_f64(
                 settings.peer_timeout.unwrap_or(DEFAULT_PEER_TIMEOUT),
             ),
+            meter,
         );
         let finished = match exec.finish() {
             Ok(f) => f,

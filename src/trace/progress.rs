@@ -1,9 +1,9 @@
 //! The progress line rank 0 prints during long runs: tasks done of total, rate, and the time
 //! left at that rate.
 //!
-//! Where the count comes from: every rank's MPI progress thread sends its own count of
-//! finished tasks to rank 0 every half second on a communicator of its own (see
-//! `transport::mpi`), so the total is the whole job's, at most half a second stale.
+//! Where the count comes from: every rank's main thread adds its own count of finished tasks
+//! to the sums the ranks reduce each wave of `runtime::drive` (at most a second apart), so
+//! the total is the whole job's, at most a wave stale; rank 0's main thread owns the meter.
 //!
 //! When: nothing for the first [`QUIET_FOR`] (short runs stay quiet); then, when stderr is a
 //! terminal, one bar redrawn in place at each tick, and otherwise (batch logs) a plain log line
@@ -17,7 +17,7 @@ pub const QUIET_FOR: Duration = Duration::from_secs(3);
 /// Interval between plain progress lines.
 pub const LINE_EVERY: Duration = Duration::from_secs(5);
 
-/// Decides when to show progress and formats it; lives on rank 0's progress thread.
+/// Decides when to show progress and formats it; lives on rank 0's main thread.
 pub struct ProgressMeter {
     total: u64,
     /// Tasks finished before a resume: counted as done, not in the rate.
