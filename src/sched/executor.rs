@@ -9,6 +9,7 @@ use super::heart::{Inner, TaskFailure};
 use super::record::{self, TaskTiming};
 use super::steal::protocol::{Counts, Event};
 use super::steal::{policy, StealPolicy, Stealing, StolenTiming};
+use super::steal_thread;
 use crate::device::DeviceContext;
 use crate::graph::Value;
 use crate::plan::learn::CostModel;
@@ -276,7 +277,7 @@ impl Executor {
             let i = Arc::clone(inner);
             std::thread::Builder::new()
                 .name("dirk-steal".into())
-                .spawn(move || i.steal_loop())
+                .spawn(move || steal_thread::run(i))
                 .expect("spawn the steal thread");
         }
     }
@@ -300,7 +301,7 @@ impl Executor {
         // No task runs from here until `resume`: the transport must take in whatever arrives.
         self.inner.transport.paused(true);
         if let Some(st) = &self.inner.steal {
-            // `steal_turn` looks at the pause and sends its request under this lock: once
+            // The steal thread looks at the pause and sends its request under this lock: once
             // through it, no request leaves before `resume`.
             drop(st.proto.lock().expect("steal lock"));
         }

@@ -37,7 +37,7 @@
 //!    there (each stolen task came with a drainer, so the invariant of step 3 covers both
 //!    queues). The protocol's state and decisions are `steal::protocol::Proto`'s; this file
 //!    feeds it events (`steal_event`) and carries out its actions (`carry_out`). The asking
-//!    is done by the steal thread (`Executor::prepare` creates it, `steal_turn` decides),
+//!    is done by the steal thread (`steal_thread.rs`; `Executor::prepare` creates it),
 //!    which sleeps on `Stealing::bell` and is rung by a drainer that runs dry, a reply, or
 //!    the end.
 //!
@@ -79,7 +79,7 @@ use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use thiserror::Error;
 
 /// A task failed on this rank: the run ends with exit status 1.
@@ -571,7 +571,12 @@ impl Inner {
 
     /// Carries out the machine's `actions`: messages under its lock `p`, in order, then the
     /// work after it (`steal/protocol.rs`, rules 1 and 2).
-    fn carry_out(self: &Arc<Self>, st: &Stealing, p: MutexGuard<'_, Proto>, actions: Vec<Action>) {
+    pub(super) fn carry_out(
+        self: &Arc<Self>,
+        st: &Stealing,
+        p: MutexGuard<'_, Proto>,
+        actions: Vec<Action>,
+    ) {
         let (now, later): (Vec<Action>, Vec<Action>) =
             actions.into_iter().partition(Action::under_lock);
         for a in now {
@@ -739,62 +744,5 @@ impl Inner {
         if st.movable_left.fetch_sub(n, Ordering::AcqRel) == n {
             self.steal_event(st, Event::Dry);
         }
-    }
-
-    /// The thief side, on a thread of its own: asks for work when this rank's queued and
-    /// running tasks fall below its thread count (step 7). It sleeps on `Stealing::bell`
-    /// between decisions: through a backoff, until a worker runs dry while the rank is busy,
-    /// and until the reply while a request is out; so a rank that never gets work (Life's
-    /// tiles are too big to move) is not woken every millisecond on its workers' cores.
-    pub(super) fn steal_loop(self: Arc<Self>) {
-        let st = self.steal.as_ref().expect("stealing is on");
-        while !self.done.is_open() {
-            let nap = self.steal_turn(st);
-            st.bell.wait(nap);
-        }
-    }
-
-    /// One decision of the steal thread: asks a peer for work if this rank may and should;
-    /// returns how long to sleep at most (a worker running dry, a reply or the end rings
-    /// the bell sooner).
-    fn steal_turn(self: &Arc<Self>, st: &Stealing) -> Duration {
-        use super::steal::protocol::{NAP_FALLBACK, NAP_RECHECK};
-        // Before `start` the queue is empty but the rank is not idle: asking then made every
-        // rank of a 2-rank Life run hand a first tile to its peer, which ran it only after its
-        // own, and both waited 20-40 ms for the other's. `start` rings.
-        if !self.started.load(Ordering::Acquire) {
-            return NAP_FALLBACK;
-        }
-        if self.failed.load(Ordering::Acquire) || self.gate.paused() {
-            return NAP_RECHECK;
-        }
-        let nap = st
-            .proto
-            .lock()
-            .expect("steal lock")
-            .nap_before_asking(Instant::now());
-        if let Some(nap) = nap {
-            return nap;
-        }
-        // Arm, then look: a worker that runs dry from here on rings.
-        st.bell.arm();
-        // Tasks queued and tasks running: a rank that has as many as threads is busy.
-        let queued = self.ready.len()
-            + st.queue.lock().expect("stolen queue lock").len()
-            + self.gate.running();
-        if queued >= st.threads {
-            return NAP_FALLBACK;
-        }
-        st.bell.disarm();
-        let mut p = st.proto.lock().expect("steal lock");
-        // Looked at again under the lock `Executor::pause` passes through: a paused rank
-        // sends no request.
-        if self.gate.paused() {
-            return NAP_RECHECK;
-        }
-        // No request when every peer is done or has nothing to hand over: the end rings.
-        let actions = p.ask(queued, st.threads);
-        self.carry_out(st, p, actions);
-        NAP_FALLBACK
     }
 }

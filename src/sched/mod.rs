@@ -5,9 +5,10 @@
 //! drainers between idle threads.
 //!
 //! Files, each importing only those below it (no module imports one that imports it back):
-//! `executor.rs` the public `Executor`; `handle.rs` the canceller and the inbox; `heart.rs`
-//! the protocol (steps 1-8 in its doc): dependency counting, drainers, completion, release,
-//! and the carrying out of the stealing machine's actions; beneath it `poll.rs` (workers
+//! `executor.rs` the public `Executor`; `handle.rs` the canceller and the inbox;
+//! `steal_thread.rs` the thief's asking; `heart.rs` the protocol (steps 1-8 in its doc):
+//! dependency counting, drainers, completion, release, and the carrying out of the stealing
+//! machine's actions; beneath it `poll.rs` (workers
 //! driving the transport), `unwind.rs` (the one timed `catch_unwind` around every kernel),
 //! `steal/` (wire format, policy, protocol machine, victim side), `pause.rs` (the gate for
 //! checkpoints), `ready.rs`, `record.rs`, `bell.rs`, `latch.rs`.
@@ -22,6 +23,7 @@ mod poll;
 mod ready;
 mod record;
 pub mod steal;
+mod steal_thread;
 #[cfg(test)]
 mod tests;
 mod unwind;
