@@ -72,8 +72,8 @@ impl Executor {
         }
     }
 
-    /// Attaches the rank's device; tasks may then run there (`heart.rs`, step 6). Call before `inbox`,
-    /// `canceller` or `start`.
+    /// Attaches the rank's device; tasks may then run there (`heart.rs`, step 6). Call
+    /// before `inbox`, `canceller` or `start`.
     pub fn with_device(mut self, device: Arc<DeviceContext>) -> Executor {
         Arc::get_mut(&mut self.inner)
             .expect("with_device is called before the executor is shared")
@@ -81,8 +81,8 @@ impl Executor {
         self
     }
 
-    /// Turns cross-rank work stealing on (`heart.rs`, step 7), deciding with `model` by `policy`; a no-op
-    /// for a single rank. Call before `inbox`, `canceller` or `start`.
+    /// Turns cross-rank work stealing on (`heart.rs`, step 7), deciding with `model` by
+    /// `policy`; a no-op for a single rank. Call before `inbox`, `canceller` or `start`.
     pub fn with_stealing(mut self, model: Arc<CostModel>, policy: StealPolicy) -> Executor {
         let inner = Arc::get_mut(&mut self.inner)
             .expect("with_stealing is called before the executor is shared");
@@ -269,8 +269,9 @@ impl Executor {
         }
     }
 
-    /// Starts the helper thread of stealing (step 7), if on, so that creating it does not
-    /// fall inside the timed run; `start` does it otherwise. The thread waits for `start`.
+    /// Starts the steal thread (`steal_thread.rs`), if stealing is on, so that creating it
+    /// does not fall inside the timed run; `start` does it otherwise. The thread waits for
+    /// `start`.
     pub fn prepare(&self) {
         let inner = &self.inner;
         if inner.steal.is_some() && !inner.steal_thread.swap(true, Ordering::AcqRel) {

@@ -1,4 +1,4 @@
-//! Workers driving the transport themselves (the executor's step 8): between tasks, and
+//! Workers driving the transport themselves (`heart.rs`, step 8): between tasks, and
 //! when a worker runs out of ready tasks. A value a worker receives readies its reader on
 //! that very thread, so a rank that waits for its neighbour's boundary value does not go to
 //! sleep and need waking (25-30 µs on a VM) when it comes.
