@@ -6,7 +6,7 @@
 //! - a worker that calls `send` posts the value at once when the engine is free (no hand-off:
 //!   on a busy core the thread that would post it may wait a whole time slice, 100s of µs);
 //! - an idle worker waiting for a value, and a worker between tasks while another worker of
-//!   its rank sleeps, call `poll` (see `sched::executor`, step 8), which runs a turn when the
+//!   its rank sleeps, call `poll` (see `sched/heart.rs`, step 8), which runs a turn when the
 //!   engine is free;
 //! - the progress thread runs turns for whatever the workers leave: transfers that must move
 //!   while every worker runs a long task, values arriving while workers sleep, and the close.

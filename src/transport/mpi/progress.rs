@@ -19,7 +19,7 @@
 //!
 //! 1. control: nothing is queued, every control send has completed and every control message
 //!    matched has been received and handed over. The steal protocol's `Fin` exchange
-//!    (`sched/steal.rs`) ended the run, so no peer sends anything more;
+//!    (`sched/steal/mod.rs`) ended the run, so no peer sends anything more;
 //! 2. values: every queued value is posted and every send has completed, and every value
 //!    this rank expects (the plan's remote values, each sent to it once) has arrived: no
 //!    receive is left posted and no value is left unmatched.
