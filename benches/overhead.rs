@@ -29,7 +29,7 @@ fn add(g: &mut Graph, app: bool, x: Handle, y: f64) -> Handle {
     if app {
         g.spawn_kernel("bench::add", [x.into(), y.into()], NoParams {})
     } else {
-        g.spawn(Op::Add, [x.into(), y.into()])
+        g.spawn(Op::new(dirk::kernels::Add), [x.into(), y.into()])
     }
     .unwrap()
 }
@@ -54,7 +54,7 @@ fn wide(app: bool) -> Graph {
     let mut g = Graph::new();
     let x = g
         .spawn(
-            Op::Fill { dtype: DType::F64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
             [Arg::Shape(vec![1]), 1.0.into()],
         )
         .unwrap();
@@ -72,7 +72,7 @@ fn chain(app: bool) -> Graph {
     let mut g = Graph::new();
     let mut h = g
         .spawn(
-            Op::Fill { dtype: DType::F64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
             [Arg::Shape(vec![1]), 1.0.into()],
         )
         .unwrap();
@@ -134,18 +134,15 @@ fn child(threads: usize, steal: bool) {
 /// ns per `kernels::run` call of the built-in `add` and of the app's `bench::add`.
 fn dispatch() -> (f64, f64) {
     use dirk::kernels::{self, Input};
-    use dirk::registry::KernelCall;
     const CALLS: usize = 200_000;
     let x = dirk::Value::Array(Array::from_f64(vec![1], vec![1.0]));
     let args = [Input::Value(&x), Input::Number(2.0)];
     let table = dirk::registry::global();
-    let app = Op::Kernel(
-        KernelCall::new(
-            table.get("bench::add").expect("registered"),
-            &serde_json::json!({}),
-        )
-        .expect("params"),
-    );
+    let app = table
+        .get("bench::add")
+        .expect("registered")
+        .call(&serde_json::json!({}))
+        .expect("params");
     let time = |op: &Op| {
         let t = Instant::now();
         for _ in 0..CALLS {
@@ -155,7 +152,7 @@ fn dispatch() -> (f64, f64) {
     };
     let (mut builtin, mut registered) = (Vec::new(), Vec::new());
     for _ in 0..7 {
-        builtin.push(time(&Op::Add));
+        builtin.push(time(&Op::new(dirk::kernels::Add)));
         registered.push(time(&app));
     }
     (common::median(builtin), common::median(registered))

@@ -360,8 +360,8 @@ fn brief(msg: &str) -> String {
 fn inputs_of(job_file: Option<&Path>, job: &job::Job) -> Vec<(String, PathBuf)> {
     let mut files = std::collections::BTreeSet::new();
     for t in job.graph.tasks() {
-        if let dirk::graph::Op::Load { file, .. } | dirk::graph::Op::LoadTile { file, .. } = &t.op {
-            files.insert(file.as_str());
+        if let Some(file) = t.op.input_file() {
+            files.insert(file);
         }
     }
     job_file
