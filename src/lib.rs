@@ -6,6 +6,7 @@
 //! The library API mirrors Dagger.jl's `spawn`/`fetch`:
 //!
 //! ```no_run
+//! use dirk::kernels::{Mul, Rand, Sum};
 //! use dirk::{Arg, DType, Graph, Op, Runtime, Settings};
 //! let rt = Runtime::init().expect("MPI");
 //! let mut g = Graph::new();

@@ -65,10 +65,7 @@ impl Builtin for Conv2d {
     const NAME: &'static str = "conv2d";
     const ARGS: &'static str = "[c, n, s, w, e, nw, ne, sw, se]";
     const ARITY: Option<usize> = Some(9);
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: F64,
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(F64);
     crate::builtin_record!();
 
     fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {

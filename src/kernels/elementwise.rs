@@ -244,10 +244,7 @@ macro_rules! operator {
             const ARGS: &'static str = "[a, b]";
             const ARITY: Option<usize> = Some(2);
             const IN_JOBS: bool = true;
-            const GPU: Option<Gpu> = Some(Gpu {
-                dtypes: $gpu,
-                bit_identical: true,
-            });
+            const GPU: Option<Gpu> = Gpu::exact($gpu);
             crate::builtin_record!();
 
             fn parse(_: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {

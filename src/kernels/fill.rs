@@ -35,10 +35,7 @@ impl Builtin for Fill {
     const ARGS: &'static str = "[shape, value]";
     const ARITY: Option<usize> = Some(2);
     const IN_JOBS: bool = true;
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: ALL,
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(ALL);
     crate::builtin_record!();
 
     fn parse(p: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {

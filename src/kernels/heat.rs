@@ -95,10 +95,7 @@ impl Builtin for HeatStep {
     const ARGS: &'static str = "[c, n, s, w, e]";
     const ARITY: Option<usize> = Some(5);
     // The CPU's order of float operations, FMA contraction forbidden.
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: F64,
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(F64);
     crate::builtin_record!();
 
     fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {

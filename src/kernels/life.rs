@@ -159,10 +159,7 @@ impl Builtin for LifeStep {
     const ARGS: &'static str = "[c, n, s, w, e, nw, ne, sw, se]";
     const ARITY: Option<usize> = Some(9);
     // Integer-exact.
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: &[DType::U8],
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(&[DType::U8]);
     crate::builtin_record!();
 
     fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {

@@ -93,10 +93,7 @@ impl Builtin for Matmul {
     const ARITY: Option<usize> = Some(2);
     const IN_JOBS: bool = true;
     // cuBLAS sums in its own order: on the GPU only when scoped there.
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: FLOATS,
-        bit_identical: false,
-    });
+    const GPU: Option<Gpu> = Gpu::own_order(FLOATS);
     crate::builtin_record!();
 
     fn parse(_: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {

@@ -51,10 +51,7 @@ impl Builtin for Potrf {
     const ARGS: &'static str = "[a]";
     const ARITY: Option<usize> = Some(1);
     // cuBLAS and cuSOLVER sum in their own order: on the GPU only when scoped there.
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: F64,
-        bit_identical: false,
-    });
+    const GPU: Option<Gpu> = Gpu::own_order(F64);
     crate::builtin_record!();
 
     fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {

@@ -86,10 +86,7 @@ impl Builtin for Rand {
     const ARGS: &'static str = "[shape]";
     const ARITY: Option<usize> = Some(1);
     const IN_JOBS: bool = true;
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: ALL,
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(ALL);
     crate::builtin_record!();
 
     fn parse(p: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {

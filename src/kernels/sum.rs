@@ -46,10 +46,7 @@ impl Builtin for Sum {
     const ARGS: &'static str = "[a]";
     const ARITY: Option<usize> = Some(1);
     const IN_JOBS: bool = true;
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: ALL,
-        bit_identical: true,
-    });
+    const GPU: Option<Gpu> = Gpu::exact(ALL);
     crate::builtin_record!();
 
     fn parse(_: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {

@@ -304,13 +304,13 @@ mod tests {
             assert_eq!(&o[8..16], &3i64.to_le_bytes());
             assert_eq!(&o[32..], &[0u8; 8]);
             // Timestep 1, point 3 reads points 3 and 4 of timestep 0.
-            let ok = run(
+            let ok = run_task(
                 &task(1, 3, vec![3, 4], kind),
                 &[Input::Value(&a), Input::Value(&b)],
             );
             assert!(ok.is_ok(), "{kind:?}");
             // The same inputs in the wrong order: a validation failure.
-            let err = run(
+            let err = run_task(
                 &task(1, 3, vec![3, 4], kind),
                 &[Input::Value(&b), Input::Value(&a)],
             )

@@ -35,10 +35,7 @@ impl Builtin for Trsm {
     const ARGS: &'static str = "[l, b]";
     const ARITY: Option<usize> = Some(2);
     // cuBLAS and cuSOLVER sum in their own order: on the GPU only when scoped there.
-    const GPU: Option<Gpu> = Some(Gpu {
-        dtypes: F64,
-        bit_identical: false,
-    });
+    const GPU: Option<Gpu> = Gpu::own_order(F64);
     crate::builtin_record!();
 
     fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {

@@ -91,6 +91,25 @@ pub struct Gpu {
     pub bit_identical: bool,
 }
 
+impl Gpu {
+    /// A GPU function over `dtypes` that gives the CPU's bits.
+    pub const fn exact(dtypes: &'static [DType]) -> Option<Gpu> {
+        Some(Gpu {
+            dtypes,
+            bit_identical: true,
+        })
+    }
+
+    /// A GPU function over `dtypes` that sums in its own order (cuBLAS, cuSOLVER): a task
+    /// goes to the GPU only when scoped there.
+    pub const fn own_order(dtypes: &'static [DType]) -> Option<Gpu> {
+        Some(Gpu {
+            dtypes,
+            bit_identical: false,
+        })
+    }
+}
+
 /// What the planner's cost hint sees: the result's type and the task's inputs' types.
 pub struct CostArgs<'a> {
     /// The result's static type.

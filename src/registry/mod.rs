@@ -4,8 +4,11 @@
 //! A process has one table (`global`): an application installs its own with `install` (as
 //! `crate::main_with` does) before anything is planned; otherwise it is
 //! `Registry::with_builtins()`. Job loading looks names up here once per task; a task then
-//! holds its op (a built-in `Op` variant, or `Op::Kernel` with an `Arc` to the record), so
-//! running it never looks anything up by name. Every rank must hold the same table:
+//! holds its op (`graph::Op`: an `Arc` to the record and the parsed params), so running it
+//! never looks anything up by name. The built-ins are records like any other: each is
+//! defined in its own file under `kernels/` (`Builtin`, `define.rs`) and registered in one
+//! line of `builtins.rs`; the workload generators' tiled ops are in the table too, though
+//! job files cannot name them (`Kernel::in_jobs`). Every rank must hold the same table:
 //! `Registry::fingerprint` is what they compare.
 //!
 //! ```
