@@ -129,7 +129,9 @@ def run(job, ranks, name, output=None):
            "--threads", str(args.threads), "--steal", "off", "--summary", summary]
     if output:
         cmd += ["--output", output]
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"{name}: exit {r.returncode}\n{r.stdout}{r.stderr}")
     with open(summary) as f:
         return json.load(f)["wall_seconds"]
 
