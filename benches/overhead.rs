@@ -198,7 +198,12 @@ fn dispatch() -> (f64, f64, f64) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if common::is_child() {
-        child(args[1].parse().expect("threads"), args[2] == "on", &args[3], &args[4]);
+        child(
+            args[1].parse().expect("threads"),
+            args[2] == "on",
+            &args[3],
+            &args[4],
+        );
         return;
     }
     let (plugin, sha) = build_plugin();

@@ -38,7 +38,9 @@ fn main() {
                 )
                 .unwrap();
             for _ in 1..LEN {
-                h = g.spawn(Op::new(dirk::kernels::Add), [h.into(), 1.0.into()]).unwrap();
+                h = g
+                    .spawn(Op::new(dirk::kernels::Add), [h.into(), 1.0.into()])
+                    .unwrap();
             }
         }
     }

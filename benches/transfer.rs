@@ -78,7 +78,12 @@ fn dirk_transfer(rt: &Runtime) -> f64 {
         )
         .unwrap();
     let _ = g
-        .spawn_named("s", Op::new(dirk::kernels::Sum), vec![y.into()], Scope::Rank(1))
+        .spawn_named(
+            "s",
+            Op::new(dirk::kernels::Sum),
+            vec![y.into()],
+            Scope::Rank(1),
+        )
         .unwrap();
     let settings = Settings {
         threads: Some(1),

@@ -122,7 +122,13 @@ mod tests {
         assert!(m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 0));
         // The device turns out to be slow for `add` (say, a busy or small GPU).
         for _ in 0..20 {
-            m.observe(&Op::new(crate::kernels::Add), Side::Device, bytes, 0, 10 * bytes as u64);
+            m.observe(
+                &Op::new(crate::kernels::Add),
+                Side::Device,
+                bytes,
+                0,
+                10 * bytes as u64,
+            );
         }
         assert!(!m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 0));
         assert!(m.rate(&Op::new(crate::kernels::Add), Side::Device) > 9.0);

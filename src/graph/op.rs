@@ -179,13 +179,7 @@ fn decode(kernel: &Kernel, bytes: &[u8]) -> Result<Arc<dyn Any + Send + Sync>, S
         return body.decode(bytes);
     }
     let name = kernel.name();
-    let hit = INTERNED.with(|c| {
-        c.borrow()
-            .1
-            .get(name)
-            .and_then(|m| m.get(bytes))
-            .cloned()
-    });
+    let hit = INTERNED.with(|c| c.borrow().1.get(name).and_then(|m| m.get(bytes)).cloned());
     if let Some(p) = hit {
         return Ok(p);
     }

@@ -6,7 +6,12 @@ use super::op::{matrix, ArgType};
 use super::value::DType;
 
 /// Checks that a window of `shape` at `offset` lies inside `whole`.
-pub(crate) fn window_fits(op: &str, shape: &[usize], offset: &[usize], whole: &[usize]) -> Result<(), String> {
+pub(crate) fn window_fits(
+    op: &str,
+    shape: &[usize],
+    offset: &[usize],
+    whole: &[usize],
+) -> Result<(), String> {
     let fits = shape.len() == whole.len()
         && offset.len() == whole.len()
         && (0..whole.len()).all(|a| offset[a] + shape[a] <= whole[a]);

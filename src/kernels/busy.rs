@@ -6,8 +6,8 @@ use crate::job::{JobError, Params};
 use crate::kernels::{value_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 use std::hint::black_box;
+use std::path::Path;
 
 /// Runs `iterations` dependent multiply-adds that the compiler cannot remove.
 pub(super) fn burn(iterations: u64) {
@@ -17,7 +17,6 @@ pub(super) fn burn(iterations: u64) {
     }
     black_box(x);
 }
-
 
 /// `busy`: returns its input after burning CPU for `iterations` steps: args `[a]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -4,15 +4,15 @@
 //! out[i, j] = Σ_a Σ_b k[a, b] · in[i + a − kh/2, j + b − kw/2], summed from 0.0 with `a`
 //! outer and `b` inner. Each output row is independent, so any chunking gives the same bits.
 
-use serde::{Deserialize, Serialize};
+use super::halo::Halo;
+use super::Input;
 use crate::device::{DeviceInput, GpuOps, Launched};
+use crate::graph::{buffers, Array, Data, Value};
 use crate::graph::{stencil, ArgType, DType, ValueType};
 use crate::kernels::{KernelError, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use super::halo::Halo;
-use super::Input;
-use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// The correlation of the tile in `args[0]` (with its eight strips) with `kernel`.
 pub(super) fn conv2d(args: &[Input<'_>], kshape: [usize; 2], kernel: &[f64]) -> Value {
@@ -49,7 +49,6 @@ pub(super) fn conv2d(args: &[Input<'_>], kshape: [usize; 2], kernel: &[f64]) -> 
     buffers::give(Data::F64(padded));
     Value::Array(Array::recycled(vec![h, w], Data::F64(out)))
 }
-
 
 /// `conv2d`: 2-D correlation of an f64 tile with `kernel`: args `[c, n, s, w, e, nw, ne, sw,
 /// se]`, strips kh/2 rows and kw/2 columns wide (numbers: constant outside the image).

@@ -9,9 +9,9 @@ use crate::graph::op::operand;
 use crate::graph::{ArgType, Array, DType, Data, Value, ValueType};
 use crate::job::{JobError, Params};
 use crate::registry::{Builtin, CostArgs, Gpu};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use rayon::prelude::*;
 
 /// An elementwise binary operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -203,7 +203,6 @@ pub(super) fn binary(op: BinOp, a: Input<'_>, b: Input<'_>) -> Result<Value, Ker
     Ok(Value::Array(Array::new(template.shape().to_vec(), data)))
 }
 
-
 /// Checks number literal `i` of an elementwise or `fill` task whose result is an array of
 /// `dtype`: the literal takes the array's dtype exactly.
 pub(super) fn literal(i: usize, x: f64, dtype: DType) -> Result<(), String> {
@@ -272,12 +271,7 @@ macro_rules! operator {
                 100.0 + 1.0 * c.len()
             }
 
-            fn launch(
-                &self,
-                dev: &dyn GpuOps,
-                dtype: DType,
-                args: &[DeviceInput<'_>],
-            ) -> Launched {
+            fn launch(&self, dev: &dyn GpuOps, dtype: DType, args: &[DeviceInput<'_>]) -> Launched {
                 dev.elementwise($name, dtype, &args[0], &args[1])
             }
         }
@@ -286,7 +280,12 @@ macro_rules! operator {
 
 operator!(Add, "add", ALL, "`add`: elementwise `a + b`.");
 operator!(Sub, "sub", ALL, "`sub`: elementwise `a - b`.");
-operator!(Mul, "mul", ALL, "`mul`: elementwise `a * b` (integers wrap).");
+operator!(
+    Mul,
+    "mul",
+    ALL,
+    "`mul`: elementwise `a * b` (integers wrap)."
+);
 operator!(
     Div,
     "div",

@@ -1,14 +1,14 @@
 //! `fill`: a constant array.
 
-use crate::registry::{Builtin, CostArgs, Gpu};
-use serde::{Deserialize, Serialize};
 use crate::device::{number_arg, shape_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op::{expect_scalar, expect_shape};
 use crate::graph::{ArgType, ValueType};
+use crate::graph::{Array, DType, Data, Value};
 use crate::job::{JobError, Params};
 use crate::kernels::{elementwise::literal, shape_in, Input, KernelError, ALL};
+use crate::registry::{Builtin, CostArgs, Gpu};
+use serde::{Deserialize, Serialize};
 use std::path::Path;
-use crate::graph::{Array, DType, Data, Value};
 
 /// An array of `shape` whose every element is `x` converted to `dtype`.
 pub(super) fn fill(dtype: DType, shape: &[usize], x: f64) -> Value {
@@ -21,7 +21,6 @@ pub(super) fn fill(dtype: DType, shape: &[usize], x: f64) -> Value {
     };
     Value::Array(Array::new(shape.to_vec(), data))
 }
-
 
 /// `fill`: a constant array: args `[shape, value]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,15 +1,15 @@
 //! `gemm_nt`: C − A·Bᵀ, the trailing update of a tiled Cholesky (faer GEMM, sequential inside
 //! the tile).
 
-use serde::{Deserialize, Serialize};
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op_tiled::f64_matrix;
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Value};
+use crate::kernels::KernelError;
 use crate::kernels::{array_in, dim, Input, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use crate::kernels::KernelError;
-use crate::graph::{Array, Value};
 use faer::{Accum, MatMut, MatRef, Par};
+use serde::{Deserialize, Serialize};
 
 /// C − A·Bᵀ (C m×n, A m×k, B n×k).
 pub(super) fn gemm_nt(c: &Array, a: &Array, b: &Array) -> Value {
@@ -24,7 +24,6 @@ pub(super) fn gemm_nt(c: &Array, a: &Array, b: &Array) -> Value {
     }
     Value::Array(Array::from_f64(vec![m, n], out))
 }
-
 
 /// `gemm_nt`: general update: args `[c, a, b]`, returns c − a·bᵀ.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -43,7 +42,11 @@ impl Builtin for GemmNt {
     }
 
     fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
-        Ok(gemm_nt(array_in(args, 0), array_in(args, 1), array_in(args, 2)))
+        Ok(gemm_nt(
+            array_in(args, 0),
+            array_in(args, 1),
+            array_in(args, 2),
+        ))
     }
 
     fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
@@ -65,7 +68,11 @@ pub(super) fn update_shape(
     let c = f64_matrix(&args[0], 0, name)?;
     let a = f64_matrix(&args[1], 1, name)?;
     let b = f64_matrix(&args[2], 2, name)?;
-    let (k_b, n_b) = if transposed { (b[1], b[0]) } else { (b[0], b[1]) };
+    let (k_b, n_b) = if transposed {
+        (b[1], b[0])
+    } else {
+        (b[0], b[1])
+    };
     if a[0] != c[0] || n_b != c[1] || a[1] != k_b {
         return Err(format!(
             "op {name}: shapes do not agree (c {c:?}, a {a:?}, b {b:?})"

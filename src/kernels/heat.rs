@@ -5,16 +5,16 @@
 //! the tile and the strips. Each cell depends only on its neighbourhood, so any chunking
 //! gives the same bits.
 
-use serde::{Deserialize, Serialize};
+use super::halo::Halo;
+use super::Input;
 use crate::device::{DeviceInput, GpuOps, Launched};
+use crate::graph::op_tiled::window_fits;
+use crate::graph::{buffers, Array, Data, Value};
 use crate::graph::{stencil, ArgType, DType, ValueType};
 use crate::kernels::{KernelError, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use crate::graph::op_tiled::window_fits;
-use super::halo::Halo;
-use super::Input;
-use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
 pub(super) fn heat_step(
@@ -75,7 +75,6 @@ pub(super) fn heat_step(
     }
     Value::Array(Array::recycled(vec![h, w], Data::F64(out)))
 }
-
 
 /// `heat_step`: one explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips
 /// or numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the

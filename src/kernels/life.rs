@@ -8,16 +8,16 @@
 //! byte read as 1 (initial data loaded from a file). Every cell depends only on its
 //! neighbourhood, so any chunking gives the same bits.
 
-use serde::{Deserialize, Serialize};
+use super::halo::{Halo, RowParts};
+use super::Input;
 use crate::device::{DeviceInput, GpuOps, Launched};
+use crate::graph::stencil::Frame;
+use crate::graph::{buffers, Array, Data, Value};
 use crate::graph::{stencil, ArgType, DType, ValueType};
 use crate::kernels::KernelError;
 use crate::registry::{Builtin, CostArgs, Gpu};
-use super::halo::{Halo, RowParts};
-use super::Input;
-use crate::graph::stencil::Frame;
-use crate::graph::{buffers, Array, Data, Value};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Rows per parallel chunk: about 64 KiB of output.
 fn chunk_rows(w: usize) -> usize {
@@ -139,7 +139,6 @@ pub(super) fn life_step(args: &[Input<'_>], normalize: bool, frame: Frame) -> Va
         .collect();
     step(&args, frame)
 }
-
 
 /// `life_step`: one Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne,
 /// sw, se]`, the tile and its neighbours' strips; a number stands for a strip of that

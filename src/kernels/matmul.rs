@@ -4,17 +4,17 @@
 //! sequential faer GEMM; the blocking depends only on the shapes, so the result is the same
 //! bits whatever the thread count.
 
-use serde::{Deserialize, Serialize};
-use crate::job::{JobError, Params};
-use std::path::Path;
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op::matrix;
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Data, Value};
+use crate::job::{JobError, Params};
 use crate::kernels::{array_in, Input, KernelError, FLOATS};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use crate::graph::{Array, Data, Value};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 const ROWS: usize = 256;
 
@@ -81,7 +81,6 @@ pub(super) fn matmul(a: &Array, b: &Array) -> Value {
     };
     Value::Array(Array::new(vec![m, n], data))
 }
-
 
 /// `matmul`: the 2-D matrix product: args `[a, b]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

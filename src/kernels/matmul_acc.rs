@@ -1,13 +1,13 @@
 //! `matmul_acc`: C + A·B, one step of a tiled GEMM's fixed-order accumulation over the inner
 //! tiles (faer GEMM, sequential inside the tile).
 
-use serde::{Deserialize, Serialize};
 use super::gemm_nt::{update_cost, update_shape};
 use crate::graph::{ArgType, ValueType};
+use crate::graph::{Array, Value};
 use crate::kernels::{array_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
-use crate::graph::{Array, Value};
 use faer::{Accum, MatMut, MatRef, Par};
+use serde::{Deserialize, Serialize};
 
 /// C + A·B (C m×n, A m×k, B k×n).
 pub(super) fn matmul_acc(c: &Array, a: &Array, b: &Array) -> Value {
@@ -22,7 +22,6 @@ pub(super) fn matmul_acc(c: &Array, a: &Array, b: &Array) -> Value {
     }
     Value::Array(Array::from_f64(vec![m, n], out))
 }
-
 
 /// `matmul_acc`: accumulating product: args `[c, a, b]`, returns c + a·b.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,7 +38,11 @@ impl Builtin for MatmulAcc {
     }
 
     fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
-        Ok(matmul_acc(array_in(args, 0), array_in(args, 1), array_in(args, 2)))
+        Ok(matmul_acc(
+            array_in(args, 0),
+            array_in(args, 1),
+            array_in(args, 2),
+        ))
     }
 
     fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {

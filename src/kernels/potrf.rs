@@ -1,17 +1,17 @@
 //! `potrf`: the Cholesky factor of one diagonal tile (faer's LLᵀ, sequential inside the
 //! tile: the tile graph supplies the parallelism, and the result does not depend on threads).
 
-use serde::{Deserialize, Serialize};
+use super::KernelError;
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op_tiled::square;
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Value};
 use crate::kernels::{array_in, dim, Input, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use super::KernelError;
-use crate::graph::{Array, Value};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::{Mat, Par};
+use serde::{Deserialize, Serialize};
 
 /// L with L·Lᵀ = a (lower triangle of `a` read), zeros above the diagonal.
 pub(super) fn potrf(a: &Array) -> Result<Value, KernelError> {
@@ -39,7 +39,6 @@ pub(super) fn potrf(a: &Array) -> Result<Value, KernelError> {
     }
     Ok(Value::Array(Array::from_f64(vec![n, n], out)))
 }
-
 
 /// `potrf`: Cholesky factor of a tile: args `[a]`; the lower L with L·Lᵀ = a, zeros above the
 /// diagonal. A tile that is not positive definite fails the task.

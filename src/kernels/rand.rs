@@ -5,15 +5,15 @@
 //! bits. Floats are uniform in [0, 1) (53 or 24 random mantissa bits); integer dtypes get 0 or
 //! 1 with equal probability (the integers in [0, 1] — a random Life grid, say).
 
-use crate::registry::{Builtin, CostArgs, Gpu};
-use serde::{Deserialize, Serialize};
 use crate::device::{shape_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::{op::expect_shape, ArgType, ValueType};
+use crate::graph::{Array, DType, Data, Value};
 use crate::job::{JobError, Params};
 use crate::kernels::{shape_in, Input, KernelError, ALL};
-use std::path::Path;
-use crate::graph::{Array, DType, Data, Value};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// The SplitMix64 output function: a bijective 64-bit mixer.
 #[inline]
@@ -69,7 +69,6 @@ pub(super) fn rand(seed: u64, dtype: DType, shape: &[usize]) -> Value {
     };
     Value::Array(Array::new(shape.to_vec(), data))
 }
-
 
 /// `rand`: uniform [0,1) values (0 or 1 for integer dtypes), a pure function of (seed,
 /// shape, dtype): args `[shape]`.

@@ -1,14 +1,14 @@
 //! `rand_spd`: a tile of the seed-generated symmetric positive definite matrix
 //! A = (R + Rᵀ)/2 + n·I with R = rand(seed, [n, n]); diagonally dominant, hence SPD.
 
-use serde::{Deserialize, Serialize};
+use super::rand::{bits, unit_f64};
 use crate::graph::op::expect_shape;
 use crate::graph::op_tiled::window_fits;
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Value};
 use crate::kernels::{shape_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
-use super::rand::{bits, unit_f64};
-use crate::graph::{Array, Value};
+use serde::{Deserialize, Serialize};
 
 /// The window of A at `offset` with `shape`.
 pub(super) fn rand_spd(seed: u64, n: usize, offset: &[usize], shape: &[usize]) -> Value {
@@ -25,7 +25,6 @@ pub(super) fn rand_spd(seed: u64, n: usize, offset: &[usize], shape: &[usize]) -
     }
     Value::Array(Array::from_f64(shape.to_vec(), v))
 }
-
 
 /// `rand_spd`: a tile of a symmetric positive definite matrix: the window at `offset` of
 /// A = (R + Rᵀ)/2 + n·I, R = rand(seed, [n, n], f64). Args `[shape]`.

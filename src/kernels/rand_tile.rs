@@ -1,16 +1,16 @@
 //! `rand_tile`: a window of a virtual `rand` array, so a tiled array generated tile by tile has
 //! the same bits as `rand(seed, global)` whatever the tiling or rank count.
 
-use serde::{Deserialize, Serialize};
+use super::rand::{bits, coin, unit_f32, unit_f64};
+use crate::graph::buffers::{self, Element};
 use crate::graph::op::expect_shape;
 use crate::graph::op_tiled::window_fits;
 use crate::graph::{ArgType, ValueType};
+use crate::graph::{Array, DType, Data, Value};
 use crate::kernels::{shape_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
-use super::rand::{bits, coin, unit_f32, unit_f64};
-use crate::graph::buffers::{self, Element};
-use crate::graph::{Array, DType, Data, Value};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Global linear index of the first element of each row (last axis) of the window.
 fn row_starts(global: &[usize], offset: &[usize], shape: &[usize]) -> Vec<u64> {
@@ -86,7 +86,6 @@ pub(super) fn rand_tile(
     };
     Value::Array(Array::recycled(shape.to_vec(), data))
 }
-
 
 /// `rand_tile`: the window at `offset` of `rand(seed, global, dtype)`: args `[shape]`. A
 /// tile of a random array, the same bits whatever the tiling.

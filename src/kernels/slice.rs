@@ -1,12 +1,12 @@
 //! `slice`: the block of an array at an offset (a tile's halo strip, so only the strip
 //! crosses ranks, never the whole tile).
 
-use serde::{Deserialize, Serialize};
 use crate::graph::op_tiled::window_fits;
 use crate::graph::{ArgType, ValueType};
+use crate::graph::{Array, Data, Value};
 use crate::kernels::{array_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
-use crate::graph::{Array, Data, Value};
+use serde::{Deserialize, Serialize};
 
 fn copy<T: Copy>(v: &[T], whole: &[usize], offset: &[usize], shape: &[usize]) -> Vec<T> {
     let d = shape.len();
@@ -50,7 +50,6 @@ pub(super) fn slice(a: &Array, offset: &[usize], shape: &[usize]) -> Value {
     };
     Value::Array(Array::new(shape.to_vec(), data))
 }
-
 
 /// `slice`: the block of `a` at `offset` with `shape` (a halo strip of a tile): args `[a]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

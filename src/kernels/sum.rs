@@ -4,17 +4,17 @@
 //! then the chunk sums are added left to right. The chunking depends only on the length, so
 //! the result is the same bits whatever the thread count; chunks run in parallel when large.
 
-use serde::{Deserialize, Serialize};
-use crate::job::{JobError, Params};
-use std::path::Path;
+use super::{CHUNK, PAR_MIN};
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op::operand;
 use crate::graph::{ArgType, DType, Value, ValueType};
+use crate::graph::{Array, Data};
+use crate::job::{JobError, Params};
 use crate::kernels::{array_in, Input, KernelError, ALL};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use super::{CHUNK, PAR_MIN};
-use crate::graph::{Array, Data};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 fn chunked<T: Copy + Sync>(v: &[T], to_f64: impl Fn(T) -> f64 + Sync) -> f64 {
     let chunk_sum = |c: &[T]| c.iter().fold(0.0f64, |s, &x| s + to_f64(x));
@@ -35,7 +35,6 @@ pub(super) fn sum(a: &Array) -> f64 {
         Data::U8(v) => chunked(v, f64::from),
     }
 }
-
 
 /// `sum`: the sum of all elements, as an f64 scalar, in a fixed order: args `[a]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

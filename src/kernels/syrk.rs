@@ -1,16 +1,16 @@
 //! `syrk`: C − A·Aᵀ for a diagonal tile of a tiled Cholesky (faer GEMM, sequential inside the
 //! tile; the full tile is updated so later kernels may read either triangle).
 
-use serde::{Deserialize, Serialize};
+use super::gemm_nt::update_cost;
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op_tiled::{f64_matrix, square};
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Value};
+use crate::kernels::KernelError;
 use crate::kernels::{array_in, Input, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use crate::kernels::KernelError;
-use super::gemm_nt::update_cost;
-use crate::graph::{Array, Value};
 use faer::{Accum, MatMut, MatRef, Par};
+use serde::{Deserialize, Serialize};
 
 /// C − A·Aᵀ.
 pub(super) fn syrk(c: &Array, a: &Array) -> Value {
@@ -23,7 +23,6 @@ pub(super) fn syrk(c: &Array, a: &Array) -> Value {
     }
     Value::Array(Array::from_f64(vec![n, n], out))
 }
-
 
 /// `syrk`: symmetric update: args `[c, a]`, returns c − a·aᵀ.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,8 @@
 use super::{Input, KernelError};
 use crate::graph::{ArgType, Array, DType, Data, Value, ValueType};
 use crate::registry::{Builtin, CostArgs};
-use serde::{Deserialize, Serialize};
 use crate::taskbench::{KernelKind, KernelSpec};
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::hint::black_box;
 
@@ -187,7 +187,6 @@ fn memory_bound(k: &KernelSpec, scratch_bytes: usize, timestep: i64) -> Result<(
         Ok(())
     })
 }
-
 
 /// `taskbench`: one task of a Task Bench graph (`crate::taskbench`): args are the outputs of
 /// its producers at the previous timestep, in `inputs` order; each is checked to hold

@@ -1,13 +1,13 @@
 //! `transpose`: the 2-D transpose, by cache-friendly blocks.
 
-use serde::{Deserialize, Serialize};
-use crate::job::{JobError, Params};
-use std::path::Path;
 use crate::graph::op::matrix;
 use crate::graph::{ArgType, Value, ValueType};
+use crate::graph::{Array, Data};
+use crate::job::{JobError, Params};
 use crate::kernels::{array_in, Input, KernelError};
 use crate::registry::{Builtin, CostArgs};
-use crate::graph::{Array, Data};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 const B: usize = 32;
 
@@ -36,7 +36,6 @@ pub(super) fn transpose(a: &Array) -> crate::graph::Value {
     };
     crate::graph::Value::Array(Array::new(vec![c, r], data))
 }
-
 
 /// `transpose`: the 2-D transpose: args `[a]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,16 +1,16 @@
 //! `trsm`: X with X·Lᵀ = B for a lower-triangular tile L (the panel update of a tiled
 //! Cholesky), solved as L·Xᵀ = Bᵀ by faer, sequentially inside the tile.
 
-use serde::{Deserialize, Serialize};
 use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
 use crate::graph::op_tiled::{f64_matrix, square};
 use crate::graph::{ArgType, DType, ValueType};
+use crate::graph::{Array, Value};
+use crate::kernels::KernelError;
 use crate::kernels::{array_in, dim, Input, F64};
 use crate::registry::{Builtin, CostArgs, Gpu};
-use crate::kernels::KernelError;
-use crate::graph::{Array, Value};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{MatMut, MatRef, Par};
+use serde::{Deserialize, Serialize};
 
 /// X = B·L⁻ᵀ.
 pub(super) fn trsm(l: &Array, b: &Array) -> Value {
@@ -24,7 +24,6 @@ pub(super) fn trsm(l: &Array, b: &Array) -> Value {
     }
     Value::Array(Array::from_f64(vec![m, s], x))
 }
-
 
 /// `trsm`: triangular solve: args `[l, b]`, returns X with X·lᵀ = b (l lower triangular).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

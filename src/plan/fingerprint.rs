@@ -51,11 +51,7 @@ fn graph_hash(g: &Graph) -> u128 {
 
 /// Path, size and modification time (ns) of every input file `g` names, once each.
 fn inputs_hash(g: &Graph) -> u64 {
-    let files: BTreeSet<&str> = g
-        .tasks()
-        .iter()
-        .filter_map(|t| t.op.input_file())
-        .collect();
+    let files: BTreeSet<&str> = g.tasks().iter().filter_map(|t| t.op.input_file()).collect();
     let mut h = Xxh3::new();
     for f in files {
         let (size, mtime) = match std::fs::metadata(f) {

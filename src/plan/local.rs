@@ -366,7 +366,9 @@ mod tests {
             )
             .unwrap();
         let y = g.spawn(Op::new(crate::kernels::Sum), [x.into()]).unwrap();
-        let _z = g.spawn(Op::new(crate::kernels::Mul), [y.into(), Arg::Number(2.0)]).unwrap();
+        let _z = g
+            .spawn(Op::new(crate::kernels::Mul), [y.into(), Arg::Number(2.0)])
+            .unwrap();
         let r = |finished: Vec<bool>, held: &[u32]| super::Resume {
             finished,
             holder: held.iter().map(|&k| (k, 0)).collect(),
@@ -404,8 +406,12 @@ mod tests {
         };
         let x = rand(&mut g, &[10, 10]);
         let y = rand(&mut g, &[10, 1]);
-        let twice = g.spawn(Op::new(crate::kernels::Add), [x.into(), x.into()]).unwrap();
-        let both = g.spawn(Op::new(crate::kernels::Matmul), [x.into(), y.into()]).unwrap();
+        let twice = g
+            .spawn(Op::new(crate::kernels::Add), [x.into(), x.into()])
+            .unwrap();
+        let both = g
+            .spawn(Op::new(crate::kernels::Matmul), [x.into(), y.into()])
+            .unwrap();
         let p = &plan(
             &g,
             &[RankInfo {

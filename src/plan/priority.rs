@@ -66,10 +66,21 @@ mod tests {
                 [Arg::Shape(vec![10])],
             )
             .unwrap();
-        let a = g.spawn(Op::new(crate::kernels::Add), [x.into(), 1.0.into()]).unwrap();
-        let b = g.spawn(Op::new(crate::kernels::Busy { iterations: 1000 }), [a.into()]).unwrap();
-        let c = g.spawn(Op::new(crate::kernels::Mul), [a.into(), 2.0.into()]).unwrap();
-        let _d = g.spawn(Op::new(crate::kernels::Sub), [b.into(), c.into()]).unwrap();
+        let a = g
+            .spawn(Op::new(crate::kernels::Add), [x.into(), 1.0.into()])
+            .unwrap();
+        let b = g
+            .spawn(
+                Op::new(crate::kernels::Busy { iterations: 1000 }),
+                [a.into()],
+            )
+            .unwrap();
+        let c = g
+            .spawn(Op::new(crate::kernels::Mul), [a.into(), 2.0.into()])
+            .unwrap();
+        let _d = g
+            .spawn(Op::new(crate::kernels::Sub), [b.into(), c.into()])
+            .unwrap();
         let (costs, lv) = bottom_levels(&g);
         for (i, t) in g.tasks().iter().enumerate() {
             for h in t.inputs() {
@@ -107,8 +118,12 @@ mod tests {
             row = (0..n)
                 .map(|k| {
                     let (l, r) = (row[(k + n - 1) % n], row[(k + 1) % n]);
-                    let sum = g.spawn(Op::new(crate::kernels::Add), [l.into(), r.into()]).unwrap();
-                    let next = g.spawn(Op::new(crate::kernels::Add), [sum.into(), row[k].into()]).unwrap();
+                    let sum = g
+                        .spawn(Op::new(crate::kernels::Add), [l.into(), r.into()])
+                        .unwrap();
+                    let next = g
+                        .spawn(Op::new(crate::kernels::Add), [sum.into(), row[k].into()])
+                        .unwrap();
                     chain_of.extend([k, k]);
                     next
                 })

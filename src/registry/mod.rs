@@ -109,7 +109,10 @@ impl Registry {
 
     /// Every name a job file may use, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.kernels().filter(|k| k.in_jobs()).map(|k| k.name()).collect()
+        self.kernels()
+            .filter(|k| k.in_jobs())
+            .map(|k| k.name())
+            .collect()
     }
 
     /// Every kernel as (name, what identifies it: origin and signature), in name order:

@@ -43,10 +43,30 @@ fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
         }),
         vec![Arg::Shape(vec![100, 100])],
     );
-    let y = t(&mut g, "y", Op::new(dirk::kernels::Mul), vec![x.into(), 2.5.into()]);
-    let z = t(&mut g, "z", Op::new(dirk::kernels::Add), vec![y.into(), x.into()]);
-    let d = t(&mut g, "d", Op::new(dirk::kernels::Div), vec![1.0.into(), z.into()]);
-    let e = t(&mut g, "e", Op::new(dirk::kernels::Sub), vec![d.into(), y.into()]);
+    let y = t(
+        &mut g,
+        "y",
+        Op::new(dirk::kernels::Mul),
+        vec![x.into(), 2.5.into()],
+    );
+    let z = t(
+        &mut g,
+        "z",
+        Op::new(dirk::kernels::Add),
+        vec![y.into(), x.into()],
+    );
+    let d = t(
+        &mut g,
+        "d",
+        Op::new(dirk::kernels::Div),
+        vec![1.0.into(), z.into()],
+    );
+    let e = t(
+        &mut g,
+        "e",
+        Op::new(dirk::kernels::Sub),
+        vec![d.into(), y.into()],
+    );
     let s = t(&mut g, "s", Op::new(dirk::kernels::Sum), vec![e.into()]);
     let f = t(
         &mut g,
@@ -55,8 +75,18 @@ fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
         vec![Arg::Shape(vec![1000]), 0.1.into()],
     );
     let fs = t(&mut g, "fs", Op::new(dirk::kernels::Sum), vec![f.into()]);
-    let m = t(&mut g, "m", Op::new(dirk::kernels::Matmul), vec![x.into(), y.into()]);
-    let ms = t(&mut g, "ms", Op::new(dirk::kernels::Mul), vec![m.into(), s.into()]);
+    let m = t(
+        &mut g,
+        "m",
+        Op::new(dirk::kernels::Matmul),
+        vec![x.into(), y.into()],
+    );
+    let ms = t(
+        &mut g,
+        "ms",
+        Op::new(dirk::kernels::Mul),
+        vec![m.into(), s.into()],
+    );
     let i = t(
         &mut g,
         "i",
@@ -66,7 +96,12 @@ fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
         }),
         vec![Arg::Shape(vec![500])],
     );
-    let i2 = t(&mut g, "i2", Op::new(dirk::kernels::Mul), vec![i.into(), 7.0.into()]);
+    let i2 = t(
+        &mut g,
+        "i2",
+        Op::new(dirk::kernels::Mul),
+        vec![i.into(), 7.0.into()],
+    );
     let outs = vec![s, fs, ms, i2, e];
     mark(&mut g, &outs);
     (g, outs)
@@ -217,8 +252,13 @@ fn ring(scope: Scope) -> (Graph, Vec<Handle>) {
                     scope.clone(),
                 )
                 .unwrap();
-            g.spawn_named(format!("s{i}"), Op::new(dirk::kernels::Sum), vec![y.into()], scope.clone())
-                .unwrap()
+            g.spawn_named(
+                format!("s{i}"),
+                Op::new(dirk::kernels::Sum),
+                vec![y.into()],
+                scope.clone(),
+            )
+            .unwrap()
         })
         .collect();
     mark(&mut g, &ys);
@@ -288,7 +328,12 @@ fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
         )
         .unwrap();
     let q = g
-        .spawn_named("q", Op::new(dirk::kernels::Div), vec![a.into(), 2.0.into()], gpu.clone())
+        .spawn_named(
+            "q",
+            Op::new(dirk::kernels::Div),
+            vec![a.into(), 2.0.into()],
+            gpu.clone(),
+        )
         .unwrap();
     let dev = host(1 << 20);
     let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
@@ -315,8 +360,13 @@ fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
             gpu.clone(),
         )
         .unwrap();
-    g.spawn_named("bad", Op::new(dirk::kernels::Div), vec![a.into(), zeros.into()], gpu)
-        .unwrap();
+    g.spawn_named(
+        "bad",
+        Op::new(dirk::kernels::Div),
+        vec![a.into(), zeros.into()],
+        gpu,
+    )
+    .unwrap();
     let e = run_in_process_with_devices(&g, 1, vec![Some(host(1 << 20))])
         .unwrap_err()
         .to_string();
@@ -335,7 +385,9 @@ fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
             [Arg::Shape(vec![1 << 20])],
         )
         .unwrap();
-    let y = g.spawn(Op::new(dirk::kernels::Mul), [x.into(), 3.0.into()]).unwrap();
+    let y = g
+        .spawn(Op::new(dirk::kernels::Mul), [x.into(), 3.0.into()])
+        .unwrap();
     let s = g.spawn(Op::new(dirk::kernels::Sum), [y.into()]).unwrap();
     let a = g
         .spawn(
@@ -346,7 +398,9 @@ fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
             [Arg::Shape(vec![8, 8])],
         )
         .unwrap();
-    let m = g.spawn(Op::new(dirk::kernels::Matmul), [a.into(), a.into()]).unwrap();
+    let m = g
+        .spawn(Op::new(dirk::kernels::Matmul), [a.into(), a.into()])
+        .unwrap();
     let outs = vec![s, m];
     mark(&mut g, &outs);
     let cpu = outputs(&run_in_process(&g, 1, 1).unwrap(), &outs);
@@ -573,7 +627,12 @@ fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
     }
     assert!(supports(&life, DType::U8) && !supports(&life, DType::F64));
     assert!(supports(&heat, DType::F64) && supports(&conv, DType::F64));
-    for op in [Op::new(dirk::kernels::Potrf), Op::new(dirk::kernels::Trsm), Op::new(dirk::kernels::Syrk), Op::new(dirk::kernels::GemmNt)] {
+    for op in [
+        Op::new(dirk::kernels::Potrf),
+        Op::new(dirk::kernels::Trsm),
+        Op::new(dirk::kernels::Syrk),
+        Op::new(dirk::kernels::GemmNt),
+    ] {
         assert!(has_kernel(&op) && !bit_identical(&op), "{op}: scoped only");
         assert!(supports(&op, DType::F64));
     }
