@@ -13,7 +13,6 @@ use super::builder::{BoxError, ErasedFns};
 use super::kernel::{Kernel, ParamBox, Signature};
 use crate::graph::{Array, DType, Data, Value};
 use crate::kernels::Input;
-use smallvec::SmallVec;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -22,9 +21,6 @@ use std::sync::{Arc, Mutex};
 /// The layout versions this dirk reads.
 pub const ABI_VERSION: u32 = 1;
 const ERROR_BYTES: usize = 512;
-
-/// A tensor's shape (or a shape argument's values).
-type Dims = SmallVec<[i64; 4]>;
 
 #[repr(C)]
 struct DlDevice {
@@ -271,30 +267,28 @@ fn zeros(d: DType, n: usize) -> Data {
 /// Calls a plugin kernel: DLTensors over the inputs (numbers as 0-d f64, shapes as 1-d
 /// i64), a zeroed output typed like the first array input.
 fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CString) -> Result<Value, BoxError> {
-    // Storage the tensors point into, filled before any pointer is taken and never moved
-    // after (inline for the usual few arguments of few axes: a call allocates only its
-    // result).
-    let shapes: SmallVec<[Dims; 8]> = args
+    // Storage the tensors point into, filled before any pointer is taken.
+    let shapes: Vec<Vec<i64>> = args
         .iter()
         .map(|a| match a {
             Input::Value(Value::Array(x)) => x.shape().iter().map(|&n| n as i64).collect(),
-            Input::Shape(s) => smallvec::smallvec![s.len() as i64],
-            _ => Dims::new(),
+            Input::Shape(s) => vec![s.len() as i64],
+            _ => Vec::new(),
         })
         .collect();
-    let scalars: SmallVec<[f64; 8]> = args.iter().map(|a| a.scalar().unwrap_or(0.0)).collect();
-    let shape_values: SmallVec<[Dims; 8]> = args
+    let scalars: Vec<f64> = args.iter().map(|a| a.scalar().unwrap_or(0.0)).collect();
+    let shape_values: Vec<Vec<i64>> = args
         .iter()
         .map(|a| match a {
             Input::Shape(s) => s.iter().map(|&n| n as i64).collect(),
-            _ => Dims::new(),
+            _ => Vec::new(),
         })
         .collect();
     let cpu_dev = || DlDevice {
         device_type: 1,
         device_id: 0,
     };
-    let mut tensors: SmallVec<[DlTensor; 8]> = SmallVec::with_capacity(args.len());
+    let mut tensors: Vec<DlTensor> = Vec::with_capacity(args.len());
     let mut first: Option<&Array> = None;
     for (i, a) in args.iter().enumerate() {
         let (data, dtype) = match a {
@@ -322,7 +316,7 @@ fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CString) -> Result<Va
         });
     }
     let first = first.ok_or("a plugin kernel needs an array argument")?;
-    let mut out_shape: Dims = first.shape().iter().map(|&n| n as i64).collect();
+    let mut out_shape: Vec<i64> = first.shape().iter().map(|&n| n as i64).collect();
     let mut out_data = zeros(first.dtype(), first.len());
     let mut out = DlTensor {
         data: data_mut_ptr(&mut out_data),
