@@ -309,3 +309,70 @@ pub(crate) fn matrix<'a>(
         _ => Err(format!("op {op}: args[{i}] must be the id of a task")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::stencil::Frame;
+    use crate::kernels::{Add, HeatStep, LifeStep, Rand};
+
+    fn round_trip(op: &Op) -> Op {
+        postcard::from_bytes(&postcard::to_allocvec(op).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn built_in_ops_cross_the_wire_unchanged() {
+        let ops = [
+            Op::new(Add),
+            Op::new(Rand {
+                seed: 7,
+                dtype: DType::U8,
+            }),
+            Op::new(HeatStep {
+                alpha: 0.1,
+                global: vec![64, 48],
+                offset: vec![16, 0],
+            }),
+            Op::new(LifeStep {
+                normalize: true,
+                frame: Frame::PLAIN,
+            }),
+        ];
+        for op in &ops {
+            let back = round_trip(op);
+            assert_eq!(&back, op);
+            assert_eq!(format!("{back:?}"), format!("{op:?}"));
+            assert!(
+                Arc::ptr_eq(back.kernel(), op.kernel()),
+                "{op:?}: the same record"
+            );
+        }
+        assert_ne!(ops[0], ops[1]);
+        assert_eq!(ops[1].params::<Rand>().unwrap().seed, 7);
+        assert!(ops[0].params::<Rand>().is_none());
+    }
+
+    #[test]
+    fn an_unknown_kernel_on_the_wire_is_an_error_naming_it() {
+        let bytes = postcard::to_allocvec(&("nobody::here", &b"{}"[..])).unwrap();
+        let e = postcard::from_bytes::<Op>(&bytes).unwrap_err().to_string();
+        assert!(!e.is_empty());
+        assert!(kernel_named("nobody::here")
+            .unwrap_err()
+            .contains("nobody::here"));
+    }
+
+    #[test]
+    fn json_params_on_the_wire_are_parsed_once_per_text() {
+        let r = crate::registry::Registry::empty().kernel("t::copy", |k| {
+            k.args("[a]", 1).cpu(|i, _| Ok(i.array(0)?.clone()))
+        });
+        let k = r.get("t::copy").unwrap();
+        let a = decode(&k, b"{}").unwrap();
+        let b = decode(&k, b"{}").unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one parse for one text");
+        let c = decode(&k, b"{ }").unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(decode(&k, b"{\"x\": 1}").is_err(), "NoParams takes no key");
+    }
+}
