@@ -4,13 +4,16 @@
 //! so time per task is dirk's own cost. Run: `cargo bench --bench overhead` (with
 //! `DIRK_BENCH_TRACE=1` in the environment to collect trace events as `--trace` does).
 //! The wide layer's tasks read one shared input and are all sinks; one of them is the output.
-//! First, in this process, the dispatch alone: `kernels::run` of the built-in `add` and of
-//! `bench::add` on a one-element array, alternately, 200,000 calls per round, median of 7
-//! rounds (ns per call, kernel body included): a figure the machine's load disturbs far less
-//! than the runs under mpirun (`DIRK_BENCH_DISPATCH_ONLY=1`: only that).
-//! `wide-app` and `chain-app` are the same graphs with an application kernel (`bench::add`,
-//! registered through `dirk::registry`, the same one-element add) in place of the built-in
-//! `add`: what dispatching a registered kernel costs beside a built-in.
+//! First, in this process, the dispatch alone: `kernels::run` of the built-in `add`, of the
+//! Rust no-op `bench::noop` and of the C plugin's no-op `cbench::noop` on a one-element
+//! array, in turn, 200,000 calls per round, median of 7 rounds (ns per call, kernel body
+//! included): a figure the machine's load disturbs far less than the runs under mpirun
+//! (`DIRK_BENCH_DISPATCH_ONLY=1`: only that).
+//! `wide-rust`/`chain-rust` and `wide-c`/`chain-c` are the same graphs with a no-op user
+//! kernel in place of the built-in `add`: `bench::noop` (registered through
+//! `dirk::registry`, a copy of its one-element input) and `cbench::noop` (the same in C,
+//! `benches/plugins/bench_plugin.c`, built here with cc and loaded on every rank): what
+//! dispatching a registered kernel costs beside a built-in, measured in one run.
 
 mod common;
 
@@ -24,43 +27,70 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TASKS: usize = 100_000;
 
-/// One add task of `x` and a number: the built-in `add`, or the application's `bench::add`.
-fn add(g: &mut Graph, app: bool, x: Handle, y: f64) -> Handle {
-    if app {
-        g.spawn_kernel("bench::add", [x.into(), y.into()], NoParams {})
-    } else {
-        g.spawn(Op::Add, [x.into(), y.into()])
+/// Which kernel a graph's tasks run.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    /// The built-in `add` of the input and a number.
+    Builtin,
+    /// `bench::noop`, a Rust kernel registered by this program.
+    Rust,
+    /// `cbench::noop`, a C plugin's kernel.
+    C,
+}
+
+/// One task reading `x`: the built-in `add` of `x` and `y`, or a user kernel's no-op.
+fn task(g: &mut Graph, kind: Kind, x: Handle, y: f64) -> Handle {
+    match kind {
+        Kind::Builtin => g.spawn(Op::new(dirk::kernels::Add), [x.into(), y.into()]),
+        Kind::Rust => g.spawn_kernel("bench::noop", [x.into()], NoParams {}),
+        Kind::C => g.spawn_kernel("cbench::noop", [x.into()], NoParams {}),
     }
     .unwrap()
 }
 
-/// The built-ins and `bench::add`: an f64 array plus a number, like the built-in `add`.
+/// The built-ins and `bench::noop`: a copy of its input.
 fn kernels() -> Registry {
-    Registry::with_builtins().kernel("bench::add", |k| {
-        k.args("[a, x]", 2).cpu(|i, _| {
-            let (a, x) = (i.array(0)?, i.scalar(1)?);
-            let v = a
-                .as_f64()
-                .ok_or("f64 only")?
-                .iter()
-                .map(|v| v + x)
-                .collect();
-            Ok(Array::from_f64(a.shape().to_vec(), v))
-        })
+    Registry::with_builtins().kernel("bench::noop", |k| {
+        k.args("[a]", 1).cpu(|i, _| Ok(i.array(0)?.clone()))
     })
 }
 
-fn wide(app: bool) -> Graph {
+/// Builds `benches/plugins/bench_plugin.c` into the target folder; its path and SHA-256.
+fn build_plugin() -> (String, String) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let out = std::env::current_exe()
+        .expect("own path")
+        .with_file_name("libcbench.so");
+    let ok = std::process::Command::new("cc")
+        .args(["-shared", "-fPIC", "-O3", "-I", &format!("{root}/include")])
+        .arg(format!("{root}/benches/plugins/bench_plugin.c"))
+        .arg("-o")
+        .arg(&out)
+        .status()
+        .expect("cc")
+        .success();
+    assert!(ok, "cc failed on benches/plugins/bench_plugin.c");
+    let sha = dirk::registry::sha256_hex(&std::fs::read(&out).expect("plugin"));
+    (out.display().to_string(), sha)
+}
+
+/// Installs the table and loads the plugin, as every rank must before planning.
+fn tables(plugin: &str, sha: &str) {
+    dirk::registry::install(kernels()).expect("the first kernel table");
+    dirk::registry::load_plugin(std::path::Path::new(plugin), sha).expect("the bench plugin");
+}
+
+fn wide(kind: Kind) -> Graph {
     let mut g = Graph::new();
     let x = g
         .spawn(
-            Op::Fill { dtype: DType::F64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
             [Arg::Shape(vec![1]), 1.0.into()],
         )
         .unwrap();
     let mut last = x;
     for i in 1..TASKS {
-        last = add(&mut g, app, x, i as f64);
+        last = task(&mut g, kind, x, i as f64);
     }
     // One output, as a real job names what it keeps (by default every sink would be gathered
     // on rank 0: 100,000 one-element datasets).
@@ -68,22 +98,22 @@ fn wide(app: bool) -> Graph {
     g
 }
 
-fn chain(app: bool) -> Graph {
+fn chain(kind: Kind) -> Graph {
     let mut g = Graph::new();
     let mut h = g
         .spawn(
-            Op::Fill { dtype: DType::F64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
             [Arg::Shape(vec![1]), 1.0.into()],
         )
         .unwrap();
     for _ in 1..TASKS {
-        h = add(&mut g, app, h, 1.0);
+        h = task(&mut g, kind, h, 1.0);
     }
     g
 }
 
-fn child(threads: usize, steal: bool) {
-    dirk::registry::install(kernels()).expect("the first kernel table");
+fn child(threads: usize, steal: bool, plugin: &str, sha: &str) {
+    tables(plugin, sha);
     let rt = Runtime::init().expect("MPI");
     let settings = Settings {
         threads: Some(threads),
@@ -96,14 +126,16 @@ fn child(threads: usize, steal: bool) {
         steal,
         calibration: None,
     };
-    for (name, make, app) in [
-        ("wide", wide as fn(bool) -> Graph, false),
-        ("wide-app", wide, true),
-        ("chain", chain, false),
-        ("chain-app", chain, true),
+    for (name, make, kind) in [
+        ("wide", wide as fn(Kind) -> Graph, Kind::Builtin),
+        ("wide-rust", wide, Kind::Rust),
+        ("wide-c", wide, Kind::C),
+        ("chain", chain, Kind::Builtin),
+        ("chain-rust", chain, Kind::Rust),
+        ("chain-c", chain, Kind::C),
     ] {
         let t = Instant::now();
-        let g = make(app);
+        let g = make(kind);
         let build = t.elapsed().as_secs_f64();
         let mut total = Vec::new();
         let mut plan = Vec::new();
@@ -131,21 +163,17 @@ fn child(threads: usize, steal: bool) {
     }
 }
 
-/// ns per `kernels::run` call of the built-in `add` and of the app's `bench::add`.
-fn dispatch() -> (f64, f64) {
+/// ns per `kernels::run` call of the built-in `add`, `bench::noop` and `cbench::noop`.
+fn dispatch() -> (f64, f64, f64) {
     use dirk::kernels::{self, Input};
-    use dirk::registry::KernelCall;
     const CALLS: usize = 200_000;
     let x = dirk::Value::Array(Array::from_f64(vec![1], vec![1.0]));
     let args = [Input::Value(&x), Input::Number(2.0)];
-    let table = dirk::registry::global();
-    let app = Op::Kernel(
-        KernelCall::new(
-            table.get("bench::add").expect("registered"),
-            &serde_json::json!({}),
-        )
-        .expect("params"),
-    );
+    let call = |name: &str| {
+        let k = dirk::registry::lookup(name).expect("registered");
+        k.call(&serde_json::json!({})).expect("params")
+    };
+    let (rust, c) = (call("bench::noop"), call("cbench::noop"));
     let time = |op: &Op| {
         let t = Instant::now();
         for _ in 0..CALLS {
@@ -153,25 +181,39 @@ fn dispatch() -> (f64, f64) {
         }
         t.elapsed().as_secs_f64() * 1e9 / CALLS as f64
     };
-    let (mut builtin, mut registered) = (Vec::new(), Vec::new());
+    let add = Op::new(dirk::kernels::Add);
+    let (mut builtin, mut rs, mut cs) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..7 {
-        builtin.push(time(&Op::Add));
-        registered.push(time(&app));
+        builtin.push(time(&add));
+        rs.push(time(&rust));
+        cs.push(time(&c));
     }
-    (common::median(builtin), common::median(registered))
+    (
+        common::median(builtin),
+        common::median(rs),
+        common::median(cs),
+    )
 }
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if common::is_child() {
-        child(args[1].parse().expect("threads"), args[2] == "on");
+        child(
+            args[1].parse().expect("threads"),
+            args[2] == "on",
+            &args[3],
+            &args[4],
+        );
         return;
     }
-    dirk::registry::install(kernels()).expect("the first kernel table");
-    let (builtin, registered) = dispatch();
+    let (plugin, sha) = build_plugin();
+    tables(&plugin, &sha);
+    let (builtin, rust, c) = dispatch();
+    let pct = |x: f64| (x / builtin - 1.0) * 100.0;
     println!(
-        "# dispatch (kernels::run, one-element add, median of 7 x 200,000 calls): built-in add {builtin:.1} ns/call, app bench::add {registered:.1} ns/call ({:+.1} %)",
-        (registered / builtin - 1.0) * 100.0
+        "# dispatch (kernels::run on a one-element array, median of 7 x 200,000 calls): built-in add {builtin:.1} ns/call, Rust bench::noop {rust:.1} ns/call ({:+.1} %), C cbench::noop {c:.1} ns/call ({:+.1} %)",
+        pct(rust),
+        pct(c)
     );
     if std::env::var_os("DIRK_BENCH_DISPATCH_ONLY").is_some() {
         return;
@@ -191,6 +233,6 @@ fn main() {
         (2, 1, "off"),
         (2, 1, "on"),
     ] {
-        common::launch(ranks, &[&threads.to_string(), steal]);
+        common::launch(ranks, &[&threads.to_string(), steal, &plugin, &sha]);
     }
 }

@@ -33,12 +33,14 @@ fn main() {
         for _ in 0..CHAINS {
             let mut h = g
                 .spawn(
-                    Op::Fill { dtype: DType::F64 },
+                    Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
                     [Arg::Shape(vec![1]), 1.0.into()],
                 )
                 .unwrap();
             for _ in 1..LEN {
-                h = g.spawn(Op::Add, [h.into(), 1.0.into()]).unwrap();
+                h = g
+                    .spawn(Op::new(dirk::kernels::Add), [h.into(), 1.0.into()])
+                    .unwrap();
             }
         }
     }

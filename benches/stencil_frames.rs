@@ -54,10 +54,10 @@ fn main() {
         .expect("a one-thread pool");
     // The tiles are kernel results, as in a run: their buffers come from `graph::buffers`,
     // like the outputs, so the offsets between input and output rows are those of a run.
-    let plain = Op::LifeStep {
+    let plain = Op::new(dirk::kernels::LifeStep {
         normalize: false,
         frame: Frame::PLAIN,
-    };
+    });
     let tiles: Vec<Value> = pool.install(|| {
         (0..4)
             .map(|t| {
@@ -72,10 +72,10 @@ fn main() {
     pool.install(|| {
         for round in 0..rounds + 2 {
             for (k, (_, f)) in cases.iter().enumerate() {
-                let op = Op::LifeStep {
+                let op = Op::new(dirk::kernels::LifeStep {
                     normalize: false,
                     frame: *f,
-                };
+                });
                 let start = Instant::now();
                 for t in &tiles {
                     let args = [t, &n, &s, t, t, &n, &n, &s, &s].map(Input::Value);

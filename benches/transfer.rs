@@ -76,7 +76,7 @@ fn dirk_transfer(rt: &Runtime) -> Phases {
     let x = g
         .spawn_named(
             "x",
-            Op::Fill { dtype: DType::F64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::F64 }),
             vec![Arg::Shape(vec![N]), 1.5.into()],
             Scope::Rank(0),
         )
@@ -84,13 +84,18 @@ fn dirk_transfer(rt: &Runtime) -> Phases {
     let y = g
         .spawn_named(
             "y",
-            Op::Busy { iterations: 0 },
+            Op::new(dirk::kernels::Busy { iterations: 0 }),
             vec![x.into()],
             Scope::Rank(1),
         )
         .unwrap();
     let _ = g
-        .spawn_named("s", Op::Sum, vec![y.into()], Scope::Rank(1))
+        .spawn_named(
+            "s",
+            Op::new(dirk::kernels::Sum),
+            vec![y.into()],
+            Scope::Rank(1),
+        )
         .unwrap();
     let settings = Settings {
         threads: Some(1),

@@ -123,10 +123,10 @@ fn check_graph() -> Result<Check, GraphError> {
     let mut ends = Vec::new();
     for k in 0..4u64 {
         let alpha = 0.05 * (k + 1) as f64;
-        let rand = Op::Rand {
+        let rand = Op::new(dirk::kernels::Rand {
             seed: 11 + k,
             dtype: DType::F64,
-        };
+        });
         let u0 = g.spawn(rand, [Arg::Shape(vec![N, N])])?;
         g.output(format!("u0_{k}"), u0)?;
         let mut u = u0;

@@ -360,8 +360,8 @@ fn brief(msg: &str) -> String {
 fn inputs_of(job_file: Option<&Path>, job: &job::Job) -> Vec<(String, PathBuf)> {
     let mut files = std::collections::BTreeSet::new();
     for t in job.graph.tasks() {
-        if let dirk::graph::Op::Load { file, .. } | dirk::graph::Op::LoadTile { file, .. } = &t.op {
-            files.insert(file.as_str());
+        if let Some(file) = t.op.input_file() {
+            files.insert(file);
         }
     }
     job_file
@@ -878,15 +878,32 @@ fn info_cmd(verbosity: i32) -> ExitCode {
         let table = registry::global();
         println!(
             "kernels: {} (fingerprint {:016x})",
-            table.names().len(),
+            table.kernels().count(),
             table.fingerprint()
         );
         for k in table.kernels() {
-            let from = if k.is_builtin() { "built-in" } else { "app" };
+            let from = match (k.is_builtin(), k.in_jobs()) {
+                (true, true) => "built-in",
+                (true, false) => "built-in, workloads only",
+                (false, _) => "app",
+            };
+            let gpu = match k.gpu() {
+                None => "cpu".to_string(),
+                Some(g) => {
+                    let d: Vec<&str> = g.dtypes.iter().map(|d| d.name()).collect();
+                    let bits = if g.bit_identical {
+                        "bit-identical"
+                    } else {
+                        "own order"
+                    };
+                    format!("cpu+gpu {} ({bits})", d.join("|"))
+                }
+            };
             println!(
-                "  {:<20} {:<24} {from}",
+                "  {:<14} {:<34} {:<40} {from}",
                 k.name(),
-                k.signature().to_string()
+                k.signature().to_string(),
+                gpu
             );
         }
     }

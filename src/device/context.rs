@@ -88,10 +88,7 @@ fn task_dtype(op: &Op, args: &[TaskArg<'_>]) -> DType {
             TaskArg::Slot(_, Value::Array(x)) => Some(x.dtype()),
             _ => None,
         })
-        .unwrap_or(match op {
-            Op::Rand { dtype, .. } | Op::Fill { dtype } => *dtype,
-            _ => DType::F64,
-        })
+        .unwrap_or(op.own_dtype().unwrap_or(DType::F64))
 }
 
 impl DeviceContext {

@@ -111,30 +111,36 @@ mod tests {
     #[test]
     fn large_work_prefers_the_device_and_tiny_work_the_cpu() {
         let m = CostModel::default();
-        assert!(m.prefer_device(&Op::Add, 64 << 20, 0, 0));
-        assert!(!m.prefer_device(&Op::Add, 1024, 1024, 0));
+        assert!(m.prefer_device(&Op::new(crate::kernels::Add), 64 << 20, 0, 0));
+        assert!(!m.prefer_device(&Op::new(crate::kernels::Add), 1024, 1024, 0));
     }
 
     #[test]
     fn measurements_move_the_decision() {
         let m = CostModel::default();
         let bytes = 64 << 20;
-        assert!(m.prefer_device(&Op::Add, bytes, 0, 0));
+        assert!(m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 0));
         // The device turns out to be slow for `add` (say, a busy or small GPU).
         for _ in 0..20 {
-            m.observe(&Op::Add, Side::Device, bytes, 0, 10 * bytes as u64);
+            m.observe(
+                &Op::new(crate::kernels::Add),
+                Side::Device,
+                bytes,
+                0,
+                10 * bytes as u64,
+            );
         }
-        assert!(!m.prefer_device(&Op::Add, bytes, 0, 0));
-        assert!(m.rate(&Op::Add, Side::Device) > 9.0);
+        assert!(!m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 0));
+        assert!(m.rate(&Op::new(crate::kernels::Add), Side::Device) > 9.0);
         // Other ops keep their defaults.
-        assert!(m.prefer_device(&Op::Mul, bytes, 0, 0));
+        assert!(m.prefer_device(&Op::new(crate::kernels::Mul), bytes, 0, 0));
     }
 
     #[test]
     fn a_queue_on_the_device_sends_work_to_the_cpu() {
         let m = CostModel::default();
         let bytes = 1 << 20;
-        assert!(m.prefer_device(&Op::Add, bytes, 0, 0));
-        assert!(!m.prefer_device(&Op::Add, bytes, 0, 100));
+        assert!(m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 0));
+        assert!(!m.prefer_device(&Op::new(crate::kernels::Add), bytes, 0, 100));
     }
 }

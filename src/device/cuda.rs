@@ -35,6 +35,7 @@ use cudarc::driver::{
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, Mutex};
 
+mod ops;
 mod tiles;
 
 /// Fraction of the free device memory (at open) dirk lets its cache and results use.
@@ -465,109 +466,6 @@ impl Device for CudaDevice {
                 dtype.name()
             )));
         }
-        let shape = |i: usize| match args[i] {
-            DeviceInput::Shape(s) => s.to_vec(),
-            _ => panic!("op {op}: args[{i}] should be a shape"),
-        };
-        let array = |i: usize| match args[i] {
-            DeviceInput::Array(a) => a,
-            _ => panic!("op {op}: args[{i}] should be an array"),
-        };
-        let number = |i: usize| match args[i] {
-            DeviceInput::Number(x) => x,
-            _ => panic!("op {op}: args[{i}] should be a number"),
-        };
-        let made = |shape: Vec<usize>, b: Buf| {
-            Ok(DeviceOutput::Array(DeviceArray::new(
-                shape,
-                dtype,
-                Box::new(b),
-            )))
-        };
-        match op {
-            Op::Rand { seed, .. } => {
-                let shape = shape(0);
-                let n = shape.iter().product();
-                let k = format!("rand_{}", dtype.name());
-                let b = match dtype {
-                    DType::F64 => self.generate::<f64, _>(k, n, seed)?,
-                    DType::F32 => self.generate::<f32, _>(k, n, seed)?,
-                    DType::I64 => self.generate::<i64, _>(k, n, seed)?,
-                    DType::U8 => self.generate::<u8, _>(k, n, seed)?,
-                };
-                made(shape, b)
-            }
-            Op::Fill { .. } => {
-                let shape = shape(0);
-                let n = shape.iter().product();
-                let x = number(1);
-                let k = format!("fill_{}", dtype.name());
-                // The value converts on the host exactly as the CPU kernel converts it.
-                let b = match dtype {
-                    DType::F64 => self.generate::<f64, _>(k, n, &x)?,
-                    DType::F32 => {
-                        let v = x as f32;
-                        self.generate::<f32, _>(k, n, &v)?
-                    }
-                    DType::I64 => {
-                        let v = x as i64;
-                        self.generate::<i64, _>(k, n, &v)?
-                    }
-                    DType::U8 => {
-                        let v = x as u8;
-                        self.generate::<u8, _>(k, n, &v)?
-                    }
-                };
-                made(shape, b)
-            }
-            Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                let name = op.name();
-                match dtype {
-                    DType::F64 => self.binary::<f64>(name, &args[0], &args[1]),
-                    DType::F32 => self.binary::<f32>(name, &args[0], &args[1]),
-                    DType::I64 => self.binary::<i64>(name, &args[0], &args[1]),
-                    DType::U8 => self.binary::<u8>(name, &args[0], &args[1]),
-                }
-            }
-            Op::Sum => match dtype {
-                DType::F64 => self.sum::<f64>(array(0)),
-                DType::F32 => self.sum::<f32>(array(0)),
-                DType::I64 => self.sum::<i64>(array(0)),
-                DType::U8 => self.sum::<u8>(array(0)),
-            },
-            Op::Matmul => match dtype {
-                DType::F64 => self.matmul::<f64>(array(0), array(1)),
-                DType::F32 => self.matmul::<f32>(array(0), array(1)),
-                _ => Err(DeviceError::Unsupported(format!(
-                    "matmul on {}",
-                    dtype.name()
-                ))),
-            },
-            Op::LifeStep { frame, .. } => {
-                // A number side is a constant strip: alive when nonzero, as on the CPU.
-                let halo = frame.halo();
-                let (p, tile) = self.pad::<u8>(args, halo, |x| (x != 0.0) as u8)?;
-                let (buf, out) = self.life(&p, tile, halo, frame)?;
-                made(out.to_vec(), buf)
-            }
-            Op::HeatStep {
-                alpha,
-                global,
-                offset,
-            } => {
-                let (p, [h, w]) = self.pad::<f64>(args, [1, 1], |x| x)?;
-                made(vec![h, w], self.heat(&p, [h, w], *alpha, global, offset)?)
-            }
-            Op::Conv2d { kshape, kernel } => {
-                let halo = [kshape[0] / 2, kshape[1] / 2];
-                let (p, [h, w]) = self.pad::<f64>(args, halo, |x| x)?;
-                made(vec![h, w], self.conv2d(&p, [h, w], *kshape, kernel)?)
-            }
-            Op::Potrf => self.potrf(array(0)),
-            Op::Trsm => self.trsm(array(0), array(1)),
-            Op::Syrk => self.syrk(array(0), array(1)),
-            Op::GemmNt => self.gemm_nt(array(0), array(1), array(2)),
-            _ => Err(DeviceError::Unsupported(op.to_string())),
-        }
+        op.launch(self, dtype, args)
     }
 }

@@ -25,6 +25,7 @@ pub mod context;
 pub mod cost;
 mod cuda;
 pub mod detect;
+mod gpu_ops;
 pub mod host;
 pub mod memory;
 pub mod nvrtc;
@@ -34,6 +35,7 @@ pub use context::{DeviceContext, DeviceStats};
 pub use cost::CostModel;
 pub use cuda::CudaDevice;
 pub use detect::{probe, select, GpuProbe};
+pub use gpu_ops::{array_arg, number_arg, shape_arg, GpuOps, Launched};
 pub use host::HostDevice;
 
 use crate::graph::{DType, Op};
@@ -148,60 +150,26 @@ pub trait Device: Send + Sync {
     fn launch(&self, op: &Op, args: &[DeviceInput<'_>]) -> Result<DeviceOutput, DeviceError>;
 }
 
-/// True when some device kernel exists for `op` (for some dtype): a task scoped to the GPU
+/// True when `op`'s kernel has a GPU function (for some dtype): a task scoped to the GPU
 /// with any other op is rejected at planning time.
 pub fn has_kernel(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Rand { .. }
-            | Op::Fill { .. }
-            | Op::Add
-            | Op::Sub
-            | Op::Mul
-            | Op::Div
-            | Op::Sum
-            | Op::Matmul
-            | Op::LifeStep { .. }
-            | Op::HeatStep { .. }
-            | Op::Conv2d { .. }
-            | Op::Potrf
-            | Op::Trsm
-            | Op::Syrk
-            | Op::GemmNt
-    )
+    op.gpu().is_some()
 }
 
-/// True when the device kernel for `op` gives the same bits as the CPU kernel, so the rank
-/// may move a task without a device scope to the device without changing any result
-/// (contract: results are bit-identical whatever the rank and thread counts). The stencil
-/// kernels (`life_step`, `heat_step`, `conv2d`) are: integer-exact, or the CPU's order of
-/// float operations with FMA contraction forbidden. cuBLAS and cuSOLVER sum in their own
-/// order, so `matmul` and the Cholesky tile kernels go to the GPU only when scoped there.
+/// True when `op`'s GPU function gives the same bits as its CPU function (its record's
+/// `Gpu::bit_identical`), so the rank may move a task without a device scope to the device
+/// without changing any result (contract: results are bit-identical whatever the rank and
+/// thread counts). cuBLAS and cuSOLVER sum in their own order, so `matmul` and the Cholesky
+/// tile kernels go to the GPU only when scoped there.
 pub fn bit_identical(op: &Op) -> bool {
-    has_kernel(op)
-        && !matches!(
-            op,
-            Op::Matmul | Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt
-        )
+    op.gpu().is_some_and(|g| g.bit_identical)
 }
 
-/// True when the device kernels cover `op` on arrays of `dtype` (both devices answer alike,
-/// so the host-backed device falls back to the CPU exactly where the CUDA device would):
-/// floats everywhere; integers for `rand`, `fill`, `sum`, `add`, `sub`, `mul` (wrapping);
-/// integer `div` (which must report division by zero) and integer `matmul` stay on the CPU.
-/// The tiled ops have one dtype each: `life_step` u8; `heat_step`, `conv2d` and the Cholesky
-/// tile kernels (`potrf`, `trsm`, `syrk`, `gemm_nt`) f64.
+/// True when `op`'s GPU function covers arrays of `dtype` (its record's `Gpu::dtypes`; both
+/// devices answer alike, so the host-backed device falls back to the CPU exactly where the
+/// CUDA device would).
 pub fn supports(op: &Op, dtype: DType) -> bool {
-    let float = matches!(dtype, DType::F64 | DType::F32);
-    match op {
-        Op::Rand { .. } | Op::Fill { .. } | Op::Sum | Op::Add | Op::Sub | Op::Mul => true,
-        Op::Div | Op::Matmul => float,
-        Op::LifeStep { .. } => dtype == DType::U8,
-        Op::HeatStep { .. } | Op::Conv2d { .. } | Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt => {
-            dtype == DType::F64
-        }
-        _ => false,
-    }
+    op.gpu().is_some_and(|g| g.dtypes.contains(&dtype))
 }
 
 /// The dtype a launch works on: that of its first array argument, else the op's own.
@@ -211,8 +179,5 @@ pub(crate) fn launch_dtype(op: &Op, args: &[DeviceInput<'_>]) -> DType {
             DeviceInput::Array(x) => Some(x.dtype()),
             _ => None,
         })
-        .unwrap_or(match op {
-            Op::Rand { dtype, .. } | Op::Fill { dtype } => *dtype,
-            _ => DType::F64,
-        })
+        .unwrap_or(op.own_dtype().unwrap_or(DType::F64))
 }

@@ -3,8 +3,8 @@
 
 pub mod buffers;
 mod footprint;
-mod op;
-mod op_tiled;
+pub(crate) mod op;
+pub(crate) mod op_tiled;
 mod output;
 mod placement;
 mod scope;

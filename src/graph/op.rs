@@ -1,169 +1,34 @@
-//! The kernel names a task can carry, their parameters, and their typing rules.
+//! A task's op: a kernel record from the kernel table (`crate::registry`) and its parsed
+//! params, and the static argument types its typing rule reads.
 //!
-//! Type inference runs when a task is spawned, so a shape mismatch is reported against the task
-//! that causes it before anything runs. The kernels themselves live in `crate::kernels`.
+//! Type inference runs when a task is spawned, so a shape mismatch is reported against the
+//! task that causes it before anything runs. Every op — typing, CPU and GPU functions, cost
+//! hint, input file — is defined by its record; this file only forwards to it.
 
-use super::op_tiled;
-use super::stencil::Frame;
-use super::value::{DType, ValueType};
-use serde::{Deserialize, Serialize};
+use super::value::{DType, Value, ValueType};
+use crate::device::{DeviceError, DeviceInput, DeviceOutput, GpuOps};
+use crate::kernels::{Input, KernelError};
+use crate::registry::{CostArgs, Gpu, Kernel};
+use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
-/// A kernel and its op-specific parameters.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum Op {
-    /// Uniform [0,1) values (0 or 1 for integer dtypes), a pure function of (seed, shape, dtype).
-    Rand {
-        /// Seed of the counter-based generator.
-        seed: u64,
-        /// Element type.
-        dtype: DType,
-    },
-    /// A constant array: args `[shape, value]`.
-    Fill {
-        /// Element type.
-        dtype: DType,
-    },
-    /// An HDF5 dataset, probed at validation time so its type is known statically.
-    Load {
-        /// Path of the HDF5 file (resolved when the job was loaded).
-        file: String,
-        /// Dataset path inside the file.
-        dataset: String,
-        /// The dataset's type as found when the job was validated.
-        ty: ValueType,
-    },
-    /// Elementwise `a + b`.
-    Add,
-    /// Elementwise `a - b`.
-    Sub,
-    /// Elementwise `a * b`.
-    Mul,
-    /// Elementwise `a / b`.
-    Div,
-    /// Sum of all elements, as an f64 scalar, in a fixed order.
-    Sum,
-    /// 2-D matrix product.
-    Matmul,
-    /// 2-D transpose.
-    Transpose,
-    /// Returns its input after burning CPU for `iterations` steps.
-    Busy {
-        /// Steps of a fixed arithmetic loop, about a nanosecond each.
-        iterations: u64,
-    },
-    // The ops below are spawned by the workload generators (tiled arrays); job files do not
-    // name them (they are not in `Op::NAMES`). Their typing rules live in `op_tiled.rs`.
-    /// The window at `offset` of `rand(seed, global, dtype)`: args `[shape]`. A tile of a
-    /// random array, the same bits whatever the tiling.
-    RandTile {
-        /// Seed of the counter-based generator.
-        seed: u64,
-        /// Element type.
-        dtype: DType,
-        /// Shape of the whole (virtual) random array.
-        global: Vec<usize>,
-        /// Where the window starts in it.
-        offset: Vec<usize>,
-    },
-    /// A tile of a symmetric positive definite matrix: the window at `offset` of
-    /// A = (R + Rᵀ)/2 + n·I, R = rand(seed, [n, n], f64). Args `[shape]`.
-    RandSpd {
-        /// Seed of R.
-        seed: u64,
-        /// Order of A.
-        n: usize,
-        /// Where the window starts in A.
-        offset: Vec<usize>,
-    },
-    /// The window at `offset` of an HDF5 dataset, read as `dtype` (HDF5 converts). No args.
-    LoadTile {
-        /// Path of the HDF5 file (resolved when the job was loaded).
-        file: String,
-        /// Dataset path inside the file.
-        dataset: String,
-        /// Element type of the result.
-        dtype: DType,
-        /// Where the window starts.
-        offset: Vec<usize>,
-        /// Extent of the window.
-        shape: Vec<usize>,
-    },
-    /// The block of `a` at `offset` with `shape` (a halo strip of a tile): args `[a]`.
-    Slice {
-        /// Where the block starts.
-        offset: Vec<usize>,
-        /// Extent of the block.
-        shape: Vec<usize>,
-    },
-    /// One Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne, sw, se]`,
-    /// the tile and its neighbours' strips; a number stands for a strip of that constant
-    /// (cells outside a `dead` grid). With `Frame::PLAIN` the strips are one cell deep and the
-    /// result is the tile's next state; deep halos grow and shrink it (`stencil::Frame`).
-    LifeStep {
-        /// The inputs may hold bytes other than 0 and 1 (data loaded from a file): read every
-        /// nonzero byte as alive. Steps after the first see only 0 and 1.
-        normalize: bool,
-        /// Where the result lies relative to the tile.
-        frame: Frame,
-    },
-    /// One explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips or
-    /// numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the
-    /// global grid keep their value.
-    HeatStep {
-        /// Diffusion coefficient.
-        alpha: f64,
-        /// Shape of the whole grid.
-        global: Vec<usize>,
-        /// Where the tile starts in it.
-        offset: Vec<usize>,
-    },
-    /// 2-D correlation of an f64 tile with `kernel`: args `[c, n, s, w, e, nw, ne, sw, se]`,
-    /// strips kh/2 rows and kw/2 columns wide (numbers: constant outside the image).
-    Conv2d {
-        /// Kernel rows and columns (both odd).
-        kshape: [usize; 2],
-        /// Kernel values, row-major.
-        kernel: Vec<f64>,
-    },
-    /// Cholesky factor of a tile: args `[a]`; the lower L with L·Lᵀ = a, zeros above the
-    /// diagonal. A tile that is not positive definite fails the task.
-    Potrf,
-    /// Triangular solve: args `[l, b]`, returns X with X·lᵀ = b (l lower triangular).
-    Trsm,
-    /// Symmetric update: args `[c, a]`, returns c − a·aᵀ.
-    Syrk,
-    /// General update: args `[c, a, b]`, returns c − a·bᵀ.
-    GemmNt,
-    /// Accumulating product: args `[c, a, b]`, returns c + a·b.
-    MatmulAcc,
-    /// One task of a Task Bench graph (`crate::taskbench`): args are the outputs of its
-    /// producers at the previous timestep, in `inputs` order; each is checked to hold
-    /// (timestep − 1, producer) pairs, then the kernel runs and the result, a u8 array of
-    /// shape [1, output_bytes], holds (timestep, point) pairs.
-    TaskBench(Box<TaskBenchTask>),
-    /// A kernel from the kernel table (`crate::registry`) that is not one of the variants
-    /// above: an application's own. Its record gives its typing, CPU function and cost.
-    Kernel(crate::registry::KernelCall),
-}
+pub use crate::kernels::TaskBenchTask;
 
-/// The parameters of one Task Bench task (boxed in `Op` to keep the enum small).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TaskBenchTask {
-    /// Which of the app's graphs (`-and`) the task belongs to.
-    pub graph: i64,
-    /// Its timestep (row).
-    pub timestep: i64,
-    /// Its point (column).
-    pub point: i64,
-    /// The kernel it runs.
-    pub kernel: crate::taskbench::KernelSpec,
-    /// Bytes of its output (`-output`).
-    pub output_bytes: usize,
-    /// Bytes of scratch memory (`-scratch`).
-    pub scratch_bytes: usize,
-    /// The producers' points at timestep − 1, one per argument, in argument order.
-    pub inputs: Vec<i64>,
+/// A kernel and its parsed params: what a task runs. Cloning it clones two `Arc`s.
+///
+/// On the wire (the plan, steal messages) it is the kernel's name and its params' wire form
+/// (a built-in's params in postcard, an application's as JSON text); the receiving rank finds
+/// the kernel in its own table, which matched rank 0's before anything was planned
+/// (`runtime::bootstrap`), and parses JSON params once per distinct text (`decode`).
+#[derive(Clone)]
+pub struct Op {
+    kernel: Arc<Kernel>,
+    params: Arc<dyn Any + Send + Sync>,
 }
 
 /// The static type of one positional argument, as seen by type inference.
@@ -178,134 +43,223 @@ pub enum ArgType<'a> {
 }
 
 impl Op {
-    /// The job-file name of this op.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Rand { .. } => "rand",
-            Op::Fill { .. } => "fill",
-            Op::Load { .. } => "load",
-            Op::Add => "add",
-            Op::Sub => "sub",
-            Op::Mul => "mul",
-            Op::Div => "div",
-            Op::Sum => "sum",
-            Op::Matmul => "matmul",
-            Op::Transpose => "transpose",
-            Op::Busy { .. } => "busy",
-            Op::RandTile { .. } => "rand_tile",
-            Op::RandSpd { .. } => "rand_spd",
-            Op::LoadTile { .. } => "load_tile",
-            Op::Slice { .. } => "slice",
-            Op::LifeStep { .. } => "life_step",
-            Op::HeatStep { .. } => "heat_step",
-            Op::Conv2d { .. } => "conv2d",
-            Op::Potrf => "potrf",
-            Op::Trsm => "trsm",
-            Op::Syrk => "syrk",
-            Op::GemmNt => "gemm_nt",
-            Op::MatmulAcc => "matmul_acc",
-            Op::TaskBench(_) => "taskbench",
-            Op::Kernel(c) => c.kernel().name(),
-        }
+    /// The built-in kernel whose params `p` are (`Op::new(Rand { seed, dtype })`).
+    pub fn new<P: crate::registry::Builtin>(p: P) -> Op {
+        p.op()
     }
 
-    /// Infers the result type from the argument types, or says what is wrong.
+    /// `kernel` with `params`, which its body parsed or decoded.
+    pub(crate) fn from_parts(kernel: Arc<Kernel>, params: Arc<dyn Any + Send + Sync>) -> Op {
+        Op { kernel, params }
+    }
+
+    /// Its kernel record.
+    pub fn kernel(&self) -> &Arc<Kernel> {
+        &self.kernel
+    }
+
+    /// Its kernel's name (`add`, `heat_step`, `myapp::heat5`).
+    pub fn name(&self) -> &'static str {
+        self.kernel.name()
+    }
+
+    /// Its params, if they are a `P` (a built-in's params type).
+    pub fn params<P: 'static>(&self) -> Option<&P> {
+        self.params.downcast_ref::<P>()
+    }
+
+    /// Infers the result type from the argument types (the signature's arity and dtypes,
+    /// then the kernel's rule), or says what is wrong.
     pub fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
-        let arity = |n: usize, what: &str| -> Result<(), String> {
-            if args.len() == n {
-                Ok(())
-            } else {
-                Err(format!(
-                    "op {} takes {n} argument{} ({what}), got {}",
-                    self.name(),
-                    if n == 1 { "" } else { "s" },
-                    args.len()
-                ))
-            }
-        };
-        match self {
-            Op::Rand { dtype, .. } => {
-                arity(1, "[shape]")?;
-                let shape = expect_shape(&args[0], 0)?;
-                Ok(ValueType::Array {
-                    dtype: *dtype,
-                    shape: shape.to_vec(),
-                })
-            }
-            Op::Fill { dtype } => {
-                arity(2, "[shape, value]")?;
-                let shape = expect_shape(&args[0], 0)?;
-                expect_scalar(&args[1], 1)?;
-                Ok(ValueType::Array {
-                    dtype: *dtype,
-                    shape: shape.to_vec(),
-                })
-            }
-            Op::Load { ty, .. } => {
-                arity(0, "none: the dataset is named in params")?;
-                Ok(ty.clone())
-            }
-            Op::Add | Op::Sub | Op::Mul | Op::Div => {
-                arity(2, "[a, b]")?;
-                let a = operand(&args[0], 0)?;
-                let b = operand(&args[1], 1)?;
-                match (a, b) {
-                    (None, None) => Ok(ValueType::Scalar),
-                    (Some(t), None) | (None, Some(t)) => Ok(t.clone()),
-                    (Some(ta), Some(tb)) => {
-                        if ta == tb {
-                            Ok(ta.clone())
-                        } else {
-                            Err(format!(
-                                "op {} needs arrays of one dtype and shape: got {ta} and {tb}",
-                                self.name()
-                            ))
-                        }
-                    }
-                }
-            }
-            Op::Sum => {
-                arity(1, "[a]")?;
-                match operand(&args[0], 0)? {
-                    Some(_) => Ok(ValueType::Scalar),
-                    None => Err("op sum takes an array, got a scalar".into()),
-                }
-            }
-            Op::Matmul => {
-                arity(2, "[a, b]")?;
-                let (da, sa) = matrix(&args[0], 0, "matmul")?;
-                let (db, sb) = matrix(&args[1], 1, "matmul")?;
-                if da != db {
-                    return Err(format!("op matmul needs one dtype, got {da} and {db}"));
-                }
-                if sa[1] != sb[0] {
-                    return Err(format!(
-                        "op matmul: inner dimensions differ ({sa:?} times {sb:?})"
-                    ));
-                }
-                Ok(ValueType::Array {
-                    dtype: da,
-                    shape: vec![sa[0], sb[1]],
-                })
-            }
-            Op::Transpose => {
-                arity(1, "[a]")?;
-                let (d, s) = matrix(&args[0], 0, "transpose")?;
-                Ok(ValueType::Array {
-                    dtype: d,
-                    shape: vec![s[1], s[0]],
-                })
-            }
-            Op::Busy { .. } => {
-                arity(1, "[a]")?;
-                match &args[0] {
-                    ArgType::Value(t) => Ok((*t).clone()),
-                    _ => Err("op busy takes the value of a task as args[0]".into()),
-                }
-            }
-            Op::Kernel(c) => c.infer(args),
-            _ => op_tiled::infer(self, args),
+        self.kernel.signature().check(self.name(), args)?;
+        self.kernel.body().infer(&*self.params, args)
+    }
+
+    /// Checks number literal `i` of a task whose result is an array of `dtype`.
+    pub fn check_number(&self, i: usize, x: f64, dtype: DType) -> Result<(), String> {
+        self.kernel.body().check_number(&*self.params, i, x, dtype)
+    }
+
+    /// Runs the CPU function.
+    pub fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        self.kernel.body().run(&*self.params, args)
+    }
+
+    /// The static cost estimate, ns.
+    pub fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        self.kernel.body().cost_ns(&*self.params, c)
+    }
+
+    /// What the GPU function covers; `None`: the kernel has none.
+    pub fn gpu(&self) -> Option<Gpu> {
+        self.kernel.gpu()
+    }
+
+    /// Runs the GPU function on `dev`, on arrays of `dtype`.
+    pub fn launch(
+        &self,
+        dev: &dyn GpuOps,
+        dtype: DType,
+        args: &[DeviceInput<'_>],
+    ) -> Result<DeviceOutput, DeviceError> {
+        self.kernel.body().launch(&*self.params, dev, dtype, args)
+    }
+
+    /// The input file it reads (`load`, `load_tile`).
+    pub fn input_file(&self) -> Option<&str> {
+        self.kernel.body().input_file(&*self.params)
+    }
+
+    /// The dtype it makes when it has no array argument (`rand`, `fill`).
+    pub fn own_dtype(&self) -> Option<DType> {
+        self.kernel.body().own_dtype(&*self.params)
+    }
+}
+
+impl PartialEq for Op {
+    fn eq(&self, other: &Op) -> bool {
+        (Arc::ptr_eq(&self.kernel, &other.kernel) || self.name() == other.name())
+            && self.kernel.body().eq(&*self.params, &*other.params)
+    }
+}
+
+impl fmt::Debug for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}(", self.name())?;
+        self.kernel.body().fmt(&*self.params, f)?;
+        f.write_str(")")
+    }
+}
+
+impl Serialize for Op {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut bytes = Vec::new();
+        self.kernel.body().encode(&*self.params, &mut bytes);
+        let done = (self.name(), serde_bytes_ref(&bytes)).serialize(s);
+        done
+    }
+}
+
+/// `bytes` serialised as a byte string (postcard: a length and the bytes), not a sequence.
+fn serde_bytes_ref(bytes: &[u8]) -> impl Serialize + '_ {
+    struct B<'a>(&'a [u8]);
+    impl Serialize for B<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.serialize_bytes(self.0)
         }
+    }
+    B(bytes)
+}
+
+/// JSON params decoded on this thread, by kernel and text: a plan or a steal message names
+/// one params text for many tasks, and each is parsed once. Bounded: cleared when full.
+type Interned = HashMap<&'static str, HashMap<Box<[u8]>, Arc<dyn Any + Send + Sync>>>;
+const INTERN_MAX: usize = 1 << 16;
+
+thread_local! {
+    static INTERNED: RefCell<(usize, Interned)> = RefCell::new((0, HashMap::new()));
+    static KERNELS: RefCell<HashMap<Box<str>, Arc<Kernel>>> = RefCell::new(HashMap::new());
+}
+
+/// The kernel named `name` in this process's table (memoised per thread).
+fn kernel_named(name: &str) -> Result<Arc<Kernel>, String> {
+    if let Some(k) = KERNELS.with(|m| m.borrow().get(name).cloned()) {
+        return Ok(k);
+    }
+    let k = crate::registry::find(name)
+        .ok_or_else(|| format!("kernel {name} is not registered here"))?;
+    KERNELS.with(|m| m.borrow_mut().insert(name.into(), Arc::clone(&k)));
+    Ok(k)
+}
+
+/// Decodes `kernel`'s params from their wire form.
+fn decode(kernel: &Kernel, bytes: &[u8]) -> Result<Arc<dyn Any + Send + Sync>, String> {
+    let body = kernel.body();
+    if !body.interned() {
+        return body.decode(bytes);
+    }
+    let name = kernel.name();
+    let hit = INTERNED.with(|c| c.borrow().1.get(name).and_then(|m| m.get(bytes)).cloned());
+    if let Some(p) = hit {
+        return Ok(p);
+    }
+    let p = body.decode(bytes)?;
+    INTERNED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 >= INTERN_MAX {
+            *c = (0, HashMap::new());
+        }
+        c.0 += 1;
+        c.1.entry(name)
+            .or_default()
+            .insert(bytes.into(), Arc::clone(&p));
+    });
+    Ok(p)
+}
+
+impl<'de> Deserialize<'de> for Op {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Op, D::Error> {
+        d.deserialize_tuple(2, OpVisitor)
+    }
+}
+
+struct OpVisitor;
+
+impl<'de> Visitor<'de> for OpVisitor {
+    type Value = Op;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a kernel name and its params")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Op, A::Error> {
+        let kernel = seq
+            .next_element_seed(NameSeed)?
+            .ok_or_else(|| de::Error::invalid_length(0, &self))?;
+        let params = seq
+            .next_element_seed(ParamsSeed(&kernel))?
+            .ok_or_else(|| de::Error::invalid_length(1, &self))?;
+        Ok(Op { kernel, params })
+    }
+}
+
+/// A kernel name on the wire, looked up without copying it.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Arc<Kernel>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Arc<Kernel>, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = Arc<Kernel>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a kernel name")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Arc<Kernel>, E> {
+        kernel_named(v).map_err(E::custom)
+    }
+}
+
+/// A kernel's params on the wire, decoded without copying them.
+struct ParamsSeed<'k>(&'k Kernel);
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed<'_> {
+    type Value = Arc<dyn Any + Send + Sync>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl Visitor<'_> for ParamsSeed<'_> {
+    type Value = Arc<dyn Any + Send + Sync>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a kernel's params")
+    }
+    fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Self::Value, E> {
+        decode(self.0, v).map_err(E::custom)
     }
 }
 
@@ -315,14 +269,14 @@ impl fmt::Display for Op {
     }
 }
 
-pub(super) fn expect_shape<'a>(a: &ArgType<'a>, i: usize) -> Result<&'a [usize], String> {
+pub(crate) fn expect_shape<'a>(a: &ArgType<'a>, i: usize) -> Result<&'a [usize], String> {
     match a {
         ArgType::Shape(s) => Ok(s),
         _ => Err(format!("args[{i}] must be a shape (an array of integers)")),
     }
 }
 
-fn expect_scalar(a: &ArgType<'_>, i: usize) -> Result<(), String> {
+pub(crate) fn expect_scalar(a: &ArgType<'_>, i: usize) -> Result<(), String> {
     match a {
         ArgType::Number | ArgType::Value(ValueType::Scalar) => Ok(()),
         _ => Err(format!(
@@ -332,7 +286,7 @@ fn expect_scalar(a: &ArgType<'_>, i: usize) -> Result<(), String> {
 }
 
 /// An elementwise operand: `Some(type)` for an array, `None` for a scalar.
-fn operand<'a>(a: &ArgType<'a>, i: usize) -> Result<Option<&'a ValueType>, String> {
+pub(crate) fn operand<'a>(a: &ArgType<'a>, i: usize) -> Result<Option<&'a ValueType>, String> {
     match a {
         ArgType::Number | ArgType::Value(ValueType::Scalar) => Ok(None),
         ArgType::Value(t) => Ok(Some(t)),
@@ -342,7 +296,7 @@ fn operand<'a>(a: &ArgType<'a>, i: usize) -> Result<Option<&'a ValueType>, Strin
     }
 }
 
-pub(super) fn matrix<'a>(
+pub(crate) fn matrix<'a>(
     a: &ArgType<'a>,
     i: usize,
     op: &str,
@@ -353,5 +307,72 @@ pub(super) fn matrix<'a>(
         }
         ArgType::Value(t) => Err(format!("op {op} needs 2-D arrays; args[{i}] is a {t}")),
         _ => Err(format!("op {op}: args[{i}] must be the id of a task")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::stencil::Frame;
+    use crate::kernels::{Add, HeatStep, LifeStep, Rand};
+
+    fn round_trip(op: &Op) -> Op {
+        postcard::from_bytes(&postcard::to_allocvec(op).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn built_in_ops_cross_the_wire_unchanged() {
+        let ops = [
+            Op::new(Add),
+            Op::new(Rand {
+                seed: 7,
+                dtype: DType::U8,
+            }),
+            Op::new(HeatStep {
+                alpha: 0.1,
+                global: vec![64, 48],
+                offset: vec![16, 0],
+            }),
+            Op::new(LifeStep {
+                normalize: true,
+                frame: Frame::PLAIN,
+            }),
+        ];
+        for op in &ops {
+            let back = round_trip(op);
+            assert_eq!(&back, op);
+            assert_eq!(format!("{back:?}"), format!("{op:?}"));
+            assert!(
+                Arc::ptr_eq(back.kernel(), op.kernel()),
+                "{op:?}: the same record"
+            );
+        }
+        assert_ne!(ops[0], ops[1]);
+        assert_eq!(ops[1].params::<Rand>().unwrap().seed, 7);
+        assert!(ops[0].params::<Rand>().is_none());
+    }
+
+    #[test]
+    fn an_unknown_kernel_on_the_wire_is_an_error_naming_it() {
+        let bytes = postcard::to_allocvec(&("nobody::here", &b"{}"[..])).unwrap();
+        let e = postcard::from_bytes::<Op>(&bytes).unwrap_err().to_string();
+        assert!(!e.is_empty());
+        assert!(kernel_named("nobody::here")
+            .unwrap_err()
+            .contains("nobody::here"));
+    }
+
+    #[test]
+    fn json_params_on_the_wire_are_parsed_once_per_text() {
+        let r = crate::registry::Registry::empty().kernel("t::copy", |k| {
+            k.args("[a]", 1).cpu(|i, _| Ok(i.array(0)?.clone()))
+        });
+        let k = r.get("t::copy").unwrap();
+        let a = decode(&k, b"{}").unwrap();
+        let b = decode(&k, b"{}").unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one parse for one text");
+        let c = decode(&k, b"{ }").unwrap();
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(decode(&k, b"{\"x\": 1}").is_err(), "NoParams takes no key");
     }
 }

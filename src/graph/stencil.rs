@@ -38,7 +38,7 @@ pub fn band(d: isize, len: usize, depth: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// Where a stencil step's result lies relative to its tile, for deep halos (`Op::LifeStep`):
+/// Where a stencil step's result lies relative to its tile, for deep halos (`kernels::LifeStep`):
 /// strips k cells deep are exchanged once every k steps, and the steps between compute ghost
 /// cells around the tile from them instead of exchanging again. The default is the tile
 /// itself, from one-cell strips.
@@ -120,7 +120,7 @@ pub fn strip_origin(k: usize, shape: &[usize], halo: [usize; 2]) -> (usize, usiz
 /// with corners), each a number or a `dtype` array covering the side's strip: as tall as
 /// the tile beside it (n, s: at least `halo[0]` rows) and as wide as the tile above or below
 /// it (w, e: at least `halo[1]` columns; a corner at least the halo in both).
-pub(super) fn infer(
+pub(crate) fn infer(
     op: &str,
     args: &[ArgType<'_>],
     dtype: DType,

@@ -8,7 +8,7 @@ use super::op::{ArgType, Op};
 use super::output::Output;
 use super::placement::Placement;
 use super::scope::Scope;
-use super::value::{DType, ValueType};
+use super::value::ValueType;
 use thiserror::Error;
 
 /// Refers to a task of one graph: what `spawn` returns and `fetch` takes.
@@ -167,8 +167,8 @@ impl Graph {
         let k = crate::registry::lookup(kernel)
             .ok_or_else(|| GraphError::Type(format!("unknown kernel {kernel:?}")))?;
         let json = serde_json::to_value(params).map_err(|e| GraphError::Type(e.to_string()))?;
-        let call = crate::registry::KernelCall::new(k, &json).map_err(GraphError::Type)?;
-        self.spawn(Op::Kernel(call), args)
+        let op = k.call(&json).map_err(GraphError::Type)?;
+        self.spawn(op, args)
     }
 
     /// Adds a task with an id and a placement scope.
@@ -211,21 +211,10 @@ impl Graph {
                 "the result, a {ty}, has more bytes than any memory can hold"
             )));
         }
-        if let (
-            Op::Add | Op::Sub | Op::Mul | Op::Div | Op::Fill { .. },
-            ValueType::Array { dtype, .. },
-        ) = (&op, &ty)
-        {
+        if let ValueType::Array { dtype, .. } = &ty {
             for (i, a) in args.iter().enumerate() {
-                let Arg::Number(x) = *a else { continue };
-                if !dtype.holds(x) {
-                    return Err(GraphError::Type(format!(
-                        "argument {i}: {x} is not a {dtype} value (a scalar takes the \
-                         array's dtype exactly)"
-                    )));
-                }
-                if i == 1 && op == Op::Div && x == 0.0 && matches!(dtype, DType::I64 | DType::U8) {
-                    return Err(GraphError::Type("integer division by zero".into()));
+                if let Arg::Number(x) = *a {
+                    op.check_number(i, x, *dtype).map_err(GraphError::Type)?;
                 }
             }
         }

@@ -7,7 +7,7 @@ use super::error::JobError;
 use super::params::Params;
 use super::raw::{RawArg, RawTask};
 use crate::graph::{topo_order, Arg, Graph, Handle, Op, Output};
-use crate::registry::{self, KernelCall};
+use crate::registry;
 use crate::store;
 use rustc_hash::FxHashMap as HashMap;
 use std::path::Path;
@@ -159,16 +159,15 @@ fn parse_op(t: &RawTask, base: &Path) -> Result<Op, JobError> {
             ),
         ));
     };
-    match kernel.builtin_parser() {
-        Some(parse) => {
-            let mut p = Params::new(&t.params, format!("{}.params", t.path())).for_task(&t.id);
-            let op = parse(&mut p, base)?;
-            p.finish()?;
-            Ok(op)
-        }
-        None => KernelCall::new(kernel, &serde_json::Value::Object(t.params.clone()))
-            .map(Op::Kernel)
-            .map_err(|e| task_error(t, "params", e)),
+    if kernel.is_builtin() {
+        let mut p = Params::new(&t.params, format!("{}.params", t.path())).for_task(&t.id);
+        let op = kernel.parse_params(&mut p, base)?;
+        p.finish()?;
+        Ok(op)
+    } else {
+        kernel
+            .call(&serde_json::Value::Object(t.params.clone()))
+            .map_err(|e| task_error(t, "params", e))
     }
 }
 

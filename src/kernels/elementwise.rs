@@ -3,9 +3,15 @@
 //!
 //! Integer arithmetic wraps (u8, i64); integer division by zero is a task failure.
 
-use super::{Input, KernelError, CHUNK, PAR_MIN};
-use crate::graph::{Array, DType, Data, Value};
+use super::{Input, KernelError, ALL, CHUNK, FLOATS, PAR_MIN};
+use crate::device::{DeviceInput, GpuOps, Launched};
+use crate::graph::op::operand;
+use crate::graph::{ArgType, Array, DType, Data, Value, ValueType};
+use crate::job::{JobError, Params};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// An elementwise binary operator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,6 +202,97 @@ pub(super) fn binary(op: BinOp, a: Input<'_>, b: Input<'_>) -> Result<Value, Ker
     };
     Ok(Value::Array(Array::new(template.shape().to_vec(), data)))
 }
+
+/// Checks number literal `i` of an elementwise or `fill` task whose result is an array of
+/// `dtype`: the literal takes the array's dtype exactly.
+pub(super) fn literal(i: usize, x: f64, dtype: DType) -> Result<(), String> {
+    if dtype.holds(x) {
+        Ok(())
+    } else {
+        Err(format!(
+            "argument {i}: {x} is not a {dtype} value (a scalar takes the array's dtype exactly)"
+        ))
+    }
+}
+
+/// The typing rule of the four operators: arrays of one dtype and shape, or an array and a
+/// scalar, or two scalars.
+fn infer(name: &str, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+    let a = operand(&args[0], 0)?;
+    let b = operand(&args[1], 1)?;
+    match (a, b) {
+        (None, None) => Ok(ValueType::Scalar),
+        (Some(t), None) | (None, Some(t)) => Ok(t.clone()),
+        (Some(ta), Some(tb)) if ta == tb => Ok(ta.clone()),
+        (Some(ta), Some(tb)) => Err(format!(
+            "op {name} needs arrays of one dtype and shape: got {ta} and {tb}"
+        )),
+    }
+}
+
+/// One record per operator: `$ty` names its params type (a unit struct), `$gpu` the dtypes
+/// its GPU function covers.
+macro_rules! operator {
+    ($ty:ident, $name:literal, $gpu:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+        pub struct $ty;
+
+        impl Builtin for $ty {
+            const NAME: &'static str = $name;
+            const ARGS: &'static str = "[a, b]";
+            const ARITY: Option<usize> = Some(2);
+            const IN_JOBS: bool = true;
+            const GPU: Option<Gpu> = Gpu::exact($gpu);
+            crate::builtin_record!();
+
+            fn parse(_: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {
+                Ok($ty)
+            }
+
+            fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+                infer($name, args)
+            }
+
+            fn check_number(&self, i: usize, x: f64, dtype: DType) -> Result<(), String> {
+                literal(i, x, dtype)?;
+                let int = matches!(dtype, DType::I64 | DType::U8);
+                if BinOp::$ty == BinOp::Div && i == 1 && x == 0.0 && int {
+                    return Err("integer division by zero".into());
+                }
+                Ok(())
+            }
+
+            fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+                binary(BinOp::$ty, args[0], args[1])
+            }
+
+            fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+                100.0 + 1.0 * c.len()
+            }
+
+            fn launch(&self, dev: &dyn GpuOps, dtype: DType, args: &[DeviceInput<'_>]) -> Launched {
+                dev.elementwise($name, dtype, &args[0], &args[1])
+            }
+        }
+    };
+}
+
+operator!(Add, "add", ALL, "`add`: elementwise `a + b`.");
+operator!(Sub, "sub", ALL, "`sub`: elementwise `a - b`.");
+operator!(
+    Mul,
+    "mul",
+    ALL,
+    "`mul`: elementwise `a * b` (integers wrap)."
+);
+operator!(
+    Div,
+    "div",
+    FLOATS,
+    "`div`: elementwise `a / b`; integer division by zero fails the task (integer `div` \
+     stays on the CPU, which reports it)."
+);
 
 #[cfg(test)]
 mod tests {

@@ -7,8 +7,14 @@
 
 use super::halo::Halo;
 use super::Input;
+use crate::device::{DeviceInput, GpuOps, Launched};
+use crate::graph::op_tiled::window_fits;
 use crate::graph::{buffers, Array, Data, Value};
+use crate::graph::{stencil, ArgType, DType, ValueType};
+use crate::kernels::{KernelError, F64};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// One step of the tile in `args[0]` (at `offset` of a `global` grid) with its four strips.
 pub(super) fn heat_step(
@@ -68,4 +74,46 @@ pub(super) fn heat_step(
         }
     }
     Value::Array(Array::recycled(vec![h, w], Data::F64(out)))
+}
+
+/// `heat_step`: one explicit heat step of an f64 tile: args `[c, n, s, w, e]` (one-cell strips
+/// or numbers). Interior cells get u + alpha·(N+S+E+W−4u); cells on the outer ring of the
+/// global grid keep their value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HeatStep {
+    /// Diffusion coefficient.
+    pub alpha: f64,
+    /// Shape of the whole grid.
+    pub global: Vec<usize>,
+    /// Where the tile starts in it.
+    pub offset: Vec<usize>,
+}
+
+impl Builtin for HeatStep {
+    const NAME: &'static str = "heat_step";
+    const ARGS: &'static str = "[c, n, s, w, e]";
+    const ARITY: Option<usize> = Some(5);
+    // The CPU's order of float operations, FMA contraction forbidden.
+    const GPU: Option<Gpu> = Gpu::exact(F64);
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let t = stencil::infer(Self::NAME, args, DType::F64, [1, 1])?;
+        if let ValueType::Array { shape, .. } = &t {
+            window_fits(Self::NAME, shape, &self.offset, &self.global)?;
+        }
+        Ok(t)
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        Ok(heat_step(args, self.alpha, &self.global, &self.offset))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        1_000.0 + 1.5 * c.len()
+    }
+
+    fn launch(&self, dev: &dyn GpuOps, _: DType, args: &[DeviceInput<'_>]) -> Launched {
+        dev.heat_step(args, self.alpha, &self.global, &self.offset)
+    }
 }

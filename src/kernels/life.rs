@@ -10,9 +10,14 @@
 
 use super::halo::{Halo, RowParts};
 use super::Input;
+use crate::device::{DeviceInput, GpuOps, Launched};
 use crate::graph::stencil::Frame;
 use crate::graph::{buffers, Array, Data, Value};
+use crate::graph::{stencil, ArgType, DType, ValueType};
+use crate::kernels::KernelError;
+use crate::registry::{Builtin, CostArgs, Gpu};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Rows per parallel chunk: about 64 KiB of output.
 fn chunk_rows(w: usize) -> usize {
@@ -115,7 +120,7 @@ fn binary(v: &Value) -> Value {
 }
 
 /// One step of the tile in `args[0]` with its eight neighbour strips, its result in `frame`
-/// (`Op::LifeStep`).
+/// (`LifeStep`).
 pub(super) fn life_step(args: &[Input<'_>], normalize: bool, frame: Frame) -> Value {
     if !normalize {
         return step(args, frame);
@@ -133,6 +138,55 @@ pub(super) fn life_step(args: &[Input<'_>], normalize: bool, frame: Frame) -> Va
         .map(|(a, o)| o.as_ref().map_or(*a, Input::Value))
         .collect();
     step(&args, frame)
+}
+
+/// `life_step`: one Game of Life step (B3/S23) of a u8 tile: args `[c, n, s, w, e, nw, ne,
+/// sw, se]`, the tile and its neighbours' strips; a number stands for a strip of that
+/// constant (cells outside a `dead` grid). With `Frame::PLAIN` the strips are one cell deep
+/// and the result is the tile's next state; deep halos grow and shrink it (`stencil::Frame`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LifeStep {
+    /// The inputs may hold bytes other than 0 and 1 (data loaded from a file): read every
+    /// nonzero byte as alive. Steps after the first see only 0 and 1.
+    pub normalize: bool,
+    /// Where the result lies relative to the tile.
+    pub frame: Frame,
+}
+
+impl Builtin for LifeStep {
+    const NAME: &'static str = "life_step";
+    const ARGS: &'static str = "[c, n, s, w, e, nw, ne, sw, se]";
+    const ARITY: Option<usize> = Some(9);
+    // Integer-exact.
+    const GPU: Option<Gpu> = Gpu::exact(&[DType::U8]);
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let t = stencil::infer(Self::NAME, args, DType::U8, self.frame.halo())?;
+        let ValueType::Array { shape, .. } = &t else {
+            unreachable!("stencil::infer types an array")
+        };
+        let shape = self
+            .frame
+            .shape([shape[0], shape[1]])
+            .map_err(|e| format!("op {}: {e}", Self::NAME))?;
+        Ok(ValueType::Array {
+            dtype: DType::U8,
+            shape: shape.to_vec(),
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        Ok(life_step(args, self.normalize, self.frame))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        1_000.0 + 1.0 * c.len()
+    }
+
+    fn launch(&self, dev: &dyn GpuOps, _: DType, args: &[DeviceInput<'_>]) -> Launched {
+        dev.life_step(args, self.frame)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,17 @@
 //! sequential faer GEMM; the blocking depends only on the shapes, so the result is the same
 //! bits whatever the thread count.
 
+use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
+use crate::graph::op::matrix;
+use crate::graph::{ArgType, DType, ValueType};
 use crate::graph::{Array, Data, Value};
+use crate::job::{JobError, Params};
+use crate::kernels::{array_in, Input, KernelError, FLOATS};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use faer::{Accum, MatMut, MatRef, Par};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 const ROWS: usize = 256;
 
@@ -72,6 +80,57 @@ pub(super) fn matmul(a: &Array, b: &Array) -> Value {
         _ => panic!("matmul dtypes were checked when the graph was built"),
     };
     Value::Array(Array::new(vec![m, n], data))
+}
+
+/// `matmul`: the 2-D matrix product: args `[a, b]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Matmul;
+
+impl Builtin for Matmul {
+    const NAME: &'static str = "matmul";
+    const ARGS: &'static str = "[a, b]";
+    const ARITY: Option<usize> = Some(2);
+    const IN_JOBS: bool = true;
+    // cuBLAS sums in its own order: on the GPU only when scoped there.
+    const GPU: Option<Gpu> = Gpu::own_order(FLOATS);
+    crate::builtin_record!();
+
+    fn parse(_: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {
+        Ok(Self)
+    }
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let (da, sa) = matrix(&args[0], 0, "matmul")?;
+        let (db, sb) = matrix(&args[1], 1, "matmul")?;
+        if da != db {
+            return Err(format!("op matmul needs one dtype, got {da} and {db}"));
+        }
+        if sa[1] != sb[0] {
+            return Err(format!(
+                "op matmul: inner dimensions differ ({sa:?} times {sb:?})"
+            ));
+        }
+        Ok(ValueType::Array {
+            dtype: da,
+            shape: vec![sa[0], sb[1]],
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        Ok(matmul(array_in(args, 0), array_in(args, 1)))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        let k = match c.input(0) {
+            Some(ValueType::Array { shape, .. }) => shape[1],
+            _ => 1,
+        };
+        1_000.0 + 2.0 * c.len() * k as f64 / 20.0
+    }
+
+    fn launch(&self, dev: &dyn GpuOps, dtype: DType, args: &[DeviceInput<'_>]) -> Launched {
+        dev.product(dtype, array_arg(args, 0), array_arg(args, 1))
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! CPU kernels, one per file, and the dispatch from an `Op` to its kernel.
+//! The built-in kernels, one per file: each file's params type implements
+//! `registry::Builtin` (name, signature, typing rule, params parser, CPU function, cost hint,
+//! GPU function) beside the CPU code, and `registry/builtins.rs` registers it in one line.
 //!
 //! Kernels are pure functions of their inputs: no MPI, no scheduler state. Every kernel is
 //! deterministic whatever the thread count (reductions use fixed chunking, never rayon's
@@ -13,6 +15,7 @@ mod gemm_nt;
 mod halo;
 mod heat;
 mod life;
+mod load;
 mod matmul;
 mod matmul_acc;
 mod potrf;
@@ -26,10 +29,28 @@ mod taskbench;
 mod transpose;
 mod trsm;
 
-use crate::graph::{Op, Value};
-use std::path::Path;
+use crate::graph::{Array, DType, Op, Value, ValueType};
 
-pub use elementwise::BinOp;
+pub use busy::Busy;
+pub use conv2d::Conv2d;
+pub use elementwise::{Add, BinOp, Div, Mul, Sub};
+pub use fill::Fill;
+pub use gemm_nt::GemmNt;
+pub use heat::HeatStep;
+pub use life::LifeStep;
+pub use load::{Load, LoadTile};
+pub use matmul::Matmul;
+pub use matmul_acc::MatmulAcc;
+pub use potrf::Potrf;
+pub use rand::Rand;
+pub use rand_spd::RandSpd;
+pub use rand_tile::RandTile;
+pub use slice::Slice;
+pub use sum::Sum;
+pub use syrk::Syrk;
+pub use taskbench::TaskBenchTask;
+pub use transpose::Transpose;
+pub use trsm::Trsm;
 
 /// One positional argument as a kernel sees it.
 #[derive(Clone, Copy, Debug)]
@@ -58,79 +79,46 @@ impl Input<'_> {
 #[error("{0}")]
 pub struct KernelError(pub String);
 
-/// Runs `op` on `args`. Arguments were type-checked when the graph was built, so a mismatch
-/// here is a bug and panics (the scheduler turns a panic into a task failure).
+/// Runs `op` on `args`: its record's CPU function (one indirect call).
 pub fn run(op: &Op, args: &[Input<'_>]) -> Result<Value, KernelError> {
-    let shape = |i: usize| match args[i] {
+    op.run(args)
+}
+
+/// Argument `i` as a shape literal (typed when the graph was built: a mismatch is a bug).
+pub(crate) fn shape_in<'a>(args: &[Input<'a>], i: usize) -> &'a [usize] {
+    match args[i] {
         Input::Shape(s) => s,
-        _ => panic!("op {op}: args[{i}] should be a shape"),
-    };
-    let value = |i: usize| match args[i] {
-        Input::Value(v) => v,
-        _ => panic!("op {op}: args[{i}] should be a value"),
-    };
-    let array = |i: usize| value(i).as_array().expect("typed");
-    match op {
-        Op::Rand { seed, dtype } => Ok(rand::rand(*seed, *dtype, shape(0))),
-        Op::Fill { dtype } => Ok(fill::fill(
-            *dtype,
-            shape(0),
-            args[1].scalar().expect("typed"),
-        )),
-        Op::Load { file, dataset, ty } => crate::store::read_dataset(Path::new(file), dataset, ty)
-            .map_err(|e| KernelError(e.to_string())),
-        Op::Add => elementwise::binary(BinOp::Add, args[0], args[1]),
-        Op::Sub => elementwise::binary(BinOp::Sub, args[0], args[1]),
-        Op::Mul => elementwise::binary(BinOp::Mul, args[0], args[1]),
-        Op::Div => elementwise::binary(BinOp::Div, args[0], args[1]),
-        Op::Sum => Ok(Value::Scalar(sum::sum(value(0).as_array().expect("typed")))),
-        Op::Matmul => Ok(matmul::matmul(
-            value(0).as_array().expect("typed"),
-            value(1).as_array().expect("typed"),
-        )),
-        Op::Transpose => Ok(transpose::transpose(value(0).as_array().expect("typed"))),
-        Op::Busy { iterations } => {
-            busy::burn(*iterations);
-            Ok(value(0).clone())
-        }
-        Op::RandTile {
-            seed,
-            dtype,
-            global,
-            offset,
-        } => Ok(rand_tile::rand_tile(
-            *seed,
-            *dtype,
-            global,
-            offset,
-            shape(0),
-        )),
-        Op::RandSpd { seed, n, offset } => Ok(rand_spd::rand_spd(*seed, *n, offset, shape(0))),
-        Op::LoadTile {
-            file,
-            dataset,
-            dtype,
-            offset,
-            shape,
-        } => crate::store::read_window(Path::new(file), dataset, *dtype, offset, shape)
-            .map_err(|e| KernelError(e.to_string())),
-        Op::Slice { offset, shape } => Ok(slice::slice(array(0), offset, shape)),
-        Op::LifeStep { normalize, frame } => Ok(life::life_step(args, *normalize, *frame)),
-        Op::HeatStep {
-            alpha,
-            global,
-            offset,
-        } => Ok(heat::heat_step(args, *alpha, global, offset)),
-        Op::Conv2d { kshape, kernel } => Ok(conv2d::conv2d(args, *kshape, kernel)),
-        Op::Potrf => potrf::potrf(array(0)),
-        Op::Trsm => Ok(trsm::trsm(array(0), array(1))),
-        Op::Syrk => Ok(syrk::syrk(array(0), array(1))),
-        Op::GemmNt => Ok(gemm_nt::gemm_nt(array(0), array(1), array(2))),
-        Op::MatmulAcc => Ok(matmul_acc::matmul_acc(array(0), array(1), array(2))),
-        Op::TaskBench(t) => taskbench::run(t, args),
-        Op::Kernel(c) => c.run(args),
+        _ => panic!("args[{i}] should be a shape"),
     }
 }
+
+/// Argument `i` as a value.
+pub(crate) fn value_in<'a>(args: &[Input<'a>], i: usize) -> &'a Value {
+    match args[i] {
+        Input::Value(v) => v,
+        _ => panic!("args[{i}] should be a value"),
+    }
+}
+
+/// Argument `i` as an array.
+pub(crate) fn array_in<'a>(args: &[Input<'a>], i: usize) -> &'a Array {
+    value_in(args, i).as_array().expect("typed")
+}
+
+/// Extent of axis `a` of an array type (1 for a scalar), for cost hints.
+pub(crate) fn dim(ty: &ValueType, a: usize) -> f64 {
+    match ty {
+        ValueType::Array { shape, .. } => shape.get(a).copied().unwrap_or(1) as f64,
+        ValueType::Scalar => 1.0,
+    }
+}
+
+/// Every dtype: the GPU functions that run on all of them.
+pub(crate) const ALL: &[DType] = &[DType::F64, DType::F32, DType::I64, DType::U8];
+/// The float dtypes.
+pub(crate) const FLOATS: &[DType] = &[DType::F64, DType::F32];
+/// f64 alone (the stencil and dense tile kernels).
+pub(crate) const F64: &[DType] = &[DType::F64];
 
 /// Arrays at least this long are processed in parallel chunks.
 pub(crate) const PAR_MIN: usize = 1 << 16;

@@ -2,10 +2,16 @@
 //! tile: the tile graph supplies the parallelism, and the result does not depend on threads).
 
 use super::KernelError;
+use crate::device::{array_arg, DeviceInput, GpuOps, Launched};
+use crate::graph::op_tiled::square;
+use crate::graph::{ArgType, DType, ValueType};
 use crate::graph::{Array, Value};
+use crate::kernels::{array_in, dim, Input, F64};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
 use faer::{Mat, Par};
+use serde::{Deserialize, Serialize};
 
 /// L with L·Lᵀ = a (lower triangle of `a` read), zeros above the diagonal.
 pub(super) fn potrf(a: &Array) -> Result<Value, KernelError> {
@@ -32,6 +38,41 @@ pub(super) fn potrf(a: &Array) -> Result<Value, KernelError> {
         }
     }
     Ok(Value::Array(Array::from_f64(vec![n, n], out)))
+}
+
+/// `potrf`: Cholesky factor of a tile: args `[a]`; the lower L with L·Lᵀ = a, zeros above the
+/// diagonal. A tile that is not positive definite fails the task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Potrf;
+
+impl Builtin for Potrf {
+    const NAME: &'static str = "potrf";
+    const ARGS: &'static str = "[a]";
+    const ARITY: Option<usize> = Some(1);
+    // cuBLAS and cuSOLVER sum in their own order: on the GPU only when scoped there.
+    const GPU: Option<Gpu> = Gpu::own_order(F64);
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let s = square(&args[0], 0, Self::NAME)?;
+        Ok(ValueType::Array {
+            dtype: DType::F64,
+            shape: vec![s, s],
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        potrf(array_in(args, 0))
+    }
+
+    // Dense tile kernels: flops at about 20 per ns, like `matmul`.
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        1_000.0 + c.len() * dim(c.out, 0) / 3.0 / 20.0
+    }
+
+    fn launch(&self, dev: &dyn GpuOps, _: DType, args: &[DeviceInput<'_>]) -> Launched {
+        dev.potrf_tile(array_arg(args, 0))
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,15 @@
 //! bits. Floats are uniform in [0, 1) (53 or 24 random mantissa bits); integer dtypes get 0 or
 //! 1 with equal probability (the integers in [0, 1] — a random Life grid, say).
 
+use crate::device::{shape_arg, DeviceInput, GpuOps, Launched};
+use crate::graph::{op::expect_shape, ArgType, ValueType};
 use crate::graph::{Array, DType, Data, Value};
+use crate::job::{JobError, Params};
+use crate::kernels::{shape_in, Input, KernelError, ALL};
+use crate::registry::{Builtin, CostArgs, Gpu};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// The SplitMix64 output function: a bijective 64-bit mixer.
 #[inline]
@@ -61,6 +68,56 @@ pub(super) fn rand(seed: u64, dtype: DType, shape: &[usize]) -> Value {
         DType::U8 => Data::U8(generate(seed, n, coin)),
     };
     Value::Array(Array::new(shape.to_vec(), data))
+}
+
+/// `rand`: uniform [0,1) values (0 or 1 for integer dtypes), a pure function of (seed,
+/// shape, dtype): args `[shape]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rand {
+    /// Seed of the counter-based generator.
+    pub seed: u64,
+    /// Element type.
+    pub dtype: DType,
+}
+
+impl Builtin for Rand {
+    const NAME: &'static str = "rand";
+    const ARGS: &'static str = "[shape]";
+    const ARITY: Option<usize> = Some(1);
+    const IN_JOBS: bool = true;
+    const GPU: Option<Gpu> = Gpu::exact(ALL);
+    crate::builtin_record!();
+
+    fn parse(p: &mut Params<'_>, _: &Path) -> Result<Self, JobError> {
+        Ok(Rand {
+            seed: p.u64_or("seed", 0)?,
+            dtype: p.dtype()?,
+        })
+    }
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let shape = expect_shape(&args[0], 0)?;
+        Ok(ValueType::Array {
+            dtype: self.dtype,
+            shape: shape.to_vec(),
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        Ok(rand(self.seed, self.dtype, shape_in(args, 0)))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        200.0 + 2.0 * c.len()
+    }
+
+    fn launch(&self, dev: &dyn GpuOps, dtype: DType, args: &[DeviceInput<'_>]) -> Launched {
+        dev.rand_array(self.seed, dtype, shape_arg(args, 0))
+    }
+
+    fn own_dtype(&self) -> Option<DType> {
+        Some(self.dtype)
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,14 @@
 
 use super::rand::{bits, coin, unit_f32, unit_f64};
 use crate::graph::buffers::{self, Element};
+use crate::graph::op::expect_shape;
+use crate::graph::op_tiled::window_fits;
+use crate::graph::{ArgType, ValueType};
 use crate::graph::{Array, DType, Data, Value};
+use crate::kernels::{shape_in, Input, KernelError};
+use crate::registry::{Builtin, CostArgs};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
 /// Global linear index of the first element of each row (last axis) of the window.
 fn row_starts(global: &[usize], offset: &[usize], shape: &[usize]) -> Vec<u64> {
@@ -79,6 +85,51 @@ pub(super) fn rand_tile(
         DType::U8 => Data::U8(window(seed, global, offset, shape, coin)),
     };
     Value::Array(Array::recycled(shape.to_vec(), data))
+}
+
+/// `rand_tile`: the window at `offset` of `rand(seed, global, dtype)`: args `[shape]`. A
+/// tile of a random array, the same bits whatever the tiling.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RandTile {
+    /// Seed of the counter-based generator.
+    pub seed: u64,
+    /// Element type.
+    pub dtype: DType,
+    /// Shape of the whole (virtual) random array.
+    pub global: Vec<usize>,
+    /// Where the window starts in it.
+    pub offset: Vec<usize>,
+}
+
+impl Builtin for RandTile {
+    const NAME: &'static str = "rand_tile";
+    const ARGS: &'static str = "[shape]";
+    const ARITY: Option<usize> = Some(1);
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let shape = expect_shape(&args[0], 0)?;
+        window_fits(Self::NAME, shape, &self.offset, &self.global)?;
+        Ok(ValueType::Array {
+            dtype: self.dtype,
+            shape: shape.to_vec(),
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        let shape = shape_in(args, 0);
+        Ok(rand_tile(
+            self.seed,
+            self.dtype,
+            &self.global,
+            &self.offset,
+            shape,
+        ))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        200.0 + 2.0 * c.len()
+    }
 }
 
 #[cfg(test)]

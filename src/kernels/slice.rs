@@ -1,7 +1,12 @@
 //! `slice`: the block of an array at an offset (a tile's halo strip, so only the strip
 //! crosses ranks, never the whole tile).
 
+use crate::graph::op_tiled::window_fits;
+use crate::graph::{ArgType, ValueType};
 use crate::graph::{Array, Data, Value};
+use crate::kernels::{array_in, Input, KernelError};
+use crate::registry::{Builtin, CostArgs};
+use serde::{Deserialize, Serialize};
 
 fn copy<T: Copy>(v: &[T], whole: &[usize], offset: &[usize], shape: &[usize]) -> Vec<T> {
     let d = shape.len();
@@ -44,6 +49,45 @@ pub(super) fn slice(a: &Array, offset: &[usize], shape: &[usize]) -> Value {
         Data::U8(v) => Data::U8(copy(v, s, offset, shape)),
     };
     Value::Array(Array::new(shape.to_vec(), data))
+}
+
+/// `slice`: the block of `a` at `offset` with `shape` (a halo strip of a tile): args `[a]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Slice {
+    /// Where the block starts.
+    pub offset: Vec<usize>,
+    /// Extent of the block.
+    pub shape: Vec<usize>,
+}
+
+impl Builtin for Slice {
+    const NAME: &'static str = "slice";
+    const ARGS: &'static str = "[a]";
+    const ARITY: Option<usize> = Some(1);
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let ArgType::Value(ValueType::Array {
+            dtype,
+            shape: whole,
+        }) = &args[0]
+        else {
+            return Err(format!("op {}: args[0] must be an array task", Self::NAME));
+        };
+        window_fits(Self::NAME, &self.shape, &self.offset, whole)?;
+        Ok(ValueType::Array {
+            dtype: *dtype,
+            shape: self.shape.clone(),
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        Ok(slice(array_in(args, 0), &self.offset, &self.shape))
+    }
+
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        100.0 + 0.5 * c.len()
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! `taskbench`: one task of a Task Bench graph (`Op::TaskBench`), as Task Bench's
+//! `taskbench`: one task of a Task Bench graph (`TaskBenchTask`), as Task Bench's
 //! `TaskGraph::execute_point` does it: check every input, write the output, run the kernel.
 //!
 //! Each input must be `output_bytes` long and hold, in every 16-byte pair, (timestep − 1,
@@ -11,8 +11,10 @@
 //! per point): the bytes moved per task are the same, the buffer is reused across tasks.
 
 use super::{Input, KernelError};
-use crate::graph::{Array, Data, TaskBenchTask, Value};
+use crate::graph::{ArgType, Array, DType, Data, Value, ValueType};
+use crate::registry::{Builtin, CostArgs};
 use crate::taskbench::{KernelKind, KernelSpec};
+use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::hint::black_box;
 
@@ -20,7 +22,7 @@ use std::hint::black_box;
 const MAGIC: u64 = 0x5C4A_7C8B;
 
 /// Runs one Task Bench task.
-pub(super) fn run(t: &TaskBenchTask, args: &[Input<'_>]) -> Result<Value, KernelError> {
+fn run_task(t: &TaskBenchTask, args: &[Input<'_>]) -> Result<Value, KernelError> {
     for (i, (arg, &dep)) in args.iter().zip(&t.inputs).enumerate() {
         let bytes = match arg {
             Input::Value(Value::Array(a)) => a.as_u8().unwrap_or(&[]),
@@ -186,6 +188,78 @@ fn memory_bound(k: &KernelSpec, scratch_bytes: usize, timestep: i64) -> Result<(
     })
 }
 
+/// `taskbench`: one task of a Task Bench graph (`crate::taskbench`): args are the outputs of
+/// its producers at the previous timestep, in `inputs` order; each is checked to hold
+/// (timestep − 1, producer) pairs, then the kernel runs and the result, a u8 array of shape
+/// [1, output_bytes], holds (timestep, point) pairs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TaskBenchTask {
+    /// Which of the app's graphs (`-and`) the task belongs to.
+    pub graph: i64,
+    /// Its timestep (row).
+    pub timestep: i64,
+    /// Its point (column).
+    pub point: i64,
+    /// The kernel it runs.
+    pub kernel: KernelSpec,
+    /// Bytes of its output (`-output`).
+    pub output_bytes: usize,
+    /// Bytes of scratch memory (`-scratch`).
+    pub scratch_bytes: usize,
+    /// The producers' points at timestep − 1, one per argument, in argument order.
+    pub inputs: Vec<i64>,
+}
+
+impl Builtin for TaskBenchTask {
+    const NAME: &'static str = "taskbench";
+    const ARGS: &'static str = "[producer outputs..]";
+    const ARITY: Option<usize> = None;
+    crate::builtin_record!();
+
+    fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        let name = Self::NAME;
+        if args.len() != self.inputs.len() {
+            return Err(format!(
+                "op {name} takes {} arguments, got {}",
+                self.inputs.len(),
+                args.len()
+            ));
+        }
+        let shape = vec![1, self.output_bytes];
+        for (i, a) in args.iter().enumerate() {
+            match a {
+                ArgType::Value(ValueType::Array { dtype: DType::U8, shape: s }) if *s == shape => {}
+                _ => {
+                    return Err(format!(
+                        "op {name}: args[{i}] must be a u8 array of shape {shape:?} (a Task Bench output)"
+                    ))
+                }
+            }
+        }
+        Ok(ValueType::Array {
+            dtype: DType::U8,
+            shape,
+        })
+    }
+
+    fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        run_task(self, args)
+    }
+
+    // FLOPs at about 8 per ns, copied bytes at about 5 per ns, busy_wait iterations about
+    // 5 ns each.
+    fn cost_ns(&self, c: &CostArgs<'_>) -> f64 {
+        let k = &self.kernel;
+        let work = match k.kind {
+            KernelKind::Empty => 0.0,
+            KernelKind::BusyWait => 5.0 * k.iterations as f64,
+            KernelKind::MemoryBound => k.bytes(self.scratch_bytes as i64) as f64 / 5.0,
+            _ => k.flops(self.graph, self.timestep, self.point) as f64 / 8.0,
+        };
+        100.0 + work + 0.1 * c.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,21 +295,21 @@ mod tests {
             KernelKind::LoadImbalance,
             KernelKind::MemoryBound,
         ] {
-            let a = run(&task(0, 3, vec![], kind), &[]).unwrap();
-            let b = run(&task(0, 4, vec![], kind), &[]).unwrap();
+            let a = run_task(&task(0, 3, vec![], kind), &[]).unwrap();
+            let b = run_task(&task(0, 4, vec![], kind), &[]).unwrap();
             let o = out(&a);
             assert_eq!(o.len(), 40);
             assert_eq!(&o[..8], &0i64.to_le_bytes());
             assert_eq!(&o[8..16], &3i64.to_le_bytes());
             assert_eq!(&o[32..], &[0u8; 8]);
             // Timestep 1, point 3 reads points 3 and 4 of timestep 0.
-            let ok = run(
+            let ok = run_task(
                 &task(1, 3, vec![3, 4], kind),
                 &[Input::Value(&a), Input::Value(&b)],
             );
             assert!(ok.is_ok(), "{kind:?}");
             // The same inputs in the wrong order: a validation failure.
-            let err = run(
+            let err = run_task(
                 &task(1, 3, vec![3, 4], kind),
                 &[Input::Value(&b), Input::Value(&a)],
             )
@@ -246,7 +320,7 @@ mod tests {
                 err.0
             );
             // An input of the wrong timestep.
-            let err = run(&task(2, 3, vec![3], kind), &[Input::Value(&a)]).unwrap_err();
+            let err = run_task(&task(2, 3, vec![3], kind), &[Input::Value(&a)]).unwrap_err();
             assert!(err.0.contains("input 0"), "{}", err.0);
         }
     }

@@ -13,7 +13,7 @@
 //! A checkpoint is only ever resumed by a job with the same fingerprint; the rank and thread
 //! counts are not part of it, since a resumed run may use others.
 
-use crate::graph::{Graph, Op};
+use crate::graph::Graph;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use xxhash_rust::xxh3::Xxh3;
@@ -51,14 +51,7 @@ fn graph_hash(g: &Graph) -> u128 {
 
 /// Path, size and modification time (ns) of every input file `g` names, once each.
 fn inputs_hash(g: &Graph) -> u64 {
-    let files: BTreeSet<&str> = g
-        .tasks()
-        .iter()
-        .filter_map(|t| match &t.op {
-            Op::Load { file, .. } | Op::LoadTile { file, .. } => Some(file.as_str()),
-            _ => None,
-        })
-        .collect();
+    let files: BTreeSet<&str> = g.tasks().iter().filter_map(|t| t.op.input_file()).collect();
     let mut h = Xxh3::new();
     for f in files {
         let (size, mtime) = match std::fs::metadata(f) {
@@ -87,14 +80,14 @@ mod tests {
             let mut g = Graph::new();
             let x = g
                 .spawn(
-                    Op::Rand {
+                    Op::new(crate::kernels::Rand {
                         seed,
                         dtype: DType::F64,
-                    },
+                    }),
                     [Arg::Shape(vec![4])],
                 )
                 .unwrap();
-            g.spawn(Op::Sum, [x.into()]).unwrap();
+            g.spawn(Op::new(crate::kernels::Sum), [x.into()]).unwrap();
             g
         };
         assert_eq!(fingerprint(&make(1)), fingerprint(&make(1)));
@@ -110,11 +103,11 @@ mod tests {
         let make = || {
             let mut g = Graph::new();
             g.spawn(
-                Op::Load {
+                Op::new(crate::kernels::Load {
                     file: file.clone(),
                     dataset: "x".into(),
                     ty: crate::graph::ValueType::Scalar,
-                },
+                }),
                 [],
             )
             .unwrap();

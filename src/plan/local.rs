@@ -343,7 +343,7 @@ pub(super) fn build(
             },
             cost_ns: super::cost::task_ns(g, t),
             stealable: matches!(t.scope, Scope::Any | Scope::Device(DeviceClass::Cpu))
-                && !matches!(t.op, Op::Load { .. } | Op::LoadTile { .. }),
+                && t.op.input_file().is_none(),
         });
         split.local_task[gi] = lt;
         split.local_slot[gi] = out;
@@ -371,15 +371,17 @@ mod tests {
         let mut g = Graph::new();
         let x = g
             .spawn(
-                Op::Rand {
+                Op::new(crate::kernels::Rand {
                     seed: 1,
                     dtype: DType::F64,
-                },
+                }),
                 [Arg::Shape(vec![4])],
             )
             .unwrap();
-        let y = g.spawn(Op::Sum, [x.into()]).unwrap();
-        let _z = g.spawn(Op::Mul, [y.into(), Arg::Number(2.0)]).unwrap();
+        let y = g.spawn(Op::new(crate::kernels::Sum), [x.into()]).unwrap();
+        let _z = g
+            .spawn(Op::new(crate::kernels::Mul), [y.into(), Arg::Number(2.0)])
+            .unwrap();
         let r = |finished: Vec<bool>, held: &[u32]| super::Resume {
             finished,
             holder: held.iter().map(|&k| (k, 0)).collect(),
@@ -407,18 +409,22 @@ mod tests {
         let mut g = Graph::new();
         let rand = |g: &mut Graph, shape: &[usize]| {
             g.spawn(
-                Op::Rand {
+                Op::new(crate::kernels::Rand {
                     seed: 1,
                     dtype: DType::F64,
-                },
+                }),
                 [Arg::Shape(shape.to_vec())],
             )
             .unwrap()
         };
         let x = rand(&mut g, &[10, 10]);
         let y = rand(&mut g, &[10, 1]);
-        let twice = g.spawn(Op::Add, [x.into(), x.into()]).unwrap();
-        let both = g.spawn(Op::Matmul, [x.into(), y.into()]).unwrap();
+        let twice = g
+            .spawn(Op::new(crate::kernels::Add), [x.into(), x.into()])
+            .unwrap();
+        let both = g
+            .spawn(Op::new(crate::kernels::Matmul), [x.into(), y.into()])
+            .unwrap();
         let p = &plan(
             &g,
             &[RankInfo {

@@ -149,10 +149,10 @@ mod planner_tests {
         let mut g = Graph::new();
         let mut tiles = Vec::new();
         for i in 0..4u32 {
-            let op = Op::Rand {
+            let op = Op::new(crate::kernels::Rand {
                 seed: 0,
                 dtype: DType::F64,
-            };
+            });
             let scope = if i == 3 { Scope::Rank(0) } else { Scope::Any };
             let h = g
                 .spawn_named(format!("t{i}"), op, vec![Arg::Shape(vec![10])], scope)

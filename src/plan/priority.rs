@@ -59,17 +59,28 @@ mod tests {
         let mut g = Graph::new();
         let x = g
             .spawn(
-                Op::Rand {
+                Op::new(crate::kernels::Rand {
                     seed: 0,
                     dtype: DType::F64,
-                },
+                }),
                 [Arg::Shape(vec![10])],
             )
             .unwrap();
-        let a = g.spawn(Op::Add, [x.into(), 1.0.into()]).unwrap();
-        let b = g.spawn(Op::Busy { iterations: 1000 }, [a.into()]).unwrap();
-        let c = g.spawn(Op::Mul, [a.into(), 2.0.into()]).unwrap();
-        let _d = g.spawn(Op::Sub, [b.into(), c.into()]).unwrap();
+        let a = g
+            .spawn(Op::new(crate::kernels::Add), [x.into(), 1.0.into()])
+            .unwrap();
+        let b = g
+            .spawn(
+                Op::new(crate::kernels::Busy { iterations: 1000 }),
+                [a.into()],
+            )
+            .unwrap();
+        let c = g
+            .spawn(Op::new(crate::kernels::Mul), [a.into(), 2.0.into()])
+            .unwrap();
+        let _d = g
+            .spawn(Op::new(crate::kernels::Sub), [b.into(), c.into()])
+            .unwrap();
         let (costs, lv) = bottom_levels(&g);
         for (i, t) in g.tasks().iter().enumerate() {
             for h in t.inputs() {
@@ -93,10 +104,10 @@ mod tests {
             .map(|k| {
                 chain_of.push(k);
                 g.spawn(
-                    Op::Rand {
+                    Op::new(crate::kernels::Rand {
                         seed: 0,
                         dtype: DType::F64,
-                    },
+                    }),
                     [Arg::Shape(vec![8])],
                 )
                 .unwrap()
@@ -107,8 +118,12 @@ mod tests {
             row = (0..n)
                 .map(|k| {
                     let (l, r) = (row[(k + n - 1) % n], row[(k + 1) % n]);
-                    let sum = g.spawn(Op::Add, [l.into(), r.into()]).unwrap();
-                    let next = g.spawn(Op::Add, [sum.into(), row[k].into()]).unwrap();
+                    let sum = g
+                        .spawn(Op::new(crate::kernels::Add), [l.into(), r.into()])
+                        .unwrap();
+                    let next = g
+                        .spawn(Op::new(crate::kernels::Add), [sum.into(), row[k].into()])
+                        .unwrap();
                     chain_of.extend([k, k]);
                     next
                 })

@@ -27,7 +27,7 @@ type ShapeFn<P> = Box<dyn Fn(&[ArgType<'_>], &P) -> Result<ValueType, String> + 
 type CpuFn<P> = Box<dyn Fn(&Inputs<'_, '_>, &P) -> Result<Value, BoxError> + Send + Sync>;
 type CostFn<P> = Box<dyn Fn(&ValueType, &P) -> f64 + Send + Sync>;
 
-/// A user kernel's functions with the params type erased (see `KernelCall`).
+/// A user kernel's functions with the params type erased (a `Kernel`'s body).
 pub(crate) struct ErasedFns {
     pub(crate) parse: ParseFn,
     pub(crate) shape: ShapeFn<AnyParams>,

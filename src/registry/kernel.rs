@@ -1,33 +1,33 @@
-//! One kernel record (`Kernel`, after StarPU's `struct starpu_codelet`) and one call of it
-//! with parsed parameters (`KernelCall`, what a task carries in `Op::Kernel`).
+//! One kernel record (`Kernel`, after StarPU's `struct starpu_codelet`): everything dirk
+//! knows about an op, built-in or not.
 //!
-//! A record holds everything dirk needs to know about an op: its name, its signature
-//! (arity, accepted dtypes, the rule giving the result's type from the arguments' types and
-//! the params), its params parser, its CPU function and its cost hint. A built-in record's
-//! parser yields one of `Op`'s built-in variants, whose typing, kernel, cost and device rules
-//! live with that variant (`graph::op`, `kernels`, `plan::cost`, `device`): the built-in
-//! adapter. A user record (`Registry::kernel`) carries its functions itself; the task holds
-//! an `Arc` to it, so running it costs one indirect call, never a lookup by name.
+//! A record holds its name, its signature (arity, accepted dtypes; the rule giving the
+//! result's type from the arguments' types and the params), its params parser, its CPU
+//! function, its optional GPU function with whether that gives the CPU's bits, its cost hint,
+//! and its params' wire form. Its functions sit behind one trait object (`Body`), type-erased
+//! over the params: a built-in's is `define::Native<P>` over its params type (`Builtin`, in
+//! its own file under `kernels/`), an application's or a plugin's is `UserBody` over the
+//! closures it registered. A task holds an `Arc` to the record and its parsed params
+//! (`graph::Op`), so running, typing or costing it costs one indirect call, never a lookup.
 
 use super::builder::ErasedFns;
+use crate::device::{DeviceError, DeviceInput, DeviceOutput, GpuOps};
 use crate::graph::{ArgType, DType, Op, Value, ValueType};
 use crate::job::{JobError, Params};
 use crate::kernels::{Input, KernelError};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::any::Any;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Parses a built-in's `params` (the job file's folder resolves relative paths) into its `Op`.
-pub type BuiltinParse = fn(&mut Params<'_>, &Path) -> Result<Op, JobError>;
-
-/// Parsed parameters of a user kernel, shared by every clone of a task's op.
+/// Parsed parameters of a kernel, shared by every clone of a task's op.
 pub(crate) type ParamBox = Arc<dyn Any + Send + Sync>;
+/// A kernel's params, type-erased.
+pub(crate) type AnyParams = dyn Any + Send + Sync;
 
-/// What a kernel accepts: shown by `dirk info`, checked before a user kernel's shape rule,
-/// and part of the registry's fingerprint.
+/// What a kernel accepts: shown by `dirk info`, checked before its typing rule, and part of
+/// the registry's fingerprint.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Signature {
     /// Its positional arguments, as the job file writes them (`[a, b]`, `[shape]`).
@@ -80,34 +80,124 @@ impl fmt::Display for Signature {
     }
 }
 
-/// How a kernel's functions are given.
-pub(crate) enum Body {
-    /// A built-in op: the parser yields its `Op` variant.
-    Builtin(BuiltinParse),
-    /// A kernel registered by an application: its functions, type-erased over its params.
-    User(ErasedFns),
+/// What a kernel's GPU function covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gpu {
+    /// The dtypes (of its first array argument, else its own) it runs on.
+    pub dtypes: &'static [DType],
+    /// It gives the CPU function's bits (integer-exact, or the CPU's order of float
+    /// operations with FMA contraction forbidden), so a rank may move a task without a
+    /// device scope to the GPU without changing any result.
+    pub bit_identical: bool,
+}
+
+impl Gpu {
+    /// A GPU function over `dtypes` that gives the CPU's bits.
+    pub const fn exact(dtypes: &'static [DType]) -> Option<Gpu> {
+        Some(Gpu {
+            dtypes,
+            bit_identical: true,
+        })
+    }
+
+    /// A GPU function over `dtypes` that sums in its own order (cuBLAS, cuSOLVER): a task
+    /// goes to the GPU only when scoped there.
+    pub const fn own_order(dtypes: &'static [DType]) -> Option<Gpu> {
+        Some(Gpu {
+            dtypes,
+            bit_identical: false,
+        })
+    }
+}
+
+/// What the planner's cost hint sees: the result's type and the task's inputs' types.
+pub struct CostArgs<'a> {
+    /// The result's static type.
+    pub out: &'a ValueType,
+    /// The type of the task's `i`-th input value (its value arguments, in order).
+    pub inputs: &'a dyn Fn(usize) -> Option<&'a ValueType>,
+}
+
+impl<'a> CostArgs<'a> {
+    /// Elements of the result.
+    pub fn len(&self) -> f64 {
+        self.out.len() as f64
+    }
+
+    /// The type of the task's `i`-th input value.
+    pub fn input(&self, i: usize) -> Option<&'a ValueType> {
+        (self.inputs)(i)
+    }
+}
+
+/// A kernel's functions over its type-erased params (`ParamBox`). Every method but the
+/// parsers is handed params this body parsed or decoded.
+pub(crate) trait Body: Send + Sync {
+    /// Reads a job file's `params` (a built-in; `p.finish` is the caller's).
+    fn parse_job(&self, p: &mut Params<'_>, base: &Path) -> Result<ParamBox, JobError>;
+    /// Reads params given as JSON (`Graph::spawn_kernel`, an application's or plugin's
+    /// kernel in a job file).
+    fn parse_json(&self, json: &serde_json::Value) -> Result<ParamBox, String>;
+    /// The result type for these argument types (arity and dtypes already checked).
+    fn infer(&self, p: &AnyParams, args: &[ArgType<'_>]) -> Result<ValueType, String>;
+    /// Checks a number literal at position `i` of a task whose result is an array of
+    /// `dtype` (the elementwise ops and `fill` take it in the array's dtype).
+    fn check_number(&self, p: &AnyParams, i: usize, x: f64, dtype: DType) -> Result<(), String>;
+    /// The CPU function.
+    fn run(&self, p: &AnyParams, args: &[Input<'_>]) -> Result<Value, KernelError>;
+    /// Estimated nanoseconds (the planner's static estimate).
+    fn cost_ns(&self, p: &AnyParams, c: &CostArgs<'_>) -> f64;
+    /// What the GPU function covers; `None`: there is none.
+    fn gpu(&self) -> Option<Gpu>;
+    /// The GPU function, on arrays of `dtype` (which `gpu` covers).
+    fn launch(
+        &self,
+        p: &AnyParams,
+        dev: &dyn GpuOps,
+        dtype: DType,
+        args: &[DeviceInput<'_>],
+    ) -> Result<DeviceOutput, DeviceError>;
+    /// The input file it reads, if any (checkpoint fingerprints, stealing, `dirk validate`).
+    fn input_file<'p>(&self, p: &'p AnyParams) -> Option<&'p str>;
+    /// The dtype it makes when it has no array argument (`rand`, `fill`).
+    fn own_dtype(&self, p: &AnyParams) -> Option<DType>;
+    /// Appends the params' wire form (the plan, steal messages).
+    fn encode(&self, p: &AnyParams, out: &mut Vec<u8>);
+    /// Reads the wire form back.
+    fn decode(&self, bytes: &[u8]) -> Result<ParamBox, String>;
+    /// True when the wire form is text a cache should intern (JSON params), so a plan of
+    /// many tasks with one params text parses it once.
+    fn interned(&self) -> bool;
+    /// Params equality.
+    fn eq(&self, a: &AnyParams, b: &AnyParams) -> bool;
+    /// Params as text (`Debug`; part of the graph's fingerprint).
+    fn fmt(&self, p: &AnyParams, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 }
 
 /// One registered kernel: the one place an op is defined.
 pub struct Kernel {
     name: &'static str,
     signature: Signature,
-    body: Body,
+    /// A job file may name it (false: only the workload generators spawn it).
+    in_jobs: bool,
+    body: Box<dyn Body>,
     /// Where it comes from: `built-in`, `app`, or `plugin PATH sha256 HEX`.
     origin: String,
 }
 
 impl Kernel {
     /// A built-in kernel record.
-    pub(crate) fn builtin(name: &'static str, args: &str, parse: BuiltinParse) -> Kernel {
+    pub(crate) fn builtin(
+        name: &'static str,
+        signature: Signature,
+        in_jobs: bool,
+        body: Box<dyn Body>,
+    ) -> Kernel {
         Kernel {
             name,
-            signature: Signature {
-                args: args.to_string(),
-                arity: None,
-                dtypes: Vec::new(),
-            },
-            body: Body::Builtin(parse),
+            signature,
+            in_jobs,
+            body,
             origin: "built-in".into(),
         }
     }
@@ -125,10 +215,12 @@ impl Kernel {
         fns: ErasedFns,
         origin: String,
     ) -> Kernel {
+        let name: &'static str = Box::leak(name.to_string().into_boxed_str());
         Kernel {
-            name: Box::leak(name.to_string().into_boxed_str()),
+            name,
             signature,
-            body: Body::User(fns),
+            in_jobs: true,
+            body: Box::new(UserBody { name, fns }),
             origin,
         }
     }
@@ -150,15 +242,40 @@ impl Kernel {
 
     /// True for a kernel dirk ships.
     pub fn is_builtin(&self) -> bool {
-        matches!(self.body, Body::Builtin(_))
+        self.origin == "built-in"
     }
 
-    /// A built-in's params parser; `None` for a user kernel.
-    pub fn builtin_parser(&self) -> Option<BuiltinParse> {
-        match self.body {
-            Body::Builtin(p) => Some(p),
-            Body::User(_) => None,
-        }
+    /// True when a job file may name it (every kernel but the generators' tiled ops).
+    pub fn in_jobs(&self) -> bool {
+        self.in_jobs
+    }
+
+    /// What its GPU function covers; `None`: it has none.
+    pub fn gpu(&self) -> Option<Gpu> {
+        self.body.gpu()
+    }
+
+    /// A task's op from a job file's `params` (a built-in): the caller calls `p.finish()`.
+    pub fn parse_params(
+        self: &Arc<Kernel>,
+        p: &mut Params<'_>,
+        base: &Path,
+    ) -> Result<Op, JobError> {
+        let params = self.body.parse_job(p, base)?;
+        Ok(Op::from_parts(Arc::clone(self), params))
+    }
+
+    /// A task's op with `params` given as JSON (an application's or a plugin's kernel).
+    pub fn call(self: &Arc<Kernel>, params: &serde_json::Value) -> Result<Op, String> {
+        let parsed = self
+            .body
+            .parse_json(params)
+            .map_err(|e| format!("params: {e}"))?;
+        Ok(Op::from_parts(Arc::clone(self), parsed))
+    }
+
+    pub(crate) fn body(&self) -> &dyn Body {
+        &*self.body
     }
 }
 
@@ -168,66 +285,51 @@ impl fmt::Debug for Kernel {
     }
 }
 
-/// A task's call of a user kernel: the record and the parsed params. On the wire (the plan,
-/// steal messages) it is the kernel's name and the params' JSON text; the receiving rank
-/// finds the kernel in its own registry (`registry::global`) and parses the params once.
-#[derive(Clone)]
-pub struct KernelCall {
-    kernel: Arc<Kernel>,
-    params: ParamBox,
+/// A user kernel's params: the parsed value and the JSON text it came from (its wire form).
+struct UserParams {
+    value: ParamBox,
     json: Arc<str>,
 }
 
-impl KernelCall {
-    /// Calls `kernel` (a user kernel) with `params`, parsed by its params type.
-    pub fn new(kernel: Arc<Kernel>, params: &serde_json::Value) -> Result<KernelCall, String> {
-        let Body::User(fns) = &kernel.body else {
-            return Err(format!(
-                "op {} is a built-in: spawn its Op variant",
-                kernel.name
-            ));
-        };
-        let parsed = (fns.parse)(params).map_err(|e| format!("params: {e}"))?;
-        Ok(KernelCall {
-            params: parsed,
-            json: params.to_string().into(),
-            kernel,
-        })
+/// An application's or a plugin's kernel: the closures it registered.
+struct UserBody {
+    name: &'static str,
+    fns: ErasedFns,
+}
+
+fn user(p: &AnyParams) -> &UserParams {
+    p.downcast_ref::<UserParams>()
+        .expect("a user kernel's params are UserParams")
+}
+
+impl UserBody {
+    fn wrap(&self, json: Arc<str>, v: &serde_json::Value) -> Result<ParamBox, String> {
+        let value = (self.fns.parse)(v)?;
+        Ok(Arc::new(UserParams { value, json }))
+    }
+}
+
+impl Body for UserBody {
+    fn parse_job(&self, p: &mut Params<'_>, _base: &Path) -> Result<ParamBox, JobError> {
+        Err(p.error("op", "its params are read as JSON (Kernel::call)"))
     }
 
-    /// The kernel.
-    pub fn kernel(&self) -> &Arc<Kernel> {
-        &self.kernel
+    fn parse_json(&self, json: &serde_json::Value) -> Result<ParamBox, String> {
+        self.wrap(json.to_string().into(), json)
     }
 
-    /// The params as JSON text.
-    pub fn params_json(&self) -> &str {
-        &self.json
+    fn infer(&self, p: &AnyParams, args: &[ArgType<'_>]) -> Result<ValueType, String> {
+        (self.fns.shape)(args, &*user(p).value)
     }
 
-    fn fns(&self) -> &ErasedFns {
-        match &self.kernel.body {
-            Body::User(f) => f,
-            Body::Builtin(_) => unreachable!("a KernelCall holds a user kernel"),
-        }
+    fn check_number(&self, _: &AnyParams, _: usize, _: f64, _: DType) -> Result<(), String> {
+        Ok(())
     }
 
-    /// The result type for these argument types (signature, then the kernel's shape rule).
-    pub fn infer(&self, args: &[ArgType<'_>]) -> Result<ValueType, String> {
-        self.kernel.signature.check(self.kernel.name, args)?;
-        (self.fns().shape)(args, &*self.params)
-    }
-
-    /// The kernel's cost hint for a result of type `out`, in nanoseconds.
-    pub fn cost_ns(&self, out: &ValueType) -> f64 {
-        (self.fns().cost)(out, &*self.params)
-    }
-
-    /// Runs the CPU function. Its error or panic becomes a `KernelError` naming the kernel
-    /// (the scheduler adds the task and the rank).
-    pub fn run(&self, args: &[Input<'_>]) -> Result<Value, KernelError> {
-        let name = self.kernel.name;
-        match catch_unwind(AssertUnwindSafe(|| (self.fns().cpu)(args, &*self.params))) {
+    fn run(&self, p: &AnyParams, args: &[Input<'_>]) -> Result<Value, KernelError> {
+        let p = &*user(p).value;
+        let name = self.name;
+        match catch_unwind(AssertUnwindSafe(|| (self.fns.cpu)(args, p))) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(KernelError(format!("kernel {name}: {e}"))),
             Err(p) => {
@@ -240,33 +342,52 @@ impl KernelCall {
             }
         }
     }
-}
 
-impl PartialEq for KernelCall {
-    fn eq(&self, other: &KernelCall) -> bool {
-        self.kernel.name == other.kernel.name && self.json == other.json
+    fn cost_ns(&self, p: &AnyParams, c: &CostArgs<'_>) -> f64 {
+        (self.fns.cost)(c.out, &*user(p).value)
     }
-}
 
-impl fmt::Debug for KernelCall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({})", self.kernel.name, self.json)
+    fn gpu(&self) -> Option<Gpu> {
+        None
     }
-}
 
-impl Serialize for KernelCall {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        (self.kernel.name, &*self.json).serialize(s)
+    fn launch(
+        &self,
+        _: &AnyParams,
+        _: &dyn GpuOps,
+        _: DType,
+        _: &[DeviceInput<'_>],
+    ) -> Result<DeviceOutput, DeviceError> {
+        Err(DeviceError::Unsupported("a user kernel on the GPU".into()))
     }
-}
 
-impl<'de> Deserialize<'de> for KernelCall {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KernelCall, D::Error> {
-        use serde::de::Error;
-        let (name, json) = <(String, String)>::deserialize(d)?;
-        let kernel = super::lookup(&name)
-            .ok_or_else(|| D::Error::custom(format!("kernel {name} is not registered here")))?;
-        let params: serde_json::Value = serde_json::from_str(&json).map_err(D::Error::custom)?;
-        KernelCall::new(kernel, &params).map_err(D::Error::custom)
+    fn input_file<'p>(&self, _: &'p AnyParams) -> Option<&'p str> {
+        None
+    }
+
+    fn own_dtype(&self, _: &AnyParams) -> Option<DType> {
+        None
+    }
+
+    fn encode(&self, p: &AnyParams, out: &mut Vec<u8>) {
+        out.extend_from_slice(user(p).json.as_bytes());
+    }
+
+    fn decode(&self, bytes: &[u8]) -> Result<ParamBox, String> {
+        let text = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        self.wrap(text.into(), &v)
+    }
+
+    fn interned(&self) -> bool {
+        true
+    }
+
+    fn eq(&self, a: &AnyParams, b: &AnyParams) -> bool {
+        user(a).json == user(b).json
+    }
+
+    fn fmt(&self, p: &AnyParams, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&user(p).json)
     }
 }

@@ -4,8 +4,11 @@
 //! A process has one table (`global`): an application installs its own with `install` (as
 //! `crate::main_with` does) before anything is planned; otherwise it is
 //! `Registry::with_builtins()`. Job loading looks names up here once per task; a task then
-//! holds its op (a built-in `Op` variant, or `Op::Kernel` with an `Arc` to the record), so
-//! running it never looks anything up by name. Every rank must hold the same table:
+//! holds its op (`graph::Op`: an `Arc` to the record and the parsed params), so running it
+//! never looks anything up by name. The built-ins are records like any other: each is
+//! defined in its own file under `kernels/` (`Builtin`, `define.rs`) and registered in one
+//! line of `builtins.rs`; the workload generators' tiled ops are in the table too, though
+//! job files cannot name them (`Kernel::in_jobs`). Every rank must hold the same table:
 //! `Registry::fingerprint` is what they compare.
 //!
 //! ```
@@ -24,12 +27,14 @@
 
 mod builder;
 mod builtins;
+mod define;
 mod kernel;
 mod plugin;
 mod sha256;
 
 pub use builder::{BoxError, Element, Inputs, IntoValue, KernelBuilder, NoParams};
-pub use kernel::{BuiltinParse, Kernel, KernelCall, Signature};
+pub use define::{native, Builtin};
+pub use kernel::{CostArgs, Gpu, Kernel, Signature};
 pub use plugin::{load as load_plugin, loaded as loaded_plugins, ABI_VERSION};
 pub use sha256::hex as sha256_hex;
 
@@ -61,14 +66,14 @@ impl Registry {
         r
     }
 
-    fn insert(&mut self, k: Kernel) {
+    fn insert(&mut self, k: Arc<Kernel>) {
         let name = k.name();
         assert!(
             !self.kernels.contains_key(name),
             "kernel {name} is registered twice"
         );
         self.order.push(name);
-        self.kernels.insert(name, Arc::new(k));
+        self.kernels.insert(name, k);
     }
 
     /// Registers an application kernel named `namespace::name`; `build` describes it on a
@@ -88,7 +93,7 @@ impl Registry {
         let Some((sig, fns)) = b.finish() else {
             panic!("kernel {name}: no CPU function (call .cpu(...))");
         };
-        self.insert(Kernel::user(name, sig, fns));
+        self.insert(Arc::new(Kernel::user(name, sig, fns)));
         self
     }
 
@@ -102,9 +107,12 @@ impl Registry {
         self.order.iter().map(|n| &self.kernels[n])
     }
 
-    /// Every name, in registration order.
+    /// Every name a job file may use, in registration order.
     pub fn names(&self) -> Vec<&'static str> {
-        self.order.clone()
+        self.kernels()
+            .filter(|k| k.in_jobs())
+            .map(|k| k.name())
+            .collect()
     }
 
     /// Every kernel as (name, what identifies it: origin and signature), in name order:
@@ -181,9 +189,15 @@ pub fn name_problem(name: &str) -> Option<&'static str> {
     }
 }
 
-/// The kernel named `name` in the process's table or a loaded plugin: what job loading,
-/// `Graph::spawn_kernel` and plan decoding look names up in.
+/// The kernel named `name` in the process's table or a loaded plugin that a job file may
+/// name: what job loading and `Graph::spawn_kernel` look names up in.
 pub fn lookup(name: &str) -> Option<Arc<Kernel>> {
+    find(name).filter(|k| k.in_jobs())
+}
+
+/// Any kernel named `name` (the generators' tiled ops included): what plan and steal
+/// message decoding look names up in.
+pub fn find(name: &str) -> Option<Arc<Kernel>> {
     global().get(name).or_else(|| plugin::find(name))
 }
 
@@ -258,7 +272,7 @@ mod tests {
     fn a_user_kernel_types_and_runs_against_a_sequential_loop() {
         let r = table();
         let k = r.get("t::scale").unwrap();
-        let call = KernelCall::new(k, &serde_json::json!({"factor": 2.5})).unwrap();
+        let call = k.call(&serde_json::json!({"factor": 2.5})).unwrap();
         let ty = ValueType::Array {
             dtype: DType::F64,
             shape: vec![2, 3],
@@ -275,10 +289,11 @@ mod tests {
     fn bad_arity_dtype_and_params_are_refused() {
         let r = table();
         let k = r.get("t::scale").unwrap();
-        assert!(KernelCall::new(k.clone(), &serde_json::json!({"factr": 2}))
+        assert!(k
+            .call(&serde_json::json!({"factr": 2}))
             .unwrap_err()
             .contains("factr"));
-        let call = KernelCall::new(k, &serde_json::json!({"factor": 2})).unwrap();
+        let call = k.call(&serde_json::json!({"factor": 2})).unwrap();
         let e = call.infer(&[]).unwrap_err();
         assert!(e.contains("takes 1 argument"), "{e}");
         let u8s = ValueType::Array {
@@ -299,7 +314,9 @@ mod tests {
                 k.cpu(|_, _| -> Result<f64, BoxError> { Err("no good".into()) })
             });
         let run = |n: &str| {
-            KernelCall::new(r.get(n).unwrap(), &serde_json::json!({}))
+            r.get(n)
+                .unwrap()
+                .call(&serde_json::json!({}))
                 .unwrap()
                 .run(&[])
                 .unwrap_err()

@@ -276,7 +276,7 @@ mod tests {
     fn fills(n: usize) -> Graph {
         let mut g = Graph::new();
         for _ in 0..n {
-            let op = Op::Fill { dtype: DType::F64 };
+            let op = Op::new(crate::kernels::Fill { dtype: DType::F64 });
             g.spawn(op, [Arg::Shape(vec![2]), Arg::Number(1.0)])
                 .unwrap();
         }

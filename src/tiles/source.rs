@@ -32,22 +32,22 @@ impl Source {
     ) -> Result<Handle, GraphError> {
         let (op, args) = match self {
             Source::Seed(seed) => (
-                Op::RandTile {
+                Op::new(crate::kernels::RandTile {
                     seed: *seed,
                     dtype,
                     global: global.to_vec(),
                     offset: offset.to_vec(),
-                },
+                }),
                 vec![Arg::Shape(shape.to_vec())],
             ),
             Source::File { path, dataset } => (
-                Op::LoadTile {
+                Op::new(crate::kernels::LoadTile {
                     file: path.clone(),
                     dataset: dataset.clone(),
                     dtype,
                     offset: offset.to_vec(),
                     shape: shape.to_vec(),
-                },
+                }),
                 Vec::new(),
             ),
         };

@@ -206,9 +206,9 @@ mod tests {
         let mut g = Graph::new();
         for i in 0..=DAG_MAX_TASKS {
             g.spawn(
-                crate::Op::Fill {
+                crate::Op::new(crate::kernels::Fill {
                     dtype: crate::DType::F64,
-                },
+                }),
                 [crate::Arg::Shape(vec![1]), f64::from(i as u32).into()],
             )
             .expect("spawn");

@@ -37,36 +37,71 @@ fn mixed(scope: Scope) -> (Graph, Vec<Handle>) {
     let x = t(
         &mut g,
         "x",
-        Op::Rand {
+        Op::new(dirk::kernels::Rand {
             seed: 3,
             dtype: DType::F64,
-        },
+        }),
         vec![Arg::Shape(vec![100, 100])],
     );
-    let y = t(&mut g, "y", Op::Mul, vec![x.into(), 2.5.into()]);
-    let z = t(&mut g, "z", Op::Add, vec![y.into(), x.into()]);
-    let d = t(&mut g, "d", Op::Div, vec![1.0.into(), z.into()]);
-    let e = t(&mut g, "e", Op::Sub, vec![d.into(), y.into()]);
-    let s = t(&mut g, "s", Op::Sum, vec![e.into()]);
+    let y = t(
+        &mut g,
+        "y",
+        Op::new(dirk::kernels::Mul),
+        vec![x.into(), 2.5.into()],
+    );
+    let z = t(
+        &mut g,
+        "z",
+        Op::new(dirk::kernels::Add),
+        vec![y.into(), x.into()],
+    );
+    let d = t(
+        &mut g,
+        "d",
+        Op::new(dirk::kernels::Div),
+        vec![1.0.into(), z.into()],
+    );
+    let e = t(
+        &mut g,
+        "e",
+        Op::new(dirk::kernels::Sub),
+        vec![d.into(), y.into()],
+    );
+    let s = t(&mut g, "s", Op::new(dirk::kernels::Sum), vec![e.into()]);
     let f = t(
         &mut g,
         "f",
-        Op::Fill { dtype: DType::F32 },
+        Op::new(dirk::kernels::Fill { dtype: DType::F32 }),
         vec![Arg::Shape(vec![1000]), 0.1.into()],
     );
-    let fs = t(&mut g, "fs", Op::Sum, vec![f.into()]);
-    let m = t(&mut g, "m", Op::Matmul, vec![x.into(), y.into()]);
-    let ms = t(&mut g, "ms", Op::Mul, vec![m.into(), s.into()]);
+    let fs = t(&mut g, "fs", Op::new(dirk::kernels::Sum), vec![f.into()]);
+    let m = t(
+        &mut g,
+        "m",
+        Op::new(dirk::kernels::Matmul),
+        vec![x.into(), y.into()],
+    );
+    let ms = t(
+        &mut g,
+        "ms",
+        Op::new(dirk::kernels::Mul),
+        vec![m.into(), s.into()],
+    );
     let i = t(
         &mut g,
         "i",
-        Op::Rand {
+        Op::new(dirk::kernels::Rand {
             seed: 9,
             dtype: DType::I64,
-        },
+        }),
         vec![Arg::Shape(vec![500])],
     );
-    let i2 = t(&mut g, "i2", Op::Mul, vec![i.into(), 7.0.into()]);
+    let i2 = t(
+        &mut g,
+        "i2",
+        Op::new(dirk::kernels::Mul),
+        vec![i.into(), 7.0.into()],
+    );
     let outs = vec![s, fs, ms, i2, e];
     mark(&mut g, &outs);
     (g, outs)
@@ -153,16 +188,16 @@ fn a_gpu_scope_without_any_gpu_is_a_plan_error() {
     let mut g = Graph::new();
     let x = g
         .spawn(
-            Op::Rand {
+            Op::new(dirk::kernels::Rand {
                 seed: 1,
                 dtype: DType::F64,
-            },
+            }),
             [Arg::Shape(vec![4, 4])],
         )
         .unwrap();
     g.spawn_named(
         "t",
-        Op::Transpose,
+        Op::new(dirk::kernels::Transpose),
         vec![x.into()],
         Scope::Device(DeviceClass::Gpu),
     )
@@ -196,10 +231,10 @@ fn ring(scope: Scope) -> (Graph, Vec<Handle>) {
         .map(|i| {
             g.spawn_named(
                 format!("x{i}"),
-                Op::Rand {
+                Op::new(dirk::kernels::Rand {
                     seed: i,
                     dtype: DType::F64,
-                },
+                }),
                 vec![Arg::Shape(vec![1000])],
                 scope.clone(),
             )
@@ -212,13 +247,18 @@ fn ring(scope: Scope) -> (Graph, Vec<Handle>) {
             let y = g
                 .spawn_named(
                     format!("y{i}"),
-                    Op::Add,
+                    Op::new(dirk::kernels::Add),
                     vec![a.into(), b.into()],
                     scope.clone(),
                 )
                 .unwrap();
-            g.spawn_named(format!("s{i}"), Op::Sum, vec![y.into()], scope.clone())
-                .unwrap()
+            g.spawn_named(
+                format!("s{i}"),
+                Op::new(dirk::kernels::Sum),
+                vec![y.into()],
+                scope.clone(),
+            )
+            .unwrap()
         })
         .collect();
     mark(&mut g, &ys);
@@ -282,13 +322,18 @@ fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
     let a = g
         .spawn_named(
             "a",
-            Op::Fill { dtype: DType::I64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::I64 }),
             vec![Arg::Shape(vec![10]), 9.0.into()],
             gpu.clone(),
         )
         .unwrap();
     let q = g
-        .spawn_named("q", Op::Div, vec![a.into(), 2.0.into()], gpu.clone())
+        .spawn_named(
+            "q",
+            Op::new(dirk::kernels::Div),
+            vec![a.into(), 2.0.into()],
+            gpu.clone(),
+        )
         .unwrap();
     let dev = host(1 << 20);
     let got = run_in_process_with_devices(&g, 1, vec![Some(Arc::clone(&dev))]).unwrap();
@@ -300,7 +345,7 @@ fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
     let a = g
         .spawn_named(
             "a",
-            Op::Fill { dtype: DType::I64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::I64 }),
             vec![Arg::Shape(vec![10]), 9.0.into()],
             gpu.clone(),
         )
@@ -310,13 +355,18 @@ fn integer_division_stays_on_the_cpu_and_still_reports_division_by_zero() {
     let zeros = g
         .spawn_named(
             "zeros",
-            Op::Fill { dtype: DType::I64 },
+            Op::new(dirk::kernels::Fill { dtype: DType::I64 }),
             vec![Arg::Shape(vec![10]), 0.0.into()],
             gpu.clone(),
         )
         .unwrap();
-    g.spawn_named("bad", Op::Div, vec![a.into(), zeros.into()], gpu)
-        .unwrap();
+    g.spawn_named(
+        "bad",
+        Op::new(dirk::kernels::Div),
+        vec![a.into(), zeros.into()],
+        gpu,
+    )
+    .unwrap();
     let e = run_in_process_with_devices(&g, 1, vec![Some(host(1 << 20))])
         .unwrap_err()
         .to_string();
@@ -328,25 +378,29 @@ fn large_unscoped_work_is_offloaded_and_matmul_never_is() {
     let mut g = Graph::new();
     let x = g
         .spawn(
-            Op::Rand {
+            Op::new(dirk::kernels::Rand {
                 seed: 5,
                 dtype: DType::F64,
-            },
+            }),
             [Arg::Shape(vec![1 << 20])],
         )
         .unwrap();
-    let y = g.spawn(Op::Mul, [x.into(), 3.0.into()]).unwrap();
-    let s = g.spawn(Op::Sum, [y.into()]).unwrap();
+    let y = g
+        .spawn(Op::new(dirk::kernels::Mul), [x.into(), 3.0.into()])
+        .unwrap();
+    let s = g.spawn(Op::new(dirk::kernels::Sum), [y.into()]).unwrap();
     let a = g
         .spawn(
-            Op::Rand {
+            Op::new(dirk::kernels::Rand {
                 seed: 6,
                 dtype: DType::F64,
-            },
+            }),
             [Arg::Shape(vec![8, 8])],
         )
         .unwrap();
-    let m = g.spawn(Op::Matmul, [a.into(), a.into()]).unwrap();
+    let m = g
+        .spawn(Op::new(dirk::kernels::Matmul), [a.into(), a.into()])
+        .unwrap();
     let outs = vec![s, m];
     mark(&mut g, &outs);
     let cpu = outputs(&run_in_process(&g, 1, 1).unwrap(), &outs);
@@ -555,25 +609,30 @@ fn stencil_steps_on_the_device_match_the_cpu_bit_for_bit() {
 #[test]
 fn stencil_kernels_are_bit_identical_and_may_run_unscoped() {
     use dirk::device::{bit_identical, has_kernel, supports};
-    let life = Op::LifeStep {
+    let life = Op::new(dirk::kernels::LifeStep {
         normalize: false,
         frame: dirk::graph::stencil::Frame::PLAIN,
-    };
-    let heat = Op::HeatStep {
+    });
+    let heat = Op::new(dirk::kernels::HeatStep {
         alpha: 0.1,
         global: vec![4, 4],
         offset: vec![0, 0],
-    };
-    let conv = Op::Conv2d {
+    });
+    let conv = Op::new(dirk::kernels::Conv2d {
         kshape: [1, 1],
         kernel: vec![1.0],
-    };
+    });
     for op in [&life, &heat, &conv] {
         assert!(has_kernel(op) && bit_identical(op), "{op}");
     }
     assert!(supports(&life, DType::U8) && !supports(&life, DType::F64));
     assert!(supports(&heat, DType::F64) && supports(&conv, DType::F64));
-    for op in [Op::Potrf, Op::Trsm, Op::Syrk, Op::GemmNt] {
+    for op in [
+        Op::new(dirk::kernels::Potrf),
+        Op::new(dirk::kernels::Trsm),
+        Op::new(dirk::kernels::Syrk),
+        Op::new(dirk::kernels::GemmNt),
+    ] {
         assert!(has_kernel(&op) && !bit_identical(&op), "{op}: scoped only");
         assert!(supports(&op, DType::F64));
     }

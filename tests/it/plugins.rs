@@ -112,6 +112,45 @@ fn a_plugin_kernel_that_returns_non_zero_fails_its_task_with_exit_1() {
     );
 }
 
+/// A plugin kernel's signature is checked when the job is loaded, like a built-in's: a
+/// wrong argument count, or no array for the result to be typed like, is bad input (exit 2)
+/// naming the task, before anything runs.
+#[test]
+fn a_plugin_kernel_with_wrong_arguments_is_bad_input_naming_the_task() {
+    let dir = scratch();
+    let d = dir.path();
+    let (_, sha) = heat_plugin(d);
+    let cases = [
+        (
+            json!({"id": "wrong_args", "op": "cheat::heat5", "args": ["u", "u"], "params": {"alpha": 0.1}}),
+            "takes 1 argument",
+        ),
+        (
+            json!({"id": "wrong_args", "op": "cheat::axpy", "args": [1.0, 2.0], "params": {"a": 1.0}}),
+            "first array argument",
+        ),
+    ];
+    for (i, (task, want)) in cases.into_iter().enumerate() {
+        let job = write_job(
+            d,
+            &format!("sig{i}.json"),
+            &json!({"dirk": 1, "plugins": [{"path": "libcheat.so", "sha256": sha}],
+                "tasks": [{"id": "u", "op": "rand", "args": [[4, 4]]}, task]}),
+        );
+        for r in [
+            dirk(&["validate", p(&job)]),
+            mpirun(2, &["run", p(&job)], 60),
+        ] {
+            assert_eq!(r.code, Some(2), "{want}:\n{}", r.text);
+            assert!(
+                r.text.contains("wrong_args") && r.text.contains(want),
+                "{want}:\n{}",
+                r.text
+            );
+        }
+    }
+}
+
 #[test]
 fn bad_plugins_are_bad_input_naming_the_plugin() {
     let dir = scratch();

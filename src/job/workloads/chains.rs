@@ -61,10 +61,10 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
         let mut h = g
             .spawn_named(
                 format!("c{c}.0"),
-                Op::Rand {
+                Op::new(crate::kernels::Rand {
                     seed: seed + c as u64,
                     dtype: DType::F64,
-                },
+                }),
                 vec![crate::graph::Arg::Shape(vec![size])],
                 Scope::Any,
             )
@@ -74,9 +74,9 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
             h = g
                 .spawn_named(
                     format!("c{c}.{k}"),
-                    Op::Busy {
+                    Op::new(crate::kernels::Busy {
                         iterations: iterations[c % iterations.len()],
-                    },
+                    }),
                     vec![h.into()],
                     Scope::Any,
                 )
@@ -86,7 +86,7 @@ pub(super) fn generate(p: &mut Params<'_>, g: &mut Graph) -> Result<(), JobError
                 h = g
                     .spawn_named(
                         format!("c{c}.{k}.mul"),
-                        Op::Mul,
+                        Op::new(crate::kernels::Mul),
                         vec![h.into(), x.into()],
                         Scope::Any,
                     )

@@ -31,7 +31,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
     let t = grid.tiles()[0];
     let scope = device_scope(p)?;
     let spawn = |g: &mut Graph, id: String, op: Op, args: Vec<Arg>, i: usize, j: usize| {
-        let kernel = matches!(op, Op::Potrf | Op::Trsm | Op::Syrk | Op::GemmNt);
+        let kernel = matches!(op.name(), "potrf" | "trsm" | "syrk" | "gemm_nt");
         let h = g.spawn_named(
             id,
             op,
@@ -52,11 +52,11 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 Source::Seed(seed) => spawn(
                     g,
                     id,
-                    Op::RandSpd {
+                    Op::new(crate::kernels::RandSpd {
                         seed: *seed,
                         n,
                         offset: offset.to_vec(),
-                    },
+                    }),
                     vec![Arg::Shape(extent.to_vec())],
                     i,
                     j,
@@ -80,7 +80,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
         let lkk = spawn(
             g,
             format!("chol.potrf.{k}"),
-            Op::Potrf,
+            Op::new(crate::kernels::Potrf),
             vec![a[k][k].into()],
             k,
             k,
@@ -91,7 +91,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             row[k] = spawn(
                 g,
                 format!("chol.trsm.{i}_{k}"),
-                Op::Trsm,
+                Op::new(crate::kernels::Trsm),
                 vec![lkk.into(), row[k].into()],
                 i,
                 k,
@@ -102,7 +102,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             a[j][j] = spawn(
                 g,
                 format!("chol.syrk.{j}.{k}"),
-                Op::Syrk,
+                Op::new(crate::kernels::Syrk),
                 vec![a[j][j].into(), a[j][k].into()],
                 j,
                 j,
@@ -112,7 +112,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 a[i][j] = spawn(
                     g,
                     format!("chol.gemm.{i}_{j}.{k}"),
-                    Op::GemmNt,
+                    Op::new(crate::kernels::GemmNt),
                     vec![a[i][j].into(), a[i][k].into(), a[j][k].into()],
                     i,
                     j,
@@ -129,7 +129,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             let zero = g
                 .spawn_named(
                     format!("chol.zero.{i}_{j}"),
-                    Op::Fill { dtype: DType::F64 },
+                    Op::new(crate::kernels::Fill { dtype: DType::F64 }),
                     vec![Arg::Shape(grid.extent(i, j).to_vec()), Arg::Number(0.0)],
                     Scope::Any,
                 )

@@ -90,10 +90,10 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 )
                 .map_err(graph_err)?,
             );
-            let op = Op::Conv2d {
+            let op = Op::new(crate::kernels::Conv2d {
                 kshape,
                 kernel: values.clone(),
-            };
+            });
             let h = g
                 .spawn_named(id, op, args, scope.clone())
                 .map_err(graph_err)?;

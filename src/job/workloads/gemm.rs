@@ -74,7 +74,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             let mut c = g
                 .spawn_named(
                     format!("gemm.C.{i}_{j}.0"),
-                    Op::Matmul,
+                    Op::new(crate::kernels::Matmul),
                     vec![Arg::Task(a.tile(i, 0)), Arg::Task(b.tile(0, j))],
                     Scope::Any,
                 )
@@ -84,7 +84,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 c = g
                     .spawn_named(
                         format!("gemm.C.{i}_{j}.{q}"),
-                        Op::MatmulAcc,
+                        Op::new(crate::kernels::MatmulAcc),
                         vec![
                             Arg::Task(c),
                             Arg::Task(a.tile(i, q)),

@@ -53,11 +53,11 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                     )
                     .map_err(graph_err)?,
                 );
-                let op = Op::HeatStep {
+                let op = Op::new(crate::kernels::HeatStep {
                     alpha,
                     global: grid.clone(),
                     offset: cur.grid.offset(i, j).to_vec(),
-                };
+                });
                 let h = g
                     .spawn_named(id, op, args, scope.clone())
                     .map_err(graph_err)?;

@@ -63,11 +63,11 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
                 let sides = halo_args(g, &cur, i, j, halo, true, boundary, &format!("{id}."))
                     .map_err(graph_err)?;
                 let from_neighbour = neighbour_sides(&sides, tile);
-                let op = Op::LifeStep {
+                let op = Op::new(crate::kernels::LifeStep {
                     // Only data from a file may hold bytes other than 0 and 1.
                     normalize: s == 1 && matches!(src, Source::File { .. }),
                     frame: frame(from_neighbour, m, 1),
-                };
+                });
                 let args = std::iter::once(Arg::Task(tile)).chain(sides.iter().cloned());
                 let h = g
                     .spawn_named(id, op, args.collect(), scope.clone())
@@ -80,10 +80,10 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
         for k in 2..=m {
             for (t, (tile, sides, from_neighbour)) in first.iter().enumerate() {
                 let (i, j) = (t / tiles[1], t % tiles[1]);
-                let op = Op::LifeStep {
+                let op = Op::new(crate::kernels::LifeStep {
                     normalize: false,
                     frame: frame(*from_neighbour, m, k),
-                };
+                });
                 let mut args = vec![Arg::Task(last[t])];
                 args.extend(ghost_args(sides, *tile, last[t]));
                 let id = format!("life.{}.{i}_{j}", s + k - 1);

@@ -44,7 +44,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
         let s = g
             .spawn_named(
                 format!("reduce.sum.{c}"),
-                Op::Sum,
+                Op::new(crate::kernels::Sum),
                 vec![part.into()],
                 Scope::Any,
             )
@@ -55,7 +55,7 @@ pub(super) fn generate(p: &mut Params<'_>, base: &Path, g: &mut Graph) -> Result
             Some(prev) => g
                 .spawn_named(
                     format!("reduce.acc.{c}"),
-                    Op::Add,
+                    Op::new(crate::kernels::Add),
                     vec![Arg::Task(prev), Arg::Task(s)],
                     Scope::Any,
                 )

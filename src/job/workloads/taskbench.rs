@@ -142,7 +142,7 @@ fn spawn_graph(s: &GraphSpec, g: &mut Graph) -> Result<(), GraphError> {
                 .iter()
                 .map(|&d| Arg::Task(prev[d as usize].expect("a dependency exists")))
                 .collect();
-            let op = Op::TaskBench(Box::new(TaskBenchTask {
+            let op = Op::new(TaskBenchTask {
                 graph: s.graph_index,
                 timestep: t,
                 point: p,
@@ -150,7 +150,7 @@ fn spawn_graph(s: &GraphSpec, g: &mut Graph) -> Result<(), GraphError> {
                 output_bytes: bytes,
                 scratch_bytes: s.scratch_bytes as usize,
                 inputs,
-            }));
+            });
             let id = format!("tb.g{}.t{t}.p{p}", s.graph_index);
             let h = g.spawn_named(id, op, args, Scope::Any)?;
             g.place(

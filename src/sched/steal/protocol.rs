@@ -475,7 +475,7 @@ mod tests {
                 task: t,
                 key: 100 + t,
                 id: format!("t{t}"),
-                op: crate::graph::Op::Add,
+                op: crate::graph::Op::new(crate::kernels::Add),
                 args: Vec::new(),
             })
             .collect();

@@ -212,10 +212,10 @@ mod tests {
             task: 1,
             key: 9,
             id: "life.1.0_0".into(),
-            op: Op::LifeStep {
+            op: Op::new(crate::kernels::LifeStep {
                 normalize: false,
                 frame: crate::graph::stencil::Frame::PLAIN,
-            },
+            }),
             args: WireArg::of_task(&args, &vals),
         };
         assert!(matches!(task.args[3], WireArg::Again(0)));
