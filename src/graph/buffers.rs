@@ -35,7 +35,11 @@ pub const MIN_BYTES: usize = 256 << 10;
 /// At most this many spare buffers are kept; the oldest goes back to the allocator first.
 pub const MAX_POOLED: usize = 8;
 
-static POOL: Mutex<VecDeque<Data>> = Mutex::new(VecDeque::new());
+/// Spare buffers, oldest first.
+struct Pool(Mutex<VecDeque<Data>>);
+
+/// The process's pool, shared by every kernel.
+static POOL: Pool = Pool(Mutex::new(VecDeque::new()));
 
 /// An element type whose buffers can be pooled.
 pub trait Element: Copy + Default + Send + 'static {
@@ -75,86 +79,103 @@ const SLACK: usize = 8;
 /// for `len` and at most 1/`SLACK` more (still in the cache, most likely; holding stale
 /// values), otherwise a new zeroed one with that room. The caller must write every element.
 pub fn take<T: Element>(len: usize) -> Vec<T> {
-    if len * std::mem::size_of::<T>() >= MIN_BYTES {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        let room = len..=len + len / SLACK;
-        if let Some(i) = pool
-            .iter()
-            .rposition(|d| d.dtype() == T::DTYPE && room.contains(&d.capacity()))
-        {
-            let data = pool.remove(i).expect("index from rposition");
-            drop(pool);
-            let mut v = T::unwrap(data).expect("dtype checked");
-            // Within its capacity: no reallocation; only a longer request writes anything.
-            v.resize(len, T::default());
-            return v;
-        }
-        // Room for 1/SLACK more, never written until a request needs it (module doc).
-        let mut v = Vec::with_capacity(len + len / SLACK);
-        v.resize(len, T::default());
-        return v;
-    }
-    vec![T::default(); len]
+    POOL.take(len)
 }
 
 /// Hands a dead buffer to the pool (or to the allocator when it is small or the pool is full).
 pub fn give(data: Data) {
-    if data.len() * data.dtype().size() < MIN_BYTES {
-        return;
+    POOL.give(data)
+}
+
+impl Pool {
+    fn take<T: Element>(&self, len: usize) -> Vec<T> {
+        if len * std::mem::size_of::<T>() >= MIN_BYTES {
+            let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            let room = len..=len + len / SLACK;
+            if let Some(i) = pool
+                .iter()
+                .rposition(|d| d.dtype() == T::DTYPE && room.contains(&d.capacity()))
+            {
+                let data = pool.remove(i).expect("index from rposition");
+                drop(pool);
+                let mut v = T::unwrap(data).expect("dtype checked");
+                // Within its capacity: no reallocation; only a longer request writes anything.
+                v.resize(len, T::default());
+                return v;
+            }
+            // Room for 1/SLACK more, never written until a request needs it (module doc).
+            let mut v = Vec::with_capacity(len + len / SLACK);
+            v.resize(len, T::default());
+            return v;
+        }
+        vec![T::default(); len]
     }
-    let evicted = {
-        let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
-        pool.push_back(data);
-        (pool.len() > MAX_POOLED).then(|| pool.pop_front())
-    };
-    // Freed outside the lock.
-    drop(evicted);
+
+    fn give(&self, data: Data) {
+        if data.len() * data.dtype().size() < MIN_BYTES {
+            return;
+        }
+        let evicted = {
+            let mut pool = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            pool.push_back(data);
+            (pool.len() > MAX_POOLED).then(|| pool.pop_front())
+        };
+        // Freed outside the lock.
+        drop(evicted);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Each test has a pool of its own: tests run in parallel, and one test's buffers would
+    // evict or take another's from the shared one.
+    fn pool() -> Pool {
+        Pool(Mutex::new(VecDeque::new()))
+    }
+
     #[test]
     fn a_given_buffer_is_taken_again_only_for_the_same_type_and_room_enough() {
-        // Lengths no other test uses, so parallel tests cannot take these buffers.
+        let p = pool();
         let n = (MIN_BYTES / 8) + 12_345;
-        let mut v = take::<f64>(n);
+        let mut v = p.take::<f64>(n);
         v[0] = 42.0;
         let ptr = v.as_ptr();
-        give(Data::F64(v));
-        let other_len = take::<f64>(n + n / SLACK + 1);
+        p.give(Data::F64(v));
+        let other_len = p.take::<f64>(n + n / SLACK + 1);
         assert_ne!(other_len.as_ptr(), ptr, "longer than its room");
-        let other_type = take::<i64>(n);
+        let other_type = p.take::<i64>(n);
         assert_ne!(other_type.as_ptr() as *const f64, ptr);
-        let again = take::<f64>(n);
+        let again = p.take::<f64>(n);
         assert_eq!(again.as_ptr(), ptr, "the same buffer comes back");
         assert_eq!(again.len(), n);
     }
 
     #[test]
     fn a_new_buffer_has_room_for_the_frame_around_its_tile() {
-        // Lengths no other test uses. A tile, then a frame a few rows larger around it, then
+        let p = pool();
+        // A tile, then a frame a few rows larger around it, then
         // the tile again: one buffer serves all three, in place.
         let n = (MIN_BYTES / 8) + 23_456;
-        let v = take::<f64>(n);
+        let v = p.take::<f64>(n);
         assert!(v.capacity() >= n + n / SLACK, "room for 1/SLACK more");
         let ptr = v.as_ptr();
-        give(Data::F64(v));
-        let shorter = take::<f64>(n - n / SLACK);
+        p.give(Data::F64(v));
+        let shorter = p.take::<f64>(n - n / SLACK);
         assert_ne!(
             shorter.as_ptr(),
             ptr,
             "a request 1/SLACK shorter leaves more room unused than allowed: not this buffer"
         );
-        let frame = take::<f64>(n + 3);
+        let frame = p.take::<f64>(n + 3);
         assert_eq!(
             (frame.as_ptr(), frame.len()),
             (ptr, n + 3),
             "grown in place"
         );
-        give(Data::F64(frame));
-        let again = take::<f64>(n);
+        p.give(Data::F64(frame));
+        let again = p.take::<f64>(n);
         assert_eq!(
             (again.as_ptr(), again.len()),
             (ptr, n),
@@ -164,32 +185,35 @@ mod tests {
 
     #[test]
     fn the_most_recently_given_buffer_is_taken_first() {
+        let p = pool();
         let n = (MIN_BYTES / 8) + 34_567;
-        let (a, b) = (take::<f64>(n), take::<f64>(n));
+        let (a, b) = (p.take::<f64>(n), p.take::<f64>(n));
         let (pa, pb) = (a.as_ptr(), b.as_ptr());
-        give(Data::F64(a));
-        give(Data::F64(b));
-        let (first, second) = (take::<f64>(n), take::<f64>(n));
+        p.give(Data::F64(a));
+        p.give(Data::F64(b));
+        let (first, second) = (p.take::<f64>(n), p.take::<f64>(n));
         assert_eq!((first.as_ptr(), second.as_ptr()), (pb, pa));
     }
 
     #[test]
     fn small_buffers_are_not_pooled_and_new_buffers_are_zeroed() {
+        let p = pool();
         let n = 1000;
-        let mut v = take::<u8>(n);
+        let mut v = p.take::<u8>(n);
         assert!(v.iter().all(|&x| x == 0));
         v.fill(7);
-        give(Data::U8(v));
-        assert!(take::<u8>(n).iter().all(|&x| x == 0));
+        p.give(Data::U8(v));
+        assert!(p.take::<u8>(n).iter().all(|&x| x == 0));
     }
 
     #[test]
     fn the_pool_keeps_at_most_max_pooled_buffers() {
+        let p = pool();
         let n = (MIN_BYTES / 8) + 54_321;
         for _ in 0..MAX_POOLED + 4 {
-            give(Data::F64(vec![1.0; n]));
+            p.give(Data::F64(vec![1.0; n]));
         }
-        let pool = POOL.lock().unwrap();
+        let pool = p.0.lock().unwrap();
         assert!(pool.len() <= MAX_POOLED);
     }
 }
