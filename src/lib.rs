@@ -10,9 +10,9 @@
 //! use dirk::{Arg, DType, Graph, Op, Runtime, Settings};
 //! let rt = Runtime::init().expect("MPI");
 //! let mut g = Graph::new();
-//! let x = g.spawn(Op::new(crate::kernels::Rand { seed: 1, dtype: DType::F64 }), [Arg::Shape(vec![1000])]).unwrap();
-//! let y = g.spawn(Op::new(crate::kernels::Mul), [x.into(), 2.0.into()]).unwrap();
-//! let s = g.spawn(Op::new(crate::kernels::Sum), [y.into()]).unwrap();
+//! let x = g.spawn(Op::new(Rand { seed: 1, dtype: DType::F64 }), [Arg::Shape(vec![1000])]).unwrap();
+//! let y = g.spawn(Op::new(Mul), [x.into(), 2.0.into()]).unwrap();
+//! let s = g.spawn(Op::new(Sum), [y.into()]).unwrap();
 //! let result = rt.run(&g, &Settings::default()).unwrap();
 //! if rt.rank() == 0 {
 //!     println!("sum = {:?}", result.fetch(s));
