@@ -13,6 +13,7 @@ use super::builder::{BoxError, ErasedFns};
 use super::kernel::{Kernel, ParamBox, Signature};
 use crate::graph::{Array, DType, Data, Value};
 use crate::kernels::Input;
+use smallvec::SmallVec;
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::path::Path;
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -264,69 +265,108 @@ fn zeros(d: DType, n: usize) -> Data {
     }
 }
 
+/// Arguments a call holds without allocating: their tensors and scalars live on the stack,
+/// a longer list spills to the heap.
+const INLINE_ARGS: usize = 4;
+/// Extents (input shapes, shape literals' values and the output's shape, all together) a
+/// call holds on the stack.
+const INLINE_DIMS: usize = 16;
+
+/// Where argument `i`'s extents and its shape literal's values sit in a call's `dims`.
+#[derive(Clone, Copy)]
+struct Span {
+    shape: usize,
+    ndim: usize,
+    values: usize,
+}
+
 /// Calls a plugin kernel: DLTensors over the inputs (numbers as 0-d f64, shapes as 1-d
-/// i64), a zeroed output typed like the first array input.
-fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CString) -> Result<Value, BoxError> {
-    // Storage the tensors point into, filled before any pointer is taken.
-    let shapes: Vec<Vec<i64>> = args
+/// i64), a zeroed output typed like the first array input. Nothing is allocated but the
+/// output (its elements and its shape, as any kernel's result) while the arguments fit
+/// `INLINE_ARGS` and `INLINE_DIMS`; the params' text was made when they were parsed.
+fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CStr) -> Result<Value, BoxError> {
+    let first = args
         .iter()
-        .map(|a| match a {
-            Input::Value(Value::Array(x)) => x.shape().iter().map(|&n| n as i64).collect(),
-            Input::Shape(s) => vec![s.len() as i64],
-            _ => Vec::new(),
+        .find_map(|a| match a {
+            Input::Value(Value::Array(x)) => Some(x),
+            _ => None,
         })
-        .collect();
-    let scalars: Vec<f64> = args.iter().map(|a| a.scalar().unwrap_or(0.0)).collect();
-    let shape_values: Vec<Vec<i64>> = args
-        .iter()
-        .map(|a| match a {
-            Input::Shape(s) => s.iter().map(|&n| n as i64).collect(),
-            _ => Vec::new(),
-        })
-        .collect();
+        .ok_or("a plugin kernel needs an array argument")?;
+    // Storage the tensors point into, complete before any pointer is taken: every extent
+    // in one buffer (each argument's shape, then a shape literal's values), the output's
+    // shape last; one scalar slot per argument.
+    let mut dims: SmallVec<[i64; INLINE_DIMS]> = SmallVec::new();
+    let mut spans: SmallVec<[Span; INLINE_ARGS]> = SmallVec::with_capacity(args.len());
+    let mut scalars: SmallVec<[f64; INLINE_ARGS]> = SmallVec::with_capacity(args.len());
+    for a in args {
+        let shape = dims.len();
+        match a {
+            Input::Value(Value::Array(x)) => dims.extend(x.shape().iter().map(|&n| n as i64)),
+            Input::Shape(s) => dims.push(s.len() as i64),
+            _ => {}
+        }
+        let ndim = dims.len() - shape;
+        let values = dims.len();
+        if let Input::Shape(s) = a {
+            dims.extend(s.iter().map(|&n| n as i64));
+        }
+        spans.push(Span {
+            shape,
+            ndim,
+            values,
+        });
+        scalars.push(a.scalar().unwrap_or(0.0));
+    }
+    let out_dims = dims.len();
+    dims.extend(first.shape().iter().map(|&n| n as i64));
+    // `dims` and `scalars` do not change from here on: the pointers below stay valid.
+    let dims_at = dims.as_mut_ptr();
     let cpu_dev = || DlDevice {
         device_type: 1,
         device_id: 0,
     };
-    let mut tensors: Vec<DlTensor> = Vec::with_capacity(args.len());
-    let mut first: Option<&Array> = None;
-    for (i, a) in args.iter().enumerate() {
-        let (data, dtype) = match a {
-            Input::Value(Value::Array(x)) => {
-                first.get_or_insert(x);
-                (data_ptr(x.data()), dl_dtype(x.dtype()))
+    let tensors: SmallVec<[DlTensor; INLINE_ARGS]> = args
+        .iter()
+        .zip(&spans)
+        .enumerate()
+        .map(|(i, (a, span))| {
+            let (data, dtype) = match a {
+                Input::Value(Value::Array(x)) => (data_ptr(x.data()), dl_dtype(x.dtype())),
+                // SAFETY: `values` is within `dims` (at most its end, for an empty shape).
+                Input::Shape(_) => (
+                    unsafe { dims_at.add(span.values) } as *mut c_void,
+                    dl_dtype(DType::I64),
+                ),
+                _ => (
+                    &scalars[i] as *const f64 as *mut c_void,
+                    dl_dtype(DType::F64),
+                ),
+            };
+            DlTensor {
+                data,
+                device: cpu_dev(),
+                ndim: span.ndim as i32,
+                dtype,
+                // SAFETY: `shape` is within `dims` (at most its end, for a 0-d tensor).
+                shape: unsafe { dims_at.add(span.shape) },
+                strides: std::ptr::null_mut(),
+                byte_offset: 0,
             }
-            Input::Shape(_) => (
-                shape_values[i].as_ptr() as *mut c_void,
-                dl_dtype(DType::I64),
-            ),
-            _ => (
-                &scalars[i] as *const f64 as *mut c_void,
-                dl_dtype(DType::F64),
-            ),
-        };
-        tensors.push(DlTensor {
-            data,
-            device: cpu_dev(),
-            ndim: shapes[i].len() as i32,
-            dtype,
-            shape: shapes[i].as_ptr() as *mut i64,
-            strides: std::ptr::null_mut(),
-            byte_offset: 0,
-        });
-    }
-    let first = first.ok_or("a plugin kernel needs an array argument")?;
-    let mut out_shape: Vec<i64> = first.shape().iter().map(|&n| n as i64).collect();
+        })
+        .collect();
     let mut out_data = zeros(first.dtype(), first.len());
     let mut out = DlTensor {
         data: data_mut_ptr(&mut out_data),
         device: cpu_dev(),
-        ndim: out_shape.len() as i32,
+        ndim: first.shape().len() as i32,
         dtype: dl_dtype(first.dtype()),
-        shape: out_shape.as_mut_ptr(),
+        // SAFETY: `out_dims` is within `dims` (at most its end, for a 0-d output).
+        shape: unsafe { dims_at.add(out_dims) },
         strides: std::ptr::null_mut(),
         byte_offset: 0,
     };
+    // On the stack: zeroing its 512-byte message buffer is a few stores, and a fresh one
+    // per call means a kernel's message never carries bytes of an earlier call's.
     let mut ctx = Context {
         abi_version: ABI_VERSION,
         rank: RANK.load(Ordering::Relaxed),
@@ -334,10 +374,10 @@ fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CString) -> Result<Va
         cuda_stream: std::ptr::null_mut(),
         error: [0; ERROR_BYTES],
     };
-    // SAFETY: every tensor points into storage alive until the call returns (`shapes`,
-    // `scalars`, `shape_values`, the input arrays, `out_data`, `out_shape`), with the
-    // element type and extent its dtype and shape say; the output's buffer is exclusively
-    // ours (`out_data` is not shared until the call returns). `cpu` has the header's type.
+    // SAFETY: every tensor points into storage alive and unchanged until the call returns
+    // (`dims`, `scalars`, the input arrays, `out_data`), with the element type and extent
+    // its dtype and shape say; the output's buffer is exclusively ours (`out_data` is not
+    // shared until the call returns). `cpu` has the header's type.
     let rc = unsafe {
         cpu(
             tensors.as_ptr(),
@@ -359,4 +399,169 @@ fn call(name: &str, cpu: CpuFn, args: &[Input<'_>], json: &CString) -> Result<Va
         return Err(format!("{msg} ({name} returned {rc})").into());
     }
     Ok(Value::Array(Array::new(first.shape().to_vec(), out_data)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A kernel that writes what it was handed into its f64 output: the argument count;
+    /// per argument ndim, dtype code and bits, the extents, then the value of a 0-d tensor,
+    /// every value of a 1-d i64 tensor or else the first element; the output's ndim and
+    /// extents last. Params containing "fail" or "silent" make it fail, with or without a
+    /// message.
+    const PROBE: &str = r#"
+#include "dirk_plugin.h"
+#include <stdio.h>
+#include <string.h>
+static int echo(const DLTensor *in, int32_t n, DLTensor *out, const char *params,
+                dirk_context *ctx) {
+  if (strstr(params, "fail")) {
+    snprintf(ctx->error, DIRK_ERROR_BYTES, "probe failed: %s", params);
+    return 7;
+  }
+  if (strstr(params, "silent")) return 3;
+  double *o = (double *)out->data;
+  int k = 0;
+  o[k++] = n;
+  for (int i = 0; i < n; i++) {
+    const DLTensor *t = &in[i];
+    if (t->strides || t->byte_offset || t->device.device_type != kDLCPU) {
+      snprintf(ctx->error, DIRK_ERROR_BYTES, "input %d is not compact on the CPU", i);
+      return 1;
+    }
+    o[k++] = t->ndim;
+    o[k++] = t->dtype.code;
+    o[k++] = t->dtype.bits;
+    int64_t len = 1;
+    for (int d = 0; d < t->ndim; d++) {
+      o[k++] = (double)t->shape[d];
+      len *= t->shape[d];
+    }
+    if (t->ndim == 0) {
+      o[k++] = *(const double *)t->data;
+    } else if (t->dtype.code == kDLInt && t->ndim == 1) {
+      for (int64_t j = 0; j < len; j++) o[k++] = (double)((const int64_t *)t->data)[j];
+    } else if (t->dtype.code == kDLFloat) {
+      o[k++] = ((const double *)t->data)[0];
+    } else {
+      o[k++] = (double)((const int64_t *)t->data)[0];
+    }
+  }
+  o[k++] = out->ndim;
+  for (int d = 0; d < out->ndim; d++) o[k++] = (double)out->shape[d];
+  return 0;
+}
+static const dirk_kernel kernels[] = {{"probe::echo", "[..]", -1, echo}};
+static const dirk_plugin plugin = {DIRK_PLUGIN_ABI_VERSION, 1, kernels};
+const dirk_plugin *dirk_plugin_v1(void) { return &plugin; }
+"#;
+
+    /// The probe's function, built with cc and loaded (never unloaded) without registering.
+    fn probe() -> CpuFn {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let src = dir.path().join("probe.c");
+        std::fs::write(&src, PROBE).expect("probe source");
+        let lib = dir.path().join("libprobe.so");
+        let include = concat!(env!("CARGO_MANIFEST_DIR"), "/include");
+        let ok = std::process::Command::new("cc")
+            .args(["-shared", "-fPIC", "-O1", "-I", include])
+            .arg(&src)
+            .arg("-o")
+            .arg(&lib)
+            .status()
+            .expect("cc")
+            .success();
+        assert!(ok, "cc failed on the probe plugin");
+        // SAFETY: the probe above; leaked, so its functions stay valid.
+        let lib: &'static libloading::Library = Box::leak(Box::new(
+            unsafe { libloading::Library::new(&lib) }.expect("load"),
+        ));
+        // SAFETY: the header's entry point and table layout.
+        unsafe {
+            let entry = lib
+                .get::<unsafe extern "C" fn() -> *const CPlugin>(b"dirk_plugin_v1\0")
+                .expect("entry");
+            (*(*entry()).kernels).cpu.expect("cpu")
+        }
+    }
+
+    fn params(text: &str) -> CString {
+        CString::new(text).expect("no NUL")
+    }
+
+    fn run(cpu: CpuFn, args: &[Input<'_>], json: &str) -> Result<Vec<f64>, String> {
+        match call("probe::echo", cpu, args, &params(json)) {
+            Ok(Value::Array(a)) => {
+                assert_eq!((a.shape(), a.dtype()), (&[64usize][..], DType::F64));
+                Ok(a.as_f64().expect("f64").to_vec())
+            }
+            Ok(other) => panic!("not an array: {other:?}"),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    fn padded(mut v: Vec<f64>) -> Vec<f64> {
+        v.resize(64, 0.0);
+        v
+    }
+
+    #[test]
+    fn a_call_hands_every_argument_kind_within_and_past_the_inline_sizes() {
+        let cpu = probe();
+        let a = Value::Array(Array::from_f64(vec![64], vec![1.5; 64]));
+        // Two short calls: within the inline sizes.
+        assert_eq!(
+            run(cpu, &[Input::Value(&a), Input::Number(2.5)], "{}"),
+            Ok(padded(vec![
+                2., 1., 2., 64., 64., 1.5, 0., 2., 64., 2.5, 1., 64.
+            ]))
+        );
+        // Six arguments and 16 + 3 + 1 + 1 extents: both spill to the heap.
+        let mut wide = vec![2, 3];
+        wide.resize(16, 1);
+        let b = Value::Array(Array::new(wide, Data::I64(vec![-7, 1, 2, 3, 4, 5])));
+        let got = run(
+            cpu,
+            &[
+                Input::Value(&a),
+                Input::Number(2.5),
+                Input::Shape(&[4, 5, 6]),
+                Input::Value(&b),
+                Input::Shape(&[]),
+                Input::Number(-1.0),
+            ],
+            "{}",
+        );
+        let mut want = vec![6.];
+        want.extend([1., 2., 64., 64., 1.5]);
+        want.extend([0., 2., 64., 2.5]);
+        want.extend([1., 0., 64., 3., 4., 5., 6.]);
+        want.extend([16., 0., 64., 2., 3.]);
+        want.extend([1.; 14]);
+        want.push(-7.);
+        want.extend([1., 0., 64., 0.]);
+        want.extend([0., 2., 64., -1.]);
+        want.extend([1., 64.]);
+        assert_eq!(got, Ok(padded(want)));
+    }
+
+    #[test]
+    fn a_failing_call_gives_the_kernels_message_or_its_return_code() {
+        let cpu = probe();
+        let a = Value::Array(Array::from_f64(vec![64], vec![0.0; 64]));
+        let args = [Input::Value(&a)];
+        assert_eq!(
+            run(cpu, &args, r#"{"fail":1}"#),
+            Err(r#"probe failed: {"fail":1} (probe::echo returned 7)"#.into())
+        );
+        assert_eq!(
+            run(cpu, &args, r#"{"silent":1}"#),
+            Err("returned 3 (probe::echo returned 3)".into())
+        );
+        assert_eq!(
+            run(cpu, &[Input::Number(1.0)], "{}"),
+            Err("a plugin kernel needs an array argument".into())
+        );
+    }
 }
