@@ -246,8 +246,10 @@ fn a_failing_kernel_ends_every_rank_with_exit_1_naming_task_kernel_rank_and_mess
             serde_json::json!({}),
             1,
         );
+        // Built (once) before the clock starts: the limit is for the run, not the build.
+        let app = example("faulty_kernels");
         let start = std::time::Instant::now();
-        let (code, text) = mpmd(&[(2, example("faulty_kernels"), &["run", p(&job)])]);
+        let (code, text) = mpmd(&[(2, app, &["run", p(&job)])]);
         assert_eq!(code, Some(1), "{op}:\n{text}");
         assert!(
             text.contains("task \"t\" failed on rank 1"),
