@@ -86,6 +86,31 @@ pub struct Plan {
     pub cost_s: f64,
 }
 
+/// One possible move off the slowest rank, as the greedy loop ranks them.
+struct Candidate {
+    /// The larger of the two ranks' epochs after the move.
+    worst: f64,
+    /// The tile goes back to its home rank.
+    home: bool,
+    /// Halo edges between the tile and the receiver's tiles.
+    edges: usize,
+    to: u32,
+    tile: usize,
+}
+
+impl Candidate {
+    /// Better than `b`: the lower resulting maximum; then going home; then the most halo
+    /// edges to the receiver; then the lowest rank and tile index.
+    fn before(&self, b: &Candidate) -> bool {
+        self.worst
+            .total_cmp(&b.worst)
+            .then(b.home.cmp(&self.home))
+            .then(b.edges.cmp(&self.edges))
+            .then((self.to, self.tile).cmp(&(b.to, b.tile)))
+            .is_lt()
+    }
+}
+
 /// Each rank's epoch time: its tiles' work over its speed.
 fn epoch_times(tiles: &[TileLoad], owner: &[u32], speeds: &[f64]) -> Vec<f64> {
     let mut work = vec![0.0; speeds.len()];
@@ -124,10 +149,8 @@ pub fn rebalance(tiles: &[TileLoad], owner: &[u32], speeds: &[f64], policy: &Pol
     let mut moves = Vec::new();
     loop {
         let (d, longest) = slowest(&times);
-        // The best single border move off the slowest rank: the lowest resulting maximum of
-        // the two ranks involved; then a tile going home; then the most halo edges to the
-        // receiver (the shortest new border); then the lowest rank and tile index.
-        let mut best: Option<(f64, bool, usize, usize, u32)> = None;
+        // The best single border move off the slowest rank (`Candidate::before`).
+        let mut best: Option<Candidate> = None;
         for (t, tile) in tiles.iter().enumerate() {
             if own[t] as usize != d {
                 continue;
@@ -145,28 +168,21 @@ pub fn rebalance(tiles: &[TileLoad], owner: &[u32], speeds: &[f64], policy: &Pol
                 if worst >= longest * (1.0 - 1e-12) {
                     continue;
                 }
-                let edges = tile.neighbours.iter().filter(|&&m| own[m] == r).count();
-                let key = (worst, tile.home == r, edges, t, r);
-                let better = match best {
-                    None => true,
-                    Some((bw, bh, be, bt, br)) => {
-                        if worst != bw {
-                            worst < bw
-                        } else if key.1 != bh {
-                            key.1
-                        } else if edges != be {
-                            edges > be
-                        } else {
-                            (r, t) < (br, bt)
-                        }
-                    }
+                let c = Candidate {
+                    worst,
+                    home: tile.home == r,
+                    edges: tile.neighbours.iter().filter(|&&m| own[m] == r).count(),
+                    to: r,
+                    tile: t,
                 };
-                if better {
-                    best = Some(key);
+                if best.as_ref().is_none_or(|b| c.before(b)) {
+                    best = Some(c);
                 }
             }
         }
-        let Some((_, _, _, t, to)) = best else { break };
+        let Some(Candidate { tile: t, to, .. }) = best else {
+            break;
+        };
         moves.push(Move {
             tile: t,
             from: d as u32,

@@ -6,8 +6,8 @@
 //! run: MPICH 4.0 over UCX 1.13's TCP transport (Debian 12; any cluster whose ranks talk
 //! over TCP) hangs now and then in it, one rank already in the process manager's barrier
 //! while the others wait in `ucp_worker_progress` for it to close their endpoints
-//! (openucx/ucx#8738; seen here in about one launch in three on network-namespace "hosts"
-//! under load). A batch job would hold its allocation until the wall-clock limit.
+//! (openucx/ucx#8738; seen by hand in 4 of 10 launches on network-namespace "hosts" under
+//! load). A batch job would hold its allocation until the wall-clock limit.
 //!
 //! So a guard thread watches the finalize: if it has not returned within [`GRACE`], the rank
 //! says so in one line and ends with the run's own exit status (`_exit`, since the MPI

@@ -15,10 +15,10 @@
 //! A task failure on any rank is logged there and ends every rank through `MPI_Abort`.
 //!
 //! At the end every message a rank sent has been received before `MPI_Finalize`, channel by
-//! channel in a fixed order: steal control messages (the `Fin` exchange), values and progress
-//! counts (the transport's close, `transport::mpi`), the collectives of step 5 and the final
-//! barrier, and last the heartbeats (`watchdog`: a goodbye from every rank to every rank,
-//! each received), when `Runtime` is dropped. ARCHITECTURE.md, "Shutdown", says why each
+//! channel in a fixed order: steal control messages (the `Fin` exchange), values (the transport's
+//! close, `transport::mpi`), the collectives of step 5 and the final barrier, and last the
+//! heartbeats (`watchdog`: a goodbye from every rank to every rank, each received), when
+//! `Runtime` is dropped; then `MPI_Finalize`, under a deadline (`finalize`). ARCHITECTURE.md, "Shutdown", says why each
 //! rule is enough.
 
 mod abort;
